@@ -1,0 +1,90 @@
+# One entry point for people and CI. Every target that needs Python depends on
+# `setup`, which creates .venv from pyproject.toml, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SAM_VENV := .venv-sam
+SETUP_STAMP := $(VENV)/.setup-stamp
+GO_MODULES := tests/argo infra/rollouts-plugin
+export GOFLAGS ?= -mod=mod
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
+        sam-validate sam-build bench plugin clean
+
+help:
+	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
+	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifest validation"
+	@echo "make bench      benchmarks; figures go to docs/performance.md"
+	@echo "make emulator   only the Honeycomb emulator, with demo data, on :8081"
+	@echo "make serve      only the evaluator, on :8080"
+	@echo "make sam-build  build the Lambda artifact with SAM (no Docker)"
+	@echo "make plugin     build the Argo Rollouts plugin for linux/amd64 and linux/arm64"
+
+$(SETUP_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(SETUP_STAMP)
+
+# aws-sam-cli pins many libraries of its own, so it lives in a venv of its own.
+$(SAM_VENV)/.stamp:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	touch $@
+
+run: setup
+	$(BIN)/python tests/support/run_demo.py
+
+emulator: setup
+	$(BIN)/honeycomb-emulator --demo --port 8081
+
+serve: setup
+	$(BIN)/honeycomb-evaluator serve --port 8080
+
+test: lint typecheck pytest sam-validate go-lint go-test validate-manifests
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy functions/evaluator/honeycomb_evaluator
+	$(BIN)/mypy tests/emulator/honeycomb_emulator
+
+pytest: setup
+	$(BIN)/pytest -n 2 tests
+
+sam-validate: $(SAM_VENV)/.stamp
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+sam-build: $(SAM_VENV)/.stamp setup
+	$(SAM_VENV)/bin/sam build --template template.yaml
+
+go-lint:
+	@for m in $(GO_MODULES); do \
+	  out=$$(cd $$m && gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed in $$m: $$out"; exit 1; fi; \
+	  (cd $$m && go vet ./...) || exit 1; \
+	done
+
+# The Go suites start the emulator and the evaluator themselves from .venv/bin.
+go-test: setup
+	@for m in $(GO_MODULES); do (cd $$m && EVALUATOR_VENV_BIN=$(BIN) go test -count=1 ./...) || exit 1; done
+
+validate-manifests: setup
+	$(BIN)/python tests/support/validate_manifests.py
+
+plugin:
+	$(MAKE) -C infra/rollouts-plugin release
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

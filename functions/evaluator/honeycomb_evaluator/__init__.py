@@ -1,0 +1,1 @@
+"""Evaluate Honeycomb queries for Argo Rollouts analysis."""

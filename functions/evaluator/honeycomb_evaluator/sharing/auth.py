@@ -96,6 +96,8 @@ class Authenticator:
 def authorize(caller: Caller, dataset: str, environment: str) -> None:
     """Raise Forbidden unless `caller` may query `dataset` in `environment`."""
     if not caller.may_query(dataset, environment):
+        field = "environment" if caller.may_use_dataset(dataset) else "dataset"
         raise Forbidden(
-            f"caller {caller.name!r} may not query dataset {dataset!r} in environment {environment!r}"
+            f"caller {caller.name!r} may not query dataset {dataset!r} in environment {environment!r}",
+            field=field,
         )

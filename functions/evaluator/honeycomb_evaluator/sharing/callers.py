@@ -88,7 +88,10 @@ class Caller:
 
     def may_query(self, dataset: str, environment: str) -> bool:
         """Patterns are shell-style (`*`, `checkout-*`); `__all__` needs a pattern matching it."""
-        return _matches_any(dataset, self.datasets) and _matches_any(environment, self.environments)
+        return self.may_use_dataset(dataset) and _matches_any(environment, self.environments)
+
+    def may_use_dataset(self, dataset: str) -> bool:
+        return _matches_any(dataset, self.datasets)
 
 
 ANONYMOUS = Caller(name="anonymous", via="anonymous")

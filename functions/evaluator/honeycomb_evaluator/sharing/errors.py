@@ -1,43 +1,33 @@
-"""Errors raised by the sharing layer, each carrying the HTTP answer the contract gives it."""
+"""Errors raised by the sharing layer: `ApiError`s with the status and code the contract gives them."""
 
 from __future__ import annotations
 
-
-class SharingError(Exception):
-    """An error with a fixed HTTP status and contract error code."""
-
-    status = 500
-    code = "internal_error"
-
-    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after_seconds = retry_after_seconds
+from honeycomb_evaluator.errors import ApiError
 
 
-class Unauthenticated(SharingError):
+class Unauthenticated(ApiError):
     """No credentials, or credentials that match no registered caller (who are you?)."""
 
-    status = 401
-    code = "unauthenticated"
+    def __init__(self, message: str) -> None:
+        super().__init__(401, "unauthenticated", message)
 
 
-class Forbidden(SharingError):
+class Forbidden(ApiError):
     """A known caller asking for a dataset or environment it may not use."""
 
-    status = 403
-    code = "forbidden"
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(403, "forbidden", message, field=field)
 
 
-class RegistryUnavailable(SharingError):
+class RegistryUnavailable(ApiError):
     """The caller registry is missing or invalid, so nobody can be identified."""
 
-    status = 500
-    code = "not_configured"
+    def __init__(self, message: str) -> None:
+        super().__init__(500, "not_configured", message)
 
 
-class RateLimited(SharingError):
+class RateLimited(ApiError):
     """No query-result token frees up before the caller's deadline; Argo retries later."""
 
-    status = 503
-    code = "rate_limited"
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(503, "rate_limited", message, retry_after_seconds=retry_after_seconds)

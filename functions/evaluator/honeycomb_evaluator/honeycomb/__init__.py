@@ -1,0 +1,1 @@
+"""Honeycomb's Query Data API: an async client and what it returns."""

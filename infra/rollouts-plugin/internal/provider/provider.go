@@ -1,0 +1,237 @@
+// Package provider implements the Argo Rollouts metric plugin that forwards a
+// measurement to the Honeycomb canary evaluator (POST /v1/evaluate).
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/argoproj/argo-rollouts/metricproviders/plugin/rpc"
+	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
+	"github.com/argoproj/argo-rollouts/utils/evaluate"
+	metricutil "github.com/argoproj/argo-rollouts/utils/metric"
+	"github.com/argoproj/argo-rollouts/utils/plugin/types"
+	timeutil "github.com/argoproj/argo-rollouts/utils/time"
+	log "github.com/sirupsen/logrus"
+)
+
+// ProviderType is what every RPC metric plugin reports (metricproviders/plugin.ProviderType;
+// that package is not imported because it drags the controller's Kubernetes client in).
+const ProviderType = "RPCPlugin"
+
+const maxResponseBytes = 1 << 20
+
+// Provider holds only process-wide, concurrency-safe things: one pooled HTTP
+// client and the AWS credential cache. The controller runs measurements of all
+// AnalysisRuns in parallel through one plugin process, so nothing per metric
+// lives here; each call reads its config from the metric it is given.
+type Provider struct {
+	client *http.Client
+	aws    *awsCredentials
+	logCtx log.Entry
+}
+
+var _ rpc.MetricProviderPlugin = (*Provider)(nil)
+
+// New returns a provider that logs to logger (stderr: stdout belongs to go-plugin).
+func New(logger *log.Logger) *Provider {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 16
+	return &Provider{
+		// No client-wide timeout: each measurement sets its own from its config.
+		client: &http.Client{Transport: transport},
+		aws:    &awsCredentials{},
+		logCtx: *log.NewEntry(logger).WithField("plugin", PluginName),
+	}
+}
+
+// InitPlugin is called once per plugin process start. There is nothing to
+// prepare: AWS credentials load on first use so that bearer-only setups never
+// touch the AWS chain.
+func (p *Provider) InitPlugin() types.RpcError {
+	return types.RpcError{}
+}
+
+// Run performs one synchronous measurement and always returns it finished.
+func (p *Provider) Run(_ *v1alpha1.AnalysisRun, metric v1alpha1.Metric) v1alpha1.Measurement {
+	startedAt := timeutil.MetaNow()
+	return p.measure(v1alpha1.Measurement{StartedAt: &startedAt}, metric)
+}
+
+// Resume is only called for a measurement without FinishedAt. Run never returns
+// one, so such a measurement did not come from this version: evaluate it now.
+func (p *Provider) Resume(_ *v1alpha1.AnalysisRun, metric v1alpha1.Metric, measurement v1alpha1.Measurement) v1alpha1.Measurement {
+	if measurement.FinishedAt != nil {
+		return measurement
+	}
+	if measurement.StartedAt == nil {
+		startedAt := timeutil.MetaNow()
+		measurement.StartedAt = &startedAt
+	}
+	return p.measure(measurement, metric)
+}
+
+// Terminate ends an unfinished measurement without a verdict, as the job
+// provider does; there is no in-flight work to cancel because Run is synchronous.
+func (p *Provider) Terminate(_ *v1alpha1.AnalysisRun, _ v1alpha1.Metric, measurement v1alpha1.Measurement) v1alpha1.Measurement {
+	if measurement.FinishedAt != nil {
+		return measurement
+	}
+	finishedAt := timeutil.MetaNow()
+	measurement.FinishedAt = &finishedAt
+	measurement.Phase = v1alpha1.AnalysisPhaseInconclusive
+	return measurement
+}
+
+// GarbageCollect has nothing to do: measurements leave nothing behind.
+func (p *Provider) GarbageCollect(*v1alpha1.AnalysisRun, v1alpha1.Metric, int) types.RpcError {
+	return types.RpcError{}
+}
+
+func (p *Provider) Type() string { return ProviderType }
+
+// GetMetadata is stored once per metric result in the AnalysisRun's status.
+func (p *Provider) GetMetadata(metric v1alpha1.Metric) map[string]string {
+	cfg, err := ParseConfig(metric)
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	return map[string]string{"endpoint": cfg.Endpoint, "auth": cfg.Auth}
+}
+
+// evaluation is the part of the evaluator's 200 answer the plugin uses.
+type evaluation struct {
+	Value    json.RawMessage `json:"value"` // "null" when null, empty when absent
+	QueryURL string          `json:"query_url"`
+	Cached   bool            `json:"cached"`
+	Window   struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	} `json:"window"`
+}
+
+// errorAnswer is the evaluator's JSON error body for every non-2xx status.
+type errorAnswer struct {
+	Error struct {
+		Code              string   `json:"code"`
+		Message           string   `json:"message"`
+		Field             string   `json:"field"`
+		RetryAfterSeconds *float64 `json:"retry_after_seconds"`
+	} `json:"error"`
+}
+
+func (p *Provider) measure(measurement v1alpha1.Measurement, metric v1alpha1.Metric) v1alpha1.Measurement {
+	cfg, err := ParseConfig(metric)
+	if err != nil {
+		return metricutil.MarkMeasurementError(measurement, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout())
+	defer cancel()
+
+	status, body, err := p.post(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("evaluator did not answer within %s (timeoutSeconds): %w", cfg.Timeout(), err)
+		}
+		return metricutil.MarkMeasurementError(measurement, err)
+	}
+	if status < 200 || status > 299 {
+		return metricutil.MarkMeasurementError(measurement, describeFailure(status, body))
+	}
+
+	var answer evaluation
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d with a body that is not JSON: %s", status, snippet(body)))
+	}
+	if len(answer.Value) == 0 {
+		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d without a \"value\" field: %s", status, snippet(body)))
+	}
+	// Decode exactly as the web provider does (numbers become float64, null
+	// becomes nil) so default(), isNil() and isNaN() behave the same.
+	var value any
+	if err := json.Unmarshal(answer.Value, &value); err != nil {
+		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator value: %w", err))
+	}
+	stored, _ := json.Marshal(value)
+	measurement.Value = string(stored)
+	measurement.Metadata = map[string]string{"query_url": answer.QueryURL, "cached": fmt.Sprint(answer.Cached)}
+	if answer.Window.Start != "" {
+		measurement.Metadata["window"] = answer.Window.Start + "/" + answer.Window.End
+	}
+
+	phase, err := evaluate.EvaluateResult(value, metric, *p.logCtx.WithField("metric", metric.Name))
+	if err != nil {
+		return metricutil.MarkMeasurementError(measurement, err)
+	}
+	measurement.Phase = phase
+	finishedAt := timeutil.MetaNow()
+	measurement.FinishedAt = &finishedAt
+	return measurement
+}
+
+func (p *Provider) post(ctx context.Context, cfg Config) (int, []byte, error) {
+	body := []byte(cfg.Request)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	switch cfg.Auth {
+	case AuthBearer:
+		token, err := cfg.bearerToken()
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	case AuthSigV4:
+		if err := p.aws.sign(ctx, req, body, cfg); err != nil {
+			return 0, nil, err
+		}
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("calling evaluator: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading evaluator answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	return resp.StatusCode, answer, nil
+}
+
+// describeFailure turns a non-2xx answer into the measurement's message: the
+// evaluator's own code and message when it sent its JSON error, otherwise the
+// start of the body (for example a Function URL's {"Message":"Forbidden"}).
+func describeFailure(status int, body []byte) error {
+	var answer errorAnswer
+	if json.Unmarshal(body, &answer) != nil || answer.Error.Message == "" {
+		return fmt.Errorf("evaluator answered %d: %s", status, snippet(body))
+	}
+	msg := fmt.Sprintf("evaluator answered %d %s: %s", status, answer.Error.Code, answer.Error.Message)
+	if answer.Error.Field != "" {
+		msg += fmt.Sprintf(" (field %s)", answer.Error.Field)
+	}
+	if answer.Error.RetryAfterSeconds != nil {
+		msg += fmt.Sprintf(" (retry after %gs)", *answer.Error.RetryAfterSeconds)
+	}
+	return errors.New(msg)
+}
+
+func snippet(body []byte) string {
+	text := strings.TrimSpace(string(body))
+	if len(text) > 300 {
+		text = text[:300] + "..."
+	}
+	if text == "" {
+		return "(empty body)"
+	}
+	return text
+}

@@ -1,0 +1,148 @@
+"""SQL that aggregates planned event rows per group (and per series bucket).
+
+Definitions (see README.md): COUNT/SUM/AVG and percentiles are weighted by sample rate; a
+percentile is the nearest rank on the weighted distribution: the smallest value v whose cumulative
+weight reaches p * total weight (p as an exact fraction, compared in integers). MIN, MAX and
+COUNT_DISTINCT ignore sample rates. HEATMAP, CONCURRENCY and RATE_* are documented approximations.
+"""
+
+from __future__ import annotations
+
+from .calculated import as_number
+from .ops import PERCENTILES
+from .plan import CalcPlan, QueryPlan
+
+HEATMAP_BUCKETS = 20
+
+
+def _num(calc: CalcPlan) -> str:
+    assert calc.input is not None
+    return as_number((calc.input, calc.kind))
+
+
+def _simple(calc: CalcPlan) -> str | None:
+    """The aggregate expression for ops computable in one GROUP BY pass, else None."""
+    op = calc.op
+    if op == "COUNT":
+        return "sum(sr)"
+    if op == "SUM":
+        return f"sum(({_num(calc)}) * sr)"
+    if op == "AVG":
+        value = _num(calc)
+        return f"sum(({value}) * sr) / sum(CASE WHEN ({value}) IS NOT NULL THEN sr END)"
+    if op == "COUNT_DISTINCT":
+        return f"count(DISTINCT {calc.input})"
+    if op in ("MAX", "MIN"):
+        return f"{op.lower()}({_num(calc)})"
+    if op == "RATE_AVG":
+        return f"sum({calc.rate} * sr) / sum(CASE WHEN {calc.rate} IS NOT NULL THEN sr END)"
+    if op == "RATE_SUM":
+        return f"sum({calc.rate} * sr)"
+    if op == "RATE_MAX":
+        return f"max({calc.rate})"
+    return None
+
+
+def _on(keys: list[str], left: str, right: str) -> str:
+    if not keys:
+        return "TRUE"
+    return " AND ".join(f"{left}.{k} IS NOT DISTINCT FROM {right}.{k}" for k in keys)
+
+
+def _group_by(keys: list[str]) -> str:
+    return f" GROUP BY {', '.join(keys)}" if keys else ""
+
+
+def _partition(keys: list[str]) -> str:
+    return f"PARTITION BY {', '.join(keys)} " if keys else ""
+
+
+def aggregate_sql(plan: QueryPlan, source: str, keys: list[str]) -> str:
+    """Rows of (keys..., __n, a0, a1, ...) over ``source`` grouped by ``keys``.
+
+    ``keys`` are group aliases, plus ``b`` for series buckets. ``__n`` is the number of events, so an
+    empty ungrouped aggregate (one row of nulls) can be told apart from a real one.
+    """
+    key_list = ", ".join(keys)
+    lead = f"{key_list}, " if keys else ""
+    ctes = [f"src AS ({source})"]
+    main = [f"{lead}count(*) AS __n"]
+    joins: list[tuple[str, list[str]]] = []  # (cte name, its aggregate aliases)
+    percentile_inputs: dict[str, list[CalcPlan]] = {}
+    for calc in plan.calcs:
+        simple = _simple(calc)
+        if simple is not None:
+            main.append(f"{simple} AS {calc.alias}")
+        elif calc.op in PERCENTILES:
+            percentile_inputs.setdefault(calc.input or "", []).append(calc)
+    ctes.append(f"main AS (SELECT {', '.join(main)} FROM src{_group_by(keys)})")
+
+    for n, calcs in enumerate(percentile_inputs.values()):
+        value = _num(calcs[0])
+        picks = []
+        for calc in calcs:
+            p = PERCENTILES[calc.op]
+            reached = f"cw * {p.denominator} >= tw * {p.numerator}"
+            picks.append(f"min(v) FILTER (WHERE {reached}) AS {calc.alias}")
+        ranked = (
+            f"SELECT {lead}v, sum(sr) OVER ({_partition(keys)}ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING "
+            f"AND CURRENT ROW) AS cw, sum(sr) OVER ({_partition(keys)}) AS tw "
+            f"FROM (SELECT {lead}({value}) AS v, sr FROM src) AS vs WHERE v IS NOT NULL"
+        )
+        ctes.append(f"pct{n} AS (SELECT {lead}{', '.join(picks)} FROM ({ranked}) AS r{_group_by(keys)})")
+        joins.append((f"pct{n}", [c.alias for c in calcs]))
+
+    for calc in plan.calcs:
+        if calc.op == "HEATMAP":
+            name = f"hm_{calc.alias}"
+            ctes.append(f"{name} AS ({_heatmap_sql(calc, keys, lead)})")
+            joins.append((name, [calc.alias]))
+        elif calc.op == "CONCURRENCY":
+            name = f"cc_{calc.alias}"
+            ctes.append(f"{name} AS ({_concurrency_sql(plan, calc, keys)})")
+            joins.append((name, [calc.alias]))
+
+    select = [f"main.{k}" for k in keys] + ["main.__n"]
+    for calc in plan.calcs:
+        owner = next((name for name, aliases in joins if calc.alias in aliases), "main")
+        select.append(f"{owner}.{calc.alias}")
+    from_sql = "main" + "".join(f" LEFT JOIN {name} ON {_on(keys, 'main', name)}" for name, _ in joins)
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {from_sql}"
+
+
+def _heatmap_sql(calc: CalcPlan, keys: list[str], lead: str) -> str:
+    value = _num(calc)
+    part = _partition(keys)
+    index = f"CAST(floor((v - mn) / ((mx - mn) / {HEATMAP_BUCKETS})) AS BIGINT)"
+    bucketed = (
+        f"SELECT {lead}mn, mx, CASE WHEN mx = mn THEN 0 ELSE least({index}, {HEATMAP_BUCKETS - 1}) END AS i, "
+        f"sr FROM (SELECT {lead}v, sr, min(v) OVER ({part}) AS mn, max(v) OVER ({part}) AS mx "
+        f"FROM (SELECT {lead}({value}) AS v, sr FROM src) AS vs WHERE v IS NOT NULL) AS w"
+    )
+    counted = (
+        f"SELECT {lead}any_value(mn) AS mn, any_value(mx) AS mx, i, sum(sr) AS c "
+        f"FROM ({bucketed}) AS hb GROUP BY {lead}i"
+    )
+    return (
+        f"SELECT {lead}struct_pack(min_value := any_value(mn), max_value := any_value(mx), "
+        f"buckets := list(struct_pack(i := i, c := c))) AS {calc.alias} "
+        f"FROM ({counted}) AS hc{_group_by(keys)}"
+    )
+
+
+def _concurrency_sql(plan: QueryPlan, calc: CalcPlan, keys: list[str]) -> str:
+    # Each event is a span [t, t + duration_ms); it is "in flight" in every series bucket it overlaps.
+    # Per bucket the value is the (weighted) number of such spans; over the whole window, the maximum
+    # of the buckets.
+    groups = [k for k in keys if k != "b"]
+    lead = "".join(f"{g}, " for g in groups)
+    end_bucket = f"CAST(floor((t + coalesce(d, 0) / 1000.0 - {plan.start}) / {plan.granularity}) AS BIGINT)"
+    last_bucket = f"least(greatest(b, {end_bucket}), {plan.buckets - 1})"
+    per_bucket = (
+        f"SELECT {lead}bb AS b, sum(sr) AS {calc.alias} "
+        f"FROM (SELECT {lead}sr, unnest(range(b, {last_bucket} + 1)) AS bb FROM src) AS spans "
+        f"GROUP BY {lead}bb"
+    )
+    if "b" in keys:
+        return per_bucket
+    return f"SELECT {lead}max({calc.alias}) AS {calc.alias} FROM ({per_bucket}) AS pb{_group_by(groups)}"

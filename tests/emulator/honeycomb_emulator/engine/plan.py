@@ -1,0 +1,181 @@
+"""From a normalized spec to the SQL of the filtered event rows a query aggregates.
+
+The planned relation has one row per matching event in the window with: ``t`` (time), ``sr``
+(sample rate), ``b`` (series bucket index), ``g0..`` (breakdown values), ``x0..`` (calculation
+inputs, raw), ``r0..`` (per-second rates for RATE_* inputs) and ``d`` (duration_ms, for CONCURRENCY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .calculated import Compiled, Compiler, parse_expression
+from .errors import invalid
+from .filters import combine, filter_sql
+from .ops import COLUMNLESS_OPS, RATE_OPS, RELATIONAL_PREFIXES, result_key
+from .store import SAMPLERATE_COLUMN, TIME_COLUMN, quote_ident
+
+_SQL_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}
+DURATION_COLUMN = "duration_ms"
+
+
+@dataclass(frozen=True)
+class CalcPlan:
+    op: str
+    column: str | None
+    key: str  # the result key, e.g. "P99(duration_ms)"
+    alias: str  # SQL alias of the aggregate, a0..
+    input: str | None  # SQL alias of the raw input, x0..
+    kind: str  # the input's type (string/float/integer/boolean/null)
+    rate: str | None = None  # SQL alias of the per-second rate, r0.. (RATE_* only)
+
+
+@dataclass
+class QueryPlan:
+    source_sql: str
+    groups: list[str]  # g0..
+    breakdowns: list[str]
+    calcs: list[CalcPlan]
+    start: int
+    end: int
+    granularity: int
+    buckets: int
+    group_kinds: list[str] = field(default_factory=list)
+
+
+class _Columns:
+    """Resolves column names to SQL, collecting the raw columns the query reads."""
+
+    def __init__(self, schema: Mapping[str, str], calculated: Mapping[str, str]) -> None:
+        self.schema = schema
+        self.calculated = calculated
+        self.raw: dict[str, str] = {}  # column name -> alias c0..
+        self._compiling: list[str] = []
+        self.compiler = Compiler(self.resolve, "t")
+
+    def resolve(self, name: str) -> Compiled:
+        if name in self.calculated and name not in self._compiling:
+            self._compiling.append(name)
+            try:
+                node = parse_expression(self.calculated[name], "calculated_fields")
+                return self.compiler.compile(node)
+            finally:
+                self._compiling.pop()
+        if name in self.schema:
+            alias = self.raw.setdefault(name, f"c{len(self.raw)}")
+            return alias, self.schema[name]
+        if name.startswith(RELATIONAL_PREFIXES):
+            raise invalid(f"relational fields are not supported by the emulator: {name}", "breakdowns")
+        return "NULL", "null"
+
+
+def _union_sql(tables: list[tuple[str, list[str]]], columns: _Columns, start: int, end: int) -> str:
+    parts = []
+    for table, table_columns in tables:
+        present = set(table_columns)
+        select = [f"{TIME_COLUMN} AS t", f"{SAMPLERATE_COLUMN} AS sr"]
+        for name, alias in columns.raw.items():
+            sql_type = _SQL_TYPES[columns.schema[name]]
+            source = quote_ident(name) if name in present else "NULL"
+            select.append(f"CAST({source} AS {sql_type}) AS {alias}")
+        in_window = f"{TIME_COLUMN} >= {start} AND {TIME_COLUMN} < {end}"
+        parts.append(f"SELECT {', '.join(select)} FROM {table} WHERE {in_window}")
+    if not parts:
+        typed = ", ".join(
+            f"CAST(NULL AS {_SQL_TYPES[columns.schema[n]]}) AS {a}" for n, a in columns.raw.items()
+        )
+        return (
+            "SELECT CAST(NULL AS DOUBLE) AS t, CAST(NULL AS BIGINT) AS sr"
+            + (", " + typed if typed else "")
+            + " WHERE FALSE"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def build_plan(
+    spec: Mapping[str, Any],
+    schema: Mapping[str, str],
+    tables: list[tuple[str, list[str]]],
+    start: int,
+    end: int,
+    granularity: int,
+) -> QueryPlan:
+    calculated = {f["name"]: f["expression"] for f in spec.get("calculated_fields") or []}
+    columns = _Columns(schema, calculated)
+    breakdowns = list(spec.get("breakdowns") or [])
+
+    group_exprs = [columns.resolve(name) for name in breakdowns]
+
+    calc_specs = spec.get("calculations") or [{"op": "COUNT"}]
+    inputs: dict[str, tuple[str, Compiled]] = {}  # column name -> (alias, compiled)
+    calcs: list[CalcPlan] = []
+    seen_keys: set[str] = set()
+    rates: dict[str, str] = {}
+    for item in calc_specs:
+        op = item["op"]
+        column = None if op in COLUMNLESS_OPS else item.get("column")
+        key = result_key(op, column)
+        if key in seen_keys:
+            continue
+        seen_keys.add(key)
+        alias = f"a{len(calcs)}"
+        if column is None:
+            calcs.append(CalcPlan(op, None, key, alias, None, "null"))
+            continue
+        if column not in inputs:
+            inputs[column] = (f"x{len(inputs)}", columns.resolve(column))
+        x_alias, compiled = inputs[column]
+        rate = None
+        if op in RATE_OPS:
+            rate = rates.setdefault(column, f"r{len(rates)}")
+        calcs.append(CalcPlan(op, column, key, alias, x_alias, compiled[1], rate))
+
+    predicates = [
+        filter_sql(columns.resolve(f["column"]), f["op"], f.get("value")) for f in spec.get("filters") or []
+    ]
+    where = combine(predicates, spec.get("filter_combination") or "AND")
+
+    needs_duration = any(c.op == "CONCURRENCY" for c in calcs)
+    duration = columns.resolve(DURATION_COLUMN) if needs_duration else None
+
+    select = ["t", "sr", f"CAST(floor((t - {start}) / {granularity}) AS BIGINT) AS b"]
+    select += [f"{sql} AS g{i}" for i, (sql, _) in enumerate(group_exprs)]
+    select += [f"{sql} AS {alias}" for alias, (sql, _) in inputs.values()]
+    if duration is not None:
+        select.append(f"TRY_CAST({duration[0]} AS DOUBLE) AS d")
+    filtered = (
+        f"SELECT {', '.join(select)} FROM ({_union_sql(tables, columns, start, end)}) AS events WHERE {where}"
+    )
+
+    source = filtered
+    if rates:
+        # Per-second rate of change of a cumulative counter, per breakdown group, in time order.
+        # A decrease (counter reset) or two events at the same instant give no rate.
+        partition = (
+            f"PARTITION BY {', '.join(f'g{i}' for i in range(len(group_exprs)))} " if group_exprs else ""
+        )
+        window = f"OVER ({partition}ORDER BY t)"
+        rate_cols = []
+        for column, r_alias in rates.items():
+            x_alias, compiled = inputs[column]
+            value = f"TRY_CAST({x_alias} AS DOUBLE)"
+            rate_cols.append(
+                f"CASE WHEN t > lag(t) {window} AND {value} >= lag({value}) {window} "
+                f"THEN ({value} - lag({value}) {window}) / (t - lag(t) {window}) END AS {r_alias}"
+            )
+        source = f"SELECT *, {', '.join(rate_cols)} FROM ({filtered}) AS filtered"
+
+    buckets = max(1, -(-(end - start) // granularity))
+    return QueryPlan(
+        source_sql=source,
+        groups=[f"g{i}" for i in range(len(group_exprs))],
+        breakdowns=breakdowns,
+        calcs=calcs,
+        start=start,
+        end=end,
+        granularity=granularity,
+        buckets=buckets,
+        group_kinds=[kind for _, kind in group_exprs],
+    )

@@ -291,10 +291,12 @@ class HoneycombClient:
         info = read_headers(response.headers)
         if info.limit is not None or info.retry_after_seconds is not None:
             stats.rate_limit = info
-        return self._interpret(response, info, idempotent=idempotent)
+        return self._interpret(target, response, info, idempotent=idempotent)
 
     @staticmethod
-    def _interpret(response: httpx.Response, info: RateLimitInfo, *, idempotent: bool) -> Any:
+    def _interpret(
+        target: HoneycombTarget, response: httpx.Response, info: RateLimitInfo, *, idempotent: bool
+    ) -> Any:
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -304,7 +306,10 @@ class HoneycombClient:
                 if idempotent:
                     raise _Retryable(error) from None
                 raise error from None
-        message = errors.error_message(status, response.content)
+        # Honeycomb's text is passed on to our caller, so make sure it can never carry the key.
+        message = errors.error_message(status, response.content).replace(
+            target.api_key.get_secret_value(), "[redacted]"
+        )
         if status in (401, 403):
             raise errors.HoneycombAuthError(status, message)
         if status == 404:

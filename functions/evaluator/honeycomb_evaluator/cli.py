@@ -1,0 +1,122 @@
+"""`honeycomb-evaluator`: serve the API, evaluate one request file, print the OpenAPI document.
+
+honeycomb-evaluator serve [--host 127.0.0.1] [--port 8080]
+honeycomb-evaluator evaluate request.json      # one-shot; "-" reads stdin
+honeycomb-evaluator openapi                    # the document committed as docs/openapi.json
+honeycomb-evaluator hash-token TOKEN           # SHA-256 hex for the caller registry
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from honeycomb_evaluator.app import create_app
+
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        # Our own JSON logs carry the request details; uvicorn's access log would duplicate them.
+        access_log=False,
+        lifespan="off",
+    )
+    return 0
+
+
+async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
+    from pydantic import ValidationError
+
+    from honeycomb_evaluator.app import validation_error
+    from honeycomb_evaluator.errors import ApiError
+    from honeycomb_evaluator.evaluate import Evaluator
+    from honeycomb_evaluator.honeycomb.client import HoneycombClient
+    from honeycomb_evaluator.keys import key_source
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.settings import Settings
+
+    client = HoneycombClient()
+    try:
+        if not isinstance(body, dict):
+            raise ApiError(400, "malformed_json", "the request must be a JSON object")
+        try:
+            request = EvaluateRequest.model_validate(body)
+        except ValidationError as e:
+            raise validation_error(e) from None
+        evaluator = Evaluator(client=client, keys=key_source(Settings.from_env()))
+        return 200, await evaluator.evaluate(request)
+    except ApiError as e:
+        return e.status, e.body()
+    finally:
+        await client.aclose()
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    try:
+        text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text()
+        body = json.loads(text)
+    except OSError as e:
+        print(json.dumps({"error": {"code": "bad_file", "message": str(e)}}), file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(json.dumps({"error": {"code": "malformed_json", "message": str(e)}}), file=sys.stderr)
+        return 2
+    status, answer = asyncio.run(_evaluate_once(body))
+    print(json.dumps(answer, indent=2))
+    return 0 if status == 200 else 1
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from honeycomb_evaluator.openapi import openapi_document
+
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
+    return 0
+
+
+def _hash_token(args: argparse.Namespace) -> int:
+    print(hashlib.sha256(args.token.encode()).hexdigest())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="honeycomb-evaluator", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve POST /v1/evaluate over HTTP (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--log-level", default="warning", help="uvicorn's own log level")
+    serve.set_defaults(run=_serve)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate one request (a JSON file, or - for stdin)")
+    evaluate.add_argument("request")
+    evaluate.set_defaults(run=_evaluate)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi.set_defaults(run=_openapi)
+
+    hash_token = commands.add_parser("hash-token", help="print a token's SHA-256 for the caller registry")
+    hash_token.add_argument("token")
+    hash_token.set_defaults(run=_hash_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""One evaluation: validate → resolve key and window → execute → select → answer.
+
+`Evaluator.evaluate` returns the response body as a dict or raises `ApiError`; it also writes
+the evaluation's log line and metrics. Running the query is delegated to one function,
+`execute` (execution.py), which the shared-service layer can replace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.execution import Execution, ExecutionRequest, execute
+from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, current_stats
+from honeycomb_evaluator.honeycomb.errors import HoneycombAuthError
+from honeycomb_evaluator.keys import KeySource
+from honeycomb_evaluator.models.request import EvaluateRequest
+from honeycomb_evaluator.observability import MetricUnit, emit_metrics, logger, traced
+from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
+from honeycomb_evaluator.target import HoneycombTarget
+from honeycomb_evaluator.window import Window, resolve_window
+
+ExecuteFn = Callable[[HoneycombClient, ExecutionRequest], Awaitable[Execution]]
+
+
+@dataclass
+class Outcome:
+    """What one evaluation did, for its log line and metrics (filled in as it goes)."""
+
+    outcome: str = "ok"
+    target: HoneycombTarget | None = None
+    stats: CallStats = field(default_factory=CallStats)
+    cached: bool = False
+
+
+@dataclass
+class Evaluator:
+    client: HoneycombClient
+    keys: KeySource
+    execute: ExecuteFn = execute
+
+    async def evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
+        started = time.perf_counter()
+        outcome = Outcome()
+        token = current_stats.set(outcome.stats)
+        try:
+            body = await self._evaluate(request, started, outcome)
+            if body["value"] is None:
+                outcome.outcome = "no_data"
+            return body
+        except ApiError as e:
+            outcome.outcome = e.code
+            raise
+        finally:
+            current_stats.reset(token)
+            self._record(request, outcome, time.perf_counter() - started)
+
+    async def _evaluate(self, request: EvaluateRequest, started: float, outcome: Outcome) -> dict[str, Any]:
+        deadline = time.monotonic() + float(request.timeout_seconds)
+        calculation = choose_calculation(request)
+        check_match(request)
+        window = resolve_window(request.query)
+        target = await self.keys.resolve(request.environment)
+        outcome.target = target
+        async with traced("honeycomb.execute", dataset=request.dataset, environment=request.environment):
+            execution = await self._execute_rotating_key(request, target, window, deadline, outcome)
+        outcome.cached = execution.cached
+        value = select_value(request, execution.result, calculation)
+        result = execution.result
+        return {
+            "value": value,
+            "calculation": calculation,
+            "rows": result.results,
+            "series": result.series if request.include_series else None,
+            "query_url": result.query_url,
+            "query_id": execution.query_id,
+            "query_result_id": result.id,
+            "window": window.as_json(),
+            "cached": execution.cached,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+
+    async def _execute_rotating_key(
+        self,
+        request: EvaluateRequest,
+        target: HoneycombTarget,
+        window: Window,
+        deadline: float,
+        outcome: Outcome,
+    ) -> Execution:
+        over_series = request.select is not None and request.select.over == "series"
+        include_series = request.include_series or over_series
+
+        def execution_request(for_target: HoneycombTarget) -> ExecutionRequest:
+            return ExecutionRequest(
+                target=for_target,
+                dataset=request.dataset,
+                spec=request.query.honeycomb_body(window.start_time, window.end_time),
+                disable_series=not include_series,
+                limit=None,
+                max_age_seconds=float(request.max_age_seconds),
+                deadline=deadline,
+            )
+
+        try:
+            return await self.execute(self.client, execution_request(target))
+        except HoneycombAuthError:
+            # The key may have been rotated since we cached it: refetch once, retry only if it changed.
+            fresh = await self.keys.resolve(request.environment, refresh=True)
+            if fresh.key_id == target.key_id and fresh.api_url == target.api_url:
+                raise
+            outcome.target = fresh
+            logger.info("honeycomb key refetched after auth failure", extra={"key_id": fresh.key_id})
+            return await self.execute(self.client, execution_request(fresh))
+
+    @staticmethod
+    def _record(request: EvaluateRequest, outcome: Outcome, elapsed: float) -> None:
+        stats = outcome.stats
+        honeycomb_ms = stats.honeycomb_seconds * 1000
+        fields = {
+            "outcome": outcome.outcome,
+            "dataset": request.dataset,
+            "environment": request.environment,
+            "key_id": outcome.target.key_id if outcome.target else None,
+            "cached": outcome.cached,
+            "elapsed_ms": round(elapsed * 1000, 1),
+            "honeycomb_ms": round(honeycomb_ms, 1),
+            "honeycomb_requests": stats.requests,
+            "polls": stats.polls,
+            "retries": stats.retries,
+            "rate_limit_remaining": stats.rate_limit.remaining if stats.rate_limit else None,
+        }
+        if outcome.outcome in ("ok", "no_data"):
+            logger.info("evaluation", extra=fields)
+        else:
+            logger.warning("evaluation failed", extra=fields)
+        values: dict[str, tuple[float, MetricUnit]] = {
+            "EvaluationLatency": (elapsed * 1000, MetricUnit.Milliseconds),
+            "HoneycombLatency": (honeycomb_ms, MetricUnit.Milliseconds),
+            "HoneycombPolls": (stats.polls, MetricUnit.Count),
+            "CacheHits": (1 if outcome.cached else 0, MetricUnit.Count),
+            "RateLimitHits": (stats.rate_limited, MetricUnit.Count),
+        }
+        emit_metrics(outcome.outcome, environment=request.environment, values=values)

@@ -1,0 +1,58 @@
+"""`POST /v1/evaluate` request body (unknown fields rejected at every level)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from honeycomb_evaluator.models.query import QuerySpec
+
+MAX_TIMEOUT_SECONDS = 25.0
+DEFAULT_TIMEOUT_SECONDS = 8.0
+
+# Dataset slugs are lower-case words with dashes (Honeycomb derives them from names); `__all__`
+# queries the whole environment.
+DatasetSlug = Annotated[
+    StrictStr, Field(min_length=1, max_length=255, pattern=r"^(__all__|[A-Za-z0-9._-]+)$")
+]
+Reduction = Literal["first", "last", "min", "max", "sum", "avg"]
+MatchValue = StrictBool | StrictInt | StrictFloat | StrictStr
+
+
+class Select(BaseModel):
+    """Which single number to return from a result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    calculation: Annotated[StrictStr, Field(min_length=1)] | None = Field(
+        default=None, description="Result key such as `P99(duration_ms)` or `COUNT`."
+    )
+    match: dict[StrictStr, MatchValue] = Field(
+        default_factory=dict, description="Breakdown column → value that a row must have."
+    )
+    reduce: Reduction = Field(default="first", description="How to combine the matching rows or buckets.")
+    over: Literal["results", "series"] = Field(
+        default="results", description="`results` (the summary rows) or `series` (the time buckets)."
+    )
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: DatasetSlug = Field(description="Dataset slug or `__all__`.")
+    environment: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(
+        default="default", description="Which configured Honeycomb key/region."
+    )
+    query: QuerySpec = Field(description="A Honeycomb query specification.")
+    select: Select | None = None
+    empty: Literal["null", "zero", "error"] = Field(
+        default="null", description="What no data means: `value: null`, `value: 0`, or 422 `no_data`."
+    )
+    timeout_seconds: Annotated[StrictInt | StrictFloat, Field(gt=0, le=MAX_TIMEOUT_SECONDS)] = Field(
+        default=DEFAULT_TIMEOUT_SECONDS, description="Deadline for the whole evaluation."
+    )
+    max_age_seconds: Annotated[StrictInt | StrictFloat, Field(ge=0, le=86400)] = Field(
+        default=0, description="Accept a cached completed result up to this old."
+    )
+    include_series: StrictBool = Field(default=False, description="Return `series` too.")

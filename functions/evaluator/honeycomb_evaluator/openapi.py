@@ -1,0 +1,74 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models (committed as docs/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from honeycomb_evaluator import __version__
+from honeycomb_evaluator.models.request import EvaluateRequest
+from honeycomb_evaluator.models.response import ErrorResponse, EvaluateResponse, Health
+
+ERRORS = {
+    "400": "`malformed_json`: the body is not a JSON object.",
+    "401": "`unauthenticated`: no or unknown caller credentials.",
+    "403": "`forbidden`: the caller may not use this dataset or environment.",
+    "404": "`dataset_not_found`: Honeycomb does not know the dataset.",
+    "413": "`body_too_large`: the body is over 64 KiB.",
+    "422": "`invalid_request` (field named), `ambiguous_selection`, `invalid_query`, `no_data`.",
+    "500": "`internal_error` or `not_configured`.",
+    "502": "`honeycomb_auth` or `upstream_error`.",
+    "503": "`rate_limited` (`retry_after_seconds` and `Retry-After` set).",
+    "504": "`timeout`: retrying the same request resumes the same Honeycomb result.",
+}
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    _, schema = models_json_schema(
+        [
+            (EvaluateRequest, "validation"),
+            (EvaluateResponse, "serialization"),
+            (ErrorResponse, "serialization"),
+            (Health, "serialization"),
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    error_responses = {
+        status: {"description": text, "content": _json("ErrorResponse")} for status, text in ERRORS.items()
+    }
+    evaluate = {
+        "summary": "Run a Honeycomb query and return one number for an Argo Rollouts analysis",
+        "operationId": "evaluate",
+        "requestBody": {"required": True, "content": _json("EvaluateRequest")},
+        "responses": {
+            "200": {
+                "description": "The selected value (null when there was no data).",
+                "content": _json("EvaluateResponse"),
+            },
+            **error_responses,
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Honeycomb evaluator for Argo Rollouts",
+            "version": __version__,
+            "description": "See docs/design.md. Every non-2xx answer is an ErrorResponse.",
+        },
+        "paths": {
+            "/v1/evaluate": {"post": evaluate},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness (no upstream call)",
+                    "operationId": "healthz",
+                    "responses": {"200": {"description": "Alive.", "content": _json("Health")}},
+                }
+            },
+        },
+        "components": {"schemas": schema["$defs"]},
+    }

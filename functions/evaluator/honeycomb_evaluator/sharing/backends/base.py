@@ -1,0 +1,93 @@
+"""What every state backend stores, and the few atomic operations the coordinator needs.
+
+Three kinds of records, all keyed by digests from `fingerprint.py`:
+
+- query ids: spec key → Honeycomb query id (kept long; a query never changes);
+- executions: execution key → one generation of "a query result for this": `claimed` (an
+  instance is about to create it), `pending` (created, result id known) or `complete`
+  (finished, with the encoded result when it fits);
+- rate slots: per Honeycomb key, N slots each holding when its token was last spent.
+
+Every change is conditional on what the writer last read (the generation and owner for
+executions, the previous grant time for slots), so instances never overwrite each other.
+Times are wall-clock seconds (shared between instances); nothing here holds the API key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+State = Literal["claimed", "pending", "complete"]
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    state: State
+    generation: int
+    owner: str
+    lease_until: float  # a claim older than this is abandoned and may be taken over
+    query_id: str | None = None
+    result_id: str | None = None
+    created_at: float | None = None  # when the query result was created
+    completed_at: float | None = None
+    result: bytes | None = None  # encoded completed result; None when too large to share
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int
+    granted_at: float  # 0 for a slot never used
+    caller: str
+
+
+class StateStore(Protocol):
+    name: str
+
+    async def get_query_id(self, spec_key: str) -> str | None: ...
+
+    async def put_query_id(self, spec_key: str, query_id: str, ttl_seconds: float) -> None: ...
+
+    async def get_execution(self, execution_key: str) -> ExecutionRecord | None: ...
+
+    async def claim(
+        self,
+        execution_key: str,
+        *,
+        seen: ExecutionRecord | None,
+        owner: str,
+        lease_until: float,
+        ttl_seconds: float,
+    ) -> ExecutionRecord | None:
+        """Start a new generation if the record is still `seen`; the new record, or None if beaten."""
+        ...
+
+    async def release(self, execution_key: str, claim: ExecutionRecord) -> None:
+        """Give up a claim (no token in time): others may claim at once."""
+        ...
+
+    async def set_pending(
+        self, execution_key: str, claim: ExecutionRecord, *, query_id: str, result_id: str, created_at: float
+    ) -> bool: ...
+
+    async def set_complete(
+        self,
+        execution_key: str,
+        pending: ExecutionRecord,
+        *,
+        completed_at: float,
+        result: bytes | None,
+        ttl_seconds: float,
+    ) -> bool:
+        """Record the result of `pending`'s generation; anyone who polled it may do this."""
+        ...
+
+    async def read_slots(self, bucket: str) -> list[Slot]:
+        """Slots that were ever used; absent indexes are free."""
+        ...
+
+    async def take_slot(
+        self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
+    ) -> bool:
+        """Spend slot `index` if it still holds `seen_granted_at` (0 = never used)."""
+        ...

@@ -1,0 +1,107 @@
+"""The in-process backend: one evaluator process (local runs, a container). No I/O, no locks.
+
+All methods run on the event loop without awaiting in between reads and writes, so each one
+is atomic with respect to other coroutines, exactly like a DynamoDB conditional write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from ..cache import AgeCache
+from .base import ExecutionRecord, Slot
+
+MAX_EXECUTIONS = 10_000
+MAX_QUERY_IDS = 10_000
+
+
+class MemoryStore:
+    name = "memory"
+
+    def __init__(self, clock: Callable[[], float] = time.time, retention_seconds: float = 24 * 3600) -> None:
+        self._clock = clock
+        self._query_ids: AgeCache[str] = AgeCache(MAX_QUERY_IDS, retention_seconds, clock)
+        self._executions: AgeCache[ExecutionRecord] = AgeCache(MAX_EXECUTIONS, retention_seconds, clock)
+        self._slots: dict[str, dict[int, Slot]] = {}
+
+    async def get_query_id(self, spec_key: str) -> str | None:
+        entry = self._query_ids.get(spec_key)
+        return entry.value if entry else None
+
+    async def put_query_id(self, spec_key: str, query_id: str, ttl_seconds: float) -> None:
+        self._query_ids.put(spec_key, query_id)
+
+    async def get_execution(self, execution_key: str) -> ExecutionRecord | None:
+        entry = self._executions.get(execution_key)
+        return entry.value if entry else None
+
+    async def claim(
+        self,
+        execution_key: str,
+        *,
+        seen: ExecutionRecord | None,
+        owner: str,
+        lease_until: float,
+        ttl_seconds: float,
+    ) -> ExecutionRecord | None:
+        current = await self.get_execution(execution_key)
+        if current != seen:
+            return None
+        generation = (current.generation if current else 0) + 1
+        record = ExecutionRecord(state="claimed", generation=generation, owner=owner, lease_until=lease_until)
+        self._executions.put(execution_key, record)
+        return record
+
+    async def release(self, execution_key: str, claim: ExecutionRecord) -> None:
+        current = await self.get_execution(execution_key)
+        if current == claim:
+            self._executions.put(execution_key, dataclasses.replace(claim, lease_until=0.0))
+
+    async def set_pending(
+        self, execution_key: str, claim: ExecutionRecord, *, query_id: str, result_id: str, created_at: float
+    ) -> bool:
+        current = await self.get_execution(execution_key)
+        if current is None or current.generation != claim.generation or current.owner != claim.owner:
+            return False
+        pending = dataclasses.replace(
+            current, state="pending", query_id=query_id, result_id=result_id, created_at=created_at
+        )
+        self._executions.put(execution_key, pending)
+        return True
+
+    async def set_complete(
+        self,
+        execution_key: str,
+        pending: ExecutionRecord,
+        *,
+        completed_at: float,
+        result: bytes | None,
+        ttl_seconds: float,
+    ) -> bool:
+        current = await self.get_execution(execution_key)
+        if (
+            current is None
+            or current.generation != pending.generation
+            or current.result_id != pending.result_id
+        ):
+            return False
+        if current.state == "complete":
+            return True
+        complete = dataclasses.replace(current, state="complete", completed_at=completed_at, result=result)
+        self._executions.put(execution_key, complete)
+        return True
+
+    async def read_slots(self, bucket: str) -> list[Slot]:
+        return list(self._slots.get(bucket, {}).values())
+
+    async def take_slot(
+        self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
+    ) -> bool:
+        slots = self._slots.setdefault(bucket, {})
+        current = slots.get(index)
+        if (current.granted_at if current else 0.0) != seen_granted_at:
+            return False
+        slots[index] = Slot(index=index, granted_at=now, caller=caller)
+        return True

@@ -1,0 +1,364 @@
+"""Run each Honeycomb execution once for everyone who asks for it, within the rate budget.
+
+`SharedExecutor.execute` has the shape of `execution.execute` and replaces it. For one request:
+
+1. A completed result younger than `max_age_seconds` is served from this process's cache,
+   then from the state store (another instance's result).
+2. Otherwise the request joins this process's flight for the same execution (single-flight).
+3. The flight reads the execution record in the store. A result still running (created by
+   any instance, or by an earlier call whose deadline passed) is polled, never re-created. A
+   claim by another instance is waited for. Else the flight claims a new generation with a
+   conditional write, takes a token from the rate budget (503 `rate_limited` if none frees up
+   before the deadline), creates the query result, records its id and polls it.
+
+Everything the store keeps is keyed by digests and the non-secret key id; never the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.execution import Execution, ExecutionRequest
+from honeycomb_evaluator.honeycomb import errors as honeycomb_errors
+from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.results import QueryResult
+
+from .backends.base import ExecutionRecord, StateStore
+from .cache import AgeCache
+from .callers import ANONYMOUS, Caller
+from .errors import RateLimited
+from .fingerprint import Fingerprint, fingerprint, spec_columns
+from .ratelimit import RateBudget, uses_relational_fields
+from .singleflight import Flight, FlightTimeout, SingleFlight
+
+log = logging.getLogger(__name__)
+
+# The caller of the current request, set by the app after authentication; it is charged for
+# the query results its request creates.
+current_caller: ContextVar[Caller] = ContextVar("evaluator_caller", default=ANONYMOUS)
+
+QUERY_ID_TTL_SECONDS = 24 * 3600.0
+RESULT_RETENTION_SECONDS = 3600.0  # longest max_age a cached result can serve
+PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
+CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads another instance's claim
+MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
+
+
+@dataclass
+class Served:
+    """How the current request was answered, for logs and metrics."""
+
+    how: str = "unknown"  # memory_cache, store_cache, joined, resumed, waited, created
+    execution_key: str = ""
+
+
+current_served: ContextVar[Served | None] = ContextVar("evaluator_served", default=None)
+
+
+def _mark(how: str, key: str) -> None:
+    served = current_served.get()
+    if served is not None:
+        served.how, served.execution_key = how, key
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    result: QueryResult
+    query_id: str
+    created: bool
+    how: str
+
+
+def encode_result(result: QueryResult) -> bytes:
+    return zlib.compress(json.dumps(dataclasses.asdict(result), separators=(",", ":")).encode(), 6)
+
+
+def decode_result(blob: bytes) -> QueryResult:
+    return QueryResult(**json.loads(zlib.decompress(blob)))
+
+
+class SharedExecutor:
+    def __init__(
+        self,
+        store: StateStore,
+        budget: RateBudget,
+        *,
+        max_cached_results: int = 2048,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.budget = budget
+        self._wall = wall_clock
+        self._monotonic = monotonic
+        self._results: AgeCache[tuple[str, QueryResult]] = AgeCache(
+            max_cached_results, RESULT_RETENTION_SECONDS, wall_clock
+        )
+        self._query_ids: AgeCache[str] = AgeCache(10_000, QUERY_ID_TTL_SECONDS, wall_clock)
+        self._flights: SingleFlight[_Outcome] = SingleFlight(monotonic)
+        self._query_flights: SingleFlight[str] = SingleFlight(monotonic)
+        self._instance = uuid.uuid4().hex[:12]
+        self._claims = 0
+
+    def clear_local(self) -> None:
+        self._results.clear()
+        self._query_ids.clear()
+
+    async def execute(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
+        fp = fingerprint(
+            request.target,
+            request.dataset,
+            request.spec,
+            disable_series=request.disable_series,
+            limit=request.limit,
+            now=self._wall(),
+        )
+        key = fp.execution_key
+        if request.max_age_seconds > 0:
+            hit = self._results.get(key, request.max_age_seconds)
+            if hit is not None:
+                _mark("memory_cache", key)
+                return Execution(result=hit.value[1], query_id=hit.value[0], cached=True)
+            stored = await self._stored_result(client, request, key, request.max_age_seconds)
+            if stored is not None:
+                _mark("store_cache", key)
+                return Execution(result=stored[1], query_id=stored[0], cached=True)
+        caller = current_caller.get()
+        try:
+            outcome, joined = await self._flights.do(
+                key, lambda flight: self._run(client, request, fp, caller, flight), deadline=request.deadline
+            )
+        except FlightTimeout:
+            raise honeycomb_errors.timeout(
+                "the query result was not complete before the deadline; retrying the same request resumes it"
+            ) from None
+        _mark("joined" if joined else outcome.how, key)
+        return Execution(
+            result=outcome.result, query_id=outcome.query_id, cached=joined or not outcome.created
+        )
+
+    async def _stored_result(
+        self, client: HoneycombClient, request: ExecutionRequest, key: str, max_age: float
+    ) -> tuple[str, QueryResult] | None:
+        record = await self.store.get_execution(key)
+        if record is None or record.state != "complete" or record.completed_at is None:
+            return None
+        if self._wall() - record.completed_at > max_age:
+            return None
+        result = await self._completed_result(client, request, record)
+        self._results.put(key, (record.query_id or "", result), stored_at=record.completed_at)
+        return record.query_id or "", result
+
+    async def _completed_result(
+        self, client: HoneycombClient, request: ExecutionRequest, record: ExecutionRecord
+    ) -> QueryResult:
+        if record.result is not None:
+            return decode_result(record.result)
+        # Too large to share through the store: a completed result can be read again for free.
+        assert record.result_id is not None
+        return await client.get_query_result(
+            request.target, request.dataset, record.result_id, deadline=request.deadline
+        )
+
+    # -- the flight: one per execution key in this process ---------------------------------
+
+    async def _run(
+        self,
+        client: HoneycombClient,
+        request: ExecutionRequest,
+        fp: Fingerprint,
+        caller: Caller,
+        flight: Flight,
+    ) -> _Outcome:
+        key = fp.execution_key
+        started = self._wall()
+        query_id: str | None = None
+        lost: set[str] = set()  # result ids Honeycomb no longer knows
+        while True:
+            record = await self.store.get_execution(key)
+            state = self._classify(record, started, lost)
+            if state == "done":
+                assert record is not None
+                # Another instance finished this generation while we were waiting for it.
+                result = await self._completed_result(client, request, record)
+                return self._remember(key, record.query_id or "", result, created=False, how="waited")
+            if state == "running":
+                assert record is not None and record.result_id is not None
+                outcome = await self._poll(client, request, key, record, flight, created=False)
+                if outcome is not None:
+                    return outcome
+                lost.add(record.result_id)
+                continue
+            if state == "claimed":
+                await self._sleep_until_next_look(flight)
+                continue
+            if query_id is None:
+                query_id = await self._query_id(client, request, fp, flight)
+            claim = await self.store.claim(
+                key,
+                seen=record,
+                owner=self._next_owner(),
+                lease_until=self._wall() + max(1.0, flight.deadline - self._monotonic()) + 5.0,
+                ttl_seconds=RESULT_RETENTION_SECONDS,
+            )
+            if claim is None:
+                continue  # another instance claimed first; look at what it did
+            created = await self._create(client, request, fp, caller, flight, claim, query_id)
+            pending = dataclasses.replace(claim, state="pending", query_id=query_id, result_id=created.id)
+            await self.store.set_pending(
+                key, claim, query_id=query_id, result_id=created.id, created_at=self._wall()
+            )
+            if created.complete and (created.results or created.series):
+                await self._complete(key, pending, created)
+                return self._remember(key, query_id, created, created=True, how="created")
+            outcome = await self._poll(client, request, key, pending, flight, created=True)
+            if outcome is not None:
+                return outcome
+            lost.add(created.id)
+
+    async def _create(
+        self,
+        client: HoneycombClient,
+        request: ExecutionRequest,
+        fp: Fingerprint,
+        caller: Caller,
+        flight: Flight,
+        claim: ExecutionRecord,
+        query_id: str,
+    ) -> QueryResult:
+        relational = uses_relational_fields(spec_columns(request.spec))
+        try:
+            # Leave a moment to create and poll; a result created late is resumed by the retry.
+            await self.budget.acquire(
+                fp.key_id, caller, relational=relational, deadline=flight.deadline - 0.5
+            )
+        except RateLimited:
+            await self.store.release(fp.execution_key, claim)
+            raise
+        create = client.create_query_result(
+            request.target,
+            request.dataset,
+            query_id,
+            disable_series=request.disable_series,
+            limit=request.limit,
+            deadline=flight.deadline,
+        )
+        try:
+            # Shielded: if every waiter leaves mid-call, the result id must still be recorded.
+            return await asyncio.shield(create)
+        except ApiError as e:
+            await self.store.release(fp.execution_key, claim)
+            if e.code == "rate_limited":
+                # Someone else spends this key's budget too: stop everyone for a window.
+                await self.budget.exhaust(fp.key_id, relational=relational)
+                log.warning("Honeycomb answered 429 despite the budget; budget exhausted for a window")
+            raise
+
+    async def _poll(
+        self,
+        client: HoneycombClient,
+        request: ExecutionRequest,
+        key: str,
+        pending: ExecutionRecord,
+        flight: Flight,
+        *,
+        created: bool,
+    ) -> _Outcome | None:
+        """Poll a pending result until complete (its outcome) or gone (None); 504 at the deadline."""
+        assert pending.result_id is not None
+        began = self._monotonic()
+        while True:
+            try:
+                result = await client.get_query_result(
+                    request.target, request.dataset, pending.result_id, deadline=flight.deadline
+                )
+            except honeycomb_errors.ResultNotFound:
+                return None
+            if result.complete:
+                await self._complete(key, pending, result)
+                return self._remember(
+                    key,
+                    pending.query_id or "",
+                    result,
+                    created=created,
+                    how="created" if created else "resumed",
+                )
+            now = self._monotonic()
+            delay = min(client.poll.delay(now - began), flight.deadline - now - 0.05)
+            if delay < 0:
+                raise honeycomb_errors.timeout(
+                    f"query result {pending.result_id} was not complete before the deadline; "
+                    "retrying the same request resumes it"
+                )
+            await asyncio.sleep(delay)
+
+    async def _complete(self, key: str, pending: ExecutionRecord, result: QueryResult) -> None:
+        blob = encode_result(result)
+        shared = blob if len(blob) <= MAX_SHARED_RESULT_BYTES else None
+        await self.store.set_complete(
+            key, pending, completed_at=self._wall(), result=shared, ttl_seconds=RESULT_RETENTION_SECONDS
+        )
+
+    def _remember(self, key: str, query_id: str, result: QueryResult, *, created: bool, how: str) -> _Outcome:
+        self._results.put(key, (query_id, result))
+        return _Outcome(result=result, query_id=query_id, created=created, how=how)
+
+    def _classify(self, record: ExecutionRecord | None, started: float, lost: set[str]) -> str:
+        """done (completed since the flight began), running, claimed (by a live claim) or replace."""
+        if record is None or record.result_id in lost:
+            return "replace"
+        if record.state == "complete":
+            return "done" if (record.completed_at or 0.0) >= started else "replace"
+        if record.state == "pending":
+            abandoned = self._wall() - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS
+            return "replace" if abandoned else "running"
+        return "claimed" if record.lease_until > self._wall() else "replace"
+
+    async def _sleep_until_next_look(self, flight: Flight) -> None:
+        remaining = flight.deadline - self._monotonic()
+        if remaining <= 0:
+            raise honeycomb_errors.timeout(
+                "another evaluator instance is creating this query result; a retry resumes it"
+            )
+        await asyncio.sleep(min(CLAIM_WAIT_SECONDS, remaining))
+
+    def _next_owner(self) -> str:
+        self._claims += 1
+        return f"{self._instance}:{self._claims}"
+
+    # -- query ids -----------------------------------------------------------------------------
+
+    async def _query_id(
+        self, client: HoneycombClient, request: ExecutionRequest, fp: Fingerprint, flight: Flight
+    ) -> str:
+        cached = self._query_ids.get(fp.spec_key)
+        if cached is not None:
+            return cached.value
+
+        async def lookup_or_create(_: Flight) -> str:
+            query_id = await self.store.get_query_id(fp.spec_key)
+            if query_id is None:
+                query_id = await client.create_query(
+                    request.target, request.dataset, request.spec, deadline=flight.deadline
+                )
+                await self.store.put_query_id(fp.spec_key, query_id, QUERY_ID_TTL_SECONDS)
+            self._query_ids.put(fp.spec_key, query_id)
+            return query_id
+
+        try:
+            query_id, _ = await self._query_flights.do(
+                fp.spec_key, lookup_or_create, deadline=flight.deadline
+            )
+        except FlightTimeout:
+            raise honeycomb_errors.timeout("creating the query took longer than the deadline") from None
+        return query_id

@@ -1,0 +1,174 @@
+"""Honeycomb's query-result budget, spent so that Honeycomb never has to refuse us.
+
+Honeycomb allows each API key N query-result creations in any 60 s (10, or 1 for queries using
+relational fields) and answers 429 beyond that. We keep a bucket of N tokens per key; a token
+spent comes back one full window (plus a margin for clock skew and request latency) later. So
+in any window at most N creations are sent, whatever the arrival pattern and however many
+instances share the bucket: each token is a slot in the state store, taken with a conditional
+write.
+
+Fair share: a caller below its share of the bucket may take any free token; a caller at or
+above its share may only take one while more than `reserve` tokens are free. One busy cluster
+can use an idle budget, but the last tokens are kept for the others.
+
+When no token can be had before the caller's deadline, the caller gets 503 `rate_limited` with
+the time until one frees up, and Honeycomb is not called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .backends.base import Slot, StateStore
+from .callers import Caller
+from .errors import RateLimited
+
+RELATIONAL_PREFIXES = ("root.", "parent.", "child.", "any.", "any2.", "any3.", "none.")
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    per_window: int = 10
+    window_seconds: float = 60.0
+    headroom: int = 1  # tokens never spent: room for other users of the key
+    margin_seconds: float = 2.0  # clock skew between instances, latency to Honeycomb
+    relational_per_window: int = 1
+    default_share: float = 0.25  # for callers without `budget_share`
+    reserve_fraction: float = 0.2  # tokens kept for callers below their share
+
+    def capacity(self, relational: bool) -> int:
+        limit = self.relational_per_window if relational else self.per_window
+        # Headroom applies to the 10/min budget only; the relational budget is a single token.
+        return max(1, limit - (0 if relational else self.headroom))
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.window_seconds + self.margin_seconds
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: bool
+    wait_seconds: float  # if not granted: when this caller may take a token
+    index: int = -1
+    seen_granted_at: float = 0.0
+
+
+def decide(
+    slots: list[Slot], *, capacity: int, lifetime: float, caller: str, share: float, reserve: int, now: float
+) -> Decision:
+    """The fair-share rule on one snapshot of a bucket (pure, so it is tested on its own)."""
+    by_index = {s.index: s for s in slots if s.index < capacity}
+    release_at = {i: (by_index[i].granted_at + lifetime if i in by_index else 0.0) for i in range(capacity)}
+    free = [i for i, t in release_at.items() if t <= now]
+    busy = sorted(t for t in release_at.values() if t > now)
+    own = sorted(
+        s.granted_at + lifetime
+        for s in by_index.values()
+        if s.caller == caller and s.granted_at + lifetime > now
+    )
+    quota = max(1, math.floor(share * capacity))
+    reserve = min(reserve, capacity - 1)
+    under_share = len(own) < quota
+    if free and (under_share or len(free) > reserve):
+        index = random.choice(free)  # spread concurrent takers over the free slots
+        slot = by_index.get(index)
+        return Decision(True, 0.0, index, slot.granted_at if slot else 0.0)
+    if under_share:
+        return Decision(False, busy[0] - now)
+    # Above its share the caller waits for more than `reserve` free tokens, or for enough of its
+    # own tokens to come back that it is below its share again (one of them is then free).
+    more_needed = reserve + 1 - len(free)
+    wait_for_reserve = busy[more_needed - 1] - now
+    wait_for_own = own[len(own) - quota] - now
+    return Decision(False, min(wait_for_reserve, wait_for_own))
+
+
+def uses_relational_fields(columns: list[str]) -> bool:
+    return any(column.startswith(RELATIONAL_PREFIXES) for column in columns)
+
+
+class RateBudget:
+    def __init__(
+        self,
+        store: StateStore,
+        settings: BudgetSettings | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._sleep = sleep
+        self.settings = settings or BudgetSettings()
+        self._wall = wall_clock
+        self._monotonic = monotonic
+
+    @staticmethod
+    def bucket(key_id: str, relational: bool) -> str:
+        return f"{'relational' if relational else 'results'}#{key_id}"
+
+    async def acquire(self, key_id: str, caller: Caller, *, relational: bool, deadline: float) -> None:
+        """Spend one token for `caller`, waiting for one until `deadline` (monotonic); else 503."""
+        settings = self.settings
+        capacity = settings.capacity(relational)
+        bucket = self.bucket(key_id, relational)
+        share = caller.budget_share or settings.default_share
+        reserve = 0 if relational else math.ceil(settings.reserve_fraction * capacity)
+        while True:
+            now = self._wall()
+            slots = await self._store.read_slots(bucket)
+            decision = decide(
+                slots,
+                capacity=capacity,
+                lifetime=settings.token_lifetime,
+                caller=caller.name,
+                share=share,
+                reserve=reserve,
+                now=now,
+            )
+            if decision.granted:
+                taken = await self._store.take_slot(
+                    bucket,
+                    decision.index,
+                    seen_granted_at=decision.seen_granted_at,
+                    caller=caller.name,
+                    now=now,
+                    ttl_seconds=settings.token_lifetime * 2,
+                )
+                if taken:
+                    return
+                continue  # another instance took that slot first: look again
+            # A little jitter so the instances waiting for the same slot do not all wake at once.
+            wait = decision.wait_seconds + random.uniform(0.0, 0.2)
+            if self._monotonic() + wait > deadline:
+                raise RateLimited(
+                    "the Honeycomb query budget for this key is spent; "
+                    f"a token frees up in {decision.wait_seconds:.0f} s",
+                    retry_after_seconds=max(1.0, math.ceil(decision.wait_seconds)),
+                )
+            await self._sleep(wait)
+
+    async def exhaust(self, key_id: str, *, relational: bool) -> None:
+        """Honeycomb said 429 anyway (another user of the key): spend every free token now."""
+        now = self._wall()
+        capacity = self.settings.capacity(relational)
+        bucket = self.bucket(key_id, relational)
+        lifetime = self.settings.token_lifetime
+        by_index = {s.index: s for s in await self._store.read_slots(bucket)}
+        for index in range(capacity):
+            slot = by_index.get(index)
+            if slot is None or slot.granted_at + lifetime <= now:
+                await self._store.take_slot(
+                    bucket,
+                    index,
+                    seen_granted_at=slot.granted_at if slot else 0.0,
+                    caller="honeycomb-429",
+                    now=now,
+                    ttl_seconds=lifetime * 2,
+                )

@@ -1,0 +1,82 @@
+"""In-process coalescing: concurrent callers asking for the same key share one piece of work.
+
+Each caller waits until its own deadline; a caller that gives up does not stop the work for
+the others. The work sees the latest deadline of everyone still waiting (`Flight.deadline`),
+and it is cancelled only when nobody waits for it any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Flight:
+    """What the work can read while it runs: how long anyone is still waiting for it."""
+
+    key: str
+    deadline: float
+    waiters: int = 0
+    joined: int = field(default=0)  # callers that found the work already running
+
+
+class FlightTimeout(Exception):
+    """This caller's deadline passed while the shared work was still running."""
+
+
+class SingleFlight(Generic[T]):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._running: dict[str, tuple[Flight, asyncio.Task[T]]] = {}
+
+    def in_flight(self, key: str) -> bool:
+        return key in self._running
+
+    async def do(
+        self, key: str, work: Callable[[Flight], Awaitable[T]], *, deadline: float
+    ) -> tuple[T, bool]:
+        """Run `work` once for everyone asking for `key` now; returns (value, joined_existing)."""
+        entry = self._running.get(key)
+        joined = entry is not None
+        if entry is None:
+            flight = Flight(key=key, deadline=deadline)
+            task = asyncio.ensure_future(work(flight))
+            entry = (flight, task)
+            self._running[key] = entry
+            task.add_done_callback(lambda done: self._finished(key, entry, done))
+        flight, task = entry
+        if joined:
+            flight.deadline = max(flight.deadline, deadline)
+            flight.joined += 1
+        flight.waiters += 1
+        try:
+            remaining = deadline - self._clock()
+            try:
+                return await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, remaining)), joined
+            except TimeoutError:
+                if task.done():  # finished at the very moment the deadline passed
+                    return task.result(), joined
+                raise FlightTimeout(key) from None
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not task.done():
+                task.cancel()
+                self._forget(key, entry)
+
+    def _finished(self, key: str, entry: tuple[Flight, asyncio.Task[T]], task: asyncio.Task[T]) -> None:
+        self._forget(key, entry)
+        if not task.cancelled():
+            # Mark the exception as seen: every waiter may have left before it was raised.
+            with contextlib.suppress(BaseException):
+                task.exception()
+
+    def _forget(self, key: str, entry: tuple[Flight, asyncio.Task[T]]) -> None:
+        if self._running.get(key) is entry:
+            del self._running[key]

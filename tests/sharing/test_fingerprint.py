@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from honeycomb_evaluator.sharing.fingerprint import fingerprint, normalize_spec, spec_columns
 from hypothesis import given
 from hypothesis import strategies as st
-
-from honeycomb_evaluator.sharing.fingerprint import fingerprint, normalize_spec, spec_columns
 
 NOW = 1_795_539_037.0  # 2026-11-25T16:50:37Z
 START, END = 1_795_538_400, 1_795_539_000

@@ -7,7 +7,6 @@ import random
 from typing import Any
 
 import pytest
-
 from honeycomb_evaluator.sharing.backends.base import Slot
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 from honeycomb_evaluator.sharing.callers import Caller

@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-
 from honeycomb_evaluator.sharing.cache import AgeCache
 from honeycomb_evaluator.sharing.singleflight import Flight, FlightTimeout, SingleFlight
 

@@ -66,7 +66,11 @@ def resolve_window(spec: QuerySpec, now: float | None = None) -> Window:
     current = int(time.time() if now is None else now)
     start, end = requested_window(spec, current)
     step = truncation_step(end - start)
-    snapped_start, snapped_end = start - start % step, end - end % step
+    snapped_end = end - end % step
+    # Relative to the end: derive the start from the snapped end, so every request in the same
+    # step gets the same window (and so shares one execution), whatever second it arrived.
+    aligned_start = start if spec.start_time is not None else snapped_end - (end - start)
+    snapped_start = aligned_start - aligned_start % step
     if snapped_end <= snapped_start:
         # A window shorter than one step would vanish; keep one full step ending at the snapped end.
         snapped_start = snapped_end - step
@@ -74,6 +78,6 @@ def resolve_window(spec: QuerySpec, now: float | None = None) -> Window:
     if snapped_start < oldest:
         if start < oldest:
             raise invalid_request("query", "Honeycomb only queries the last 7 days; move start_time forward")
-        # Only the snapping pushed it out (a full 7-day window): round the start up instead.
-        snapped_start += step
+        # Only the snapping pushed it out (a nearly 7-day window): round the start up instead.
+        snapped_start = -(-oldest // step) * step
     return Window(start_time=snapped_start, end_time=snapped_end)

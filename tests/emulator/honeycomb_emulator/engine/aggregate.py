@@ -8,11 +8,17 @@ COUNT_DISTINCT ignore sample rates. HEATMAP, CONCURRENCY and RATE_* are document
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .calculated import as_number
 from .ops import PERCENTILES
 from .plan import CalcPlan, QueryPlan
 
 HEATMAP_BUCKETS = 20
+# Largest sum of sample rates for which percentiles expand rows instead of using a window.
+EXPAND_LIMIT = 20_000_000
+
+PercentileMode = Literal["unweighted", "expand", "window"]
 
 
 def _num(calc: CalcPlan) -> str:
@@ -57,11 +63,26 @@ def _partition(keys: list[str]) -> str:
     return f"PARTITION BY {', '.join(keys)} " if keys else ""
 
 
-def aggregate_sql(plan: QueryPlan, source: str, keys: list[str]) -> str:
+def percentile_mode(max_samplerate: int, total_weight: int) -> PercentileMode:
+    """How to compute weighted percentiles for data with these sample-rate statistics.
+
+    DuckDB's ``quantile_disc`` is exactly the nearest rank (checked in the tests), so unweighted data
+    uses it directly and sampled data uses it on rows repeated ``samplerate`` times, which is ~10x
+    faster than a running-sum window. Only when that expansion would be huge does the window run.
+    """
+    if max_samplerate <= 1:
+        return "unweighted"
+    if total_weight <= EXPAND_LIMIT:
+        return "expand"
+    return "window"
+
+
+def aggregate_sql(plan: QueryPlan, source: str, keys: list[str], mode: PercentileMode = "window") -> str:
     """Rows of (keys..., __n, a0, a1, ...) over ``source`` grouped by ``keys``.
 
     ``keys`` are group aliases, plus ``b`` for series buckets. ``__n`` is the number of events, so an
-    empty ungrouped aggregate (one row of nulls) can be told apart from a real one.
+    empty ungrouped aggregate (one row of nulls) can be told apart from a real one. ``mode`` says how
+    percentiles are computed (see ``percentile_mode``); all three give the same values.
     """
     key_list = ", ".join(keys)
     lead = f"{key_list}, " if keys else ""
@@ -75,6 +96,22 @@ def aggregate_sql(plan: QueryPlan, source: str, keys: list[str]) -> str:
             main.append(f"{simple} AS {calc.alias}")
         elif calc.op in PERCENTILES:
             percentile_inputs.setdefault(calc.input or "", []).append(calc)
+
+    if mode == "unweighted":
+        for calcs in percentile_inputs.values():
+            main += [f"quantile_disc({_num(c)}, {float(PERCENTILES[c.op])!r}) AS {c.alias}" for c in calcs]
+        percentile_inputs = {}
+    elif mode == "expand" and percentile_inputs:
+        picks = [
+            f"quantile_disc({_num(c)}, {float(PERCENTILES[c.op])!r}) AS {c.alias}"
+            for calcs in percentile_inputs.values()
+            for c in calcs
+        ]
+        ctes.append(
+            f"pexp AS (SELECT {lead}{', '.join(picks)} FROM src, range(sr) AS copies{_group_by(keys)})"
+        )
+        joins.append(("pexp", [c.alias for calcs in percentile_inputs.values() for c in calcs]))
+        percentile_inputs = {}
     ctes.append(f"main AS (SELECT {', '.join(main)} FROM src{_group_by(keys)})")
 
     for n, calcs in enumerate(percentile_inputs.values()):

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .aggregate import HEATMAP_BUCKETS, aggregate_sql
+import duckdb
+
+from .aggregate import HEATMAP_BUCKETS, PercentileMode, aggregate_sql, percentile_mode
 from .errors import invalid
 from .ops import DEFAULT_LIMIT, MAX_LIMIT_WITHOUT_SERIES, PERCENTILES, result_key
 from .plan import CalcPlan, QueryPlan, build_plan
@@ -114,13 +116,58 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _series(plan: QueryPlan, rows: list[tuple[Any, ...]], keys: list[str]) -> list[dict[str, Any]]:
+def _series(
+    plan: QueryPlan, rows: list[tuple[Any, ...]], keys: list[str], rank: Mapping[tuple[Any, ...], int]
+) -> list[dict[str, Any]]:
+    """Series points in time order, groups within a bucket in the order of the results."""
     b_index = keys.index("b")
+    points = [r for r in rows if r[len(keys)] > 0]  # skip buckets where no event matched
+    points.sort(key=lambda r: (r[b_index], rank.get(tuple(r[:b_index]), 0)))
     out = []
-    for row in sorted(rows, key=lambda r: r[b_index]):
-        data = _row_data(plan, row[:b_index] + row[b_index + 1 :], [k for k in keys if k != "b"])
+    for row in points:
+        data = _row_data(plan, row[:b_index] + row[b_index + 1 :], keys[:b_index])
         out.append({"time": _iso(plan.start + int(row[b_index]) * plan.granularity), "data": data})
     return out
+
+
+class _Execution:
+    """One query run: the filtered rows live in a temp table that every aggregate reads."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, plan: QueryPlan) -> None:
+        self.con = con
+        self.plan = plan
+        n = next(_temp_ids)
+        self.src, self.top = f"__q{n}_src", f"__q{n}_top"
+        self.mode: PercentileMode = "window"
+
+    def __enter__(self) -> _Execution:
+        self.con.execute(f"CREATE TEMP TABLE {self.src} AS {self.plan.source_sql}")
+        stats = self.con.execute(f"SELECT max(sr), sum(sr) FROM {self.src}").fetchone()
+        self.mode = percentile_mode(int((stats or (0, 0))[0] or 0), int((stats or (0, 0))[1] or 0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for table in (self.top, self.src):
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def aggregate(self, source: str, keys: list[str]) -> list[tuple[Any, ...]]:
+        return self.con.execute(aggregate_sql(self.plan, source, keys, self.mode)).fetchall()
+
+    def top_groups(self, spec: Mapping[str, Any], row_limit: int) -> list[tuple[Any, ...]]:
+        """Aggregates of the groups the results show (havings, order, limit), kept for the series."""
+        order = _order_sql(spec, self.plan)
+        every_group = aggregate_sql(self.plan, f"SELECT * FROM {self.src}", self.plan.groups, self.mode)
+        self.con.execute(
+            f"CREATE TEMP TABLE {self.top} AS SELECT * FROM ({every_group}) AS groups "
+            f"WHERE {_having_sql(spec, self.plan)} ORDER BY {order} LIMIT {row_limit}"
+        )
+        return self.con.execute(f"SELECT * FROM {self.top} ORDER BY {order}").fetchall()
+
+    def rows(self, in_top: bool) -> str:
+        """SQL of the filtered rows of the shown groups (or of all the other groups)."""
+        on = " AND ".join(f"s.{g} IS NOT DISTINCT FROM t.{g}" for g in self.plan.groups) or "TRUE"
+        join = "SEMI" if in_top else "ANTI"
+        return f"SELECT s.* FROM {self.src} s {join} JOIN {self.top} t ON {on}"
 
 
 def run_query(
@@ -145,46 +192,22 @@ def run_query(
     granularity = resolve_granularity(spec, start, end)
     schema = {name: info.type for name, info in store.column_types_info(dataset).items()}
     plan = build_plan(spec, schema, store.tables_for(dataset), start, end, granularity)
+    groups = plan.groups
 
-    n = next(_temp_ids)
-    src, grp, top = f"__q{n}_src", f"__q{n}_grp", f"__q{n}_top"
-    with store.connection() as con:
-        try:
-            con.execute(f"CREATE TEMP TABLE {src} AS {plan.source_sql}")
-            con.execute(
-                f"CREATE TEMP TABLE {grp} AS {aggregate_sql(plan, f'SELECT * FROM {src}', plan.groups)}"
-            )
-            con.execute(
-                f"CREATE TEMP TABLE {top} AS SELECT * FROM {grp} WHERE {_having_sql(spec, plan)} "
-                f"ORDER BY {_order_sql(spec, plan)} LIMIT {row_limit}"
-            )
-            rows = con.execute(f"SELECT * FROM {top} ORDER BY {_order_sql(spec, plan)}").fetchall()
-            out: dict[str, Any] = {"results": [{"data": _row_data(plan, r, plan.groups)} for r in rows]}
-
-            on = " AND ".join(f"s.{g} IS NOT DISTINCT FROM t.{g}" for g in plan.groups) or "TRUE"
-            in_top = f"SELECT s.* FROM {src} s SEMI JOIN {top} t ON {on}"
-            series_keys = [*plan.groups, "b"]
-            if disable_series:
-                out["series"] = []
-            else:
-                series_rows = con.execute(aggregate_sql(plan, in_top, series_keys)).fetchall()
-                out["series"] = _series(
-                    plan, [r for r in series_rows if r[len(series_keys)] > 0], series_keys
-                )
-
-            if total_by_aggregate:
-                total = con.execute(aggregate_sql(plan, f"SELECT * FROM {src}", [])).fetchall()[0]
-                out["total_by_aggregate"] = {"data": _row_data(plan, total, [])}
-                if not disable_series:
-                    total_rows = con.execute(aggregate_sql(plan, f"SELECT * FROM {src}", ["b"])).fetchall()
-                    out["total_by_aggregate_series"] = _series(
-                        plan, [r for r in total_rows if r[1] > 0], ["b"]
-                    )
-            if other_by_aggregate:
-                others = f"SELECT s.* FROM {src} s ANTI JOIN {top} t ON {on}"
-                other = con.execute(aggregate_sql(plan, others, [])).fetchall()[0]
-                out["other_by_aggregate"] = {"data": _row_data(plan, other, [])}
-        finally:
-            for table in (top, grp, src):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+    with store.connection() as con, _Execution(con, plan) as run:
+        rows = run.top_groups(spec, row_limit)
+        out: dict[str, Any] = {"results": [{"data": _row_data(plan, r, groups)} for r in rows]}
+        rank = {tuple(r[: len(groups)]): i for i, r in enumerate(rows)}
+        out["series"] = (
+            []
+            if disable_series
+            else _series(plan, run.aggregate(run.rows(True), [*groups, "b"]), [*groups, "b"], rank)
+        )
+        if total_by_aggregate:
+            everything = f"SELECT * FROM {run.src}"
+            out["total_by_aggregate"] = {"data": _row_data(plan, run.aggregate(everything, [])[0], [])}
+            if not disable_series:
+                out["total_by_aggregate_series"] = _series(plan, run.aggregate(everything, ["b"]), ["b"], {})
+        if other_by_aggregate:
+            out["other_by_aggregate"] = {"data": _row_data(plan, run.aggregate(run.rows(False), [])[0], [])}
     return out

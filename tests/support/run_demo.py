@@ -1,0 +1,156 @@
+"""`make run`: the emulator with demo data and the evaluator, one real evaluation, a curl command.
+
+    python tests/support/run_demo.py [--once] [--serve]
+
+Starts `honeycomb-emulator --demo` and `honeycomb-evaluator serve` as subprocesses (ports 8081
+and 8080 when free, otherwise free ones), evaluates the demo canaries (stable vs the bad
+canary), prints a ready curl command and keeps both servers running until Ctrl-C.
+
+With HONEYCOMB_API_KEY set it starts no emulator: the evaluator talks to Honeycomb
+(HONEYCOMB_API_URL, default US) and the demo queries DEMO_DATASET (default `checkout`).
+
+Without a terminal (CI, pipes) it stops after printing instead of serving forever; `--once`
+forces that, `--serve` forces serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.support.servers import DEFAULT_EMULATOR_KEY, VENV_BIN, Server, free_port, start_process
+
+CANARIES = [
+    ("stable", "v1.4.2", "6f8d9c7b5"),
+    ("bad canary", "v1.5.0", "7d9f8b6c5"),
+    ("good canary", "v1.5.1", "5b7c6d8e9"),
+    ("no traffic", "-", "0000000000"),
+]
+
+
+def port_or_free(preferred: int) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+ERROR_RATE = "AVG(is_error)"
+P99 = "P99(duration_ms)"
+
+
+def canary_request(dataset: str, calculation: str, pod_hash: str) -> dict[str, Any]:
+    """One query for every version (so one Honeycomb run serves them all), one selected number."""
+    return {
+        "dataset": dataset,
+        "query": {
+            "calculations": [{"op": "AVG", "column": "is_error"}, {"op": "P99", "column": "duration_ms"}],
+            "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
+            "breakdowns": ["rollouts_pod_template_hash"],
+            "time_range": 600,
+        },
+        "select": {"calculation": calculation, "match": {"rollouts_pod_template_hash": pod_hash}},
+        # Reuse the result for a minute: the Query Data API allows only 10 query runs per minute.
+        "max_age_seconds": 60,
+    }
+
+
+@contextlib.contextmanager
+def servers(real_honeycomb: bool) -> Iterator[tuple[Server | None, Server]]:
+    env = {"EVALUATOR_ALLOW_ANONYMOUS": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    with contextlib.ExitStack() as stack:
+        emulator: Server | None = None
+        if not real_honeycomb:
+            port = port_or_free(8081)
+            argv = [
+                str(VENV_BIN / "honeycomb-emulator"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--demo",
+            ]
+            emulator = stack.enter_context(start_process(argv, port, "/_emulator/health", timeout=60))
+            env |= {"HONEYCOMB_API_KEY": DEFAULT_EMULATOR_KEY, "HONEYCOMB_API_URL": emulator.url}
+        port = port_or_free(8080)
+        argv = [str(VENV_BIN / "honeycomb-evaluator"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        evaluator = stack.enter_context(start_process(argv, port, "/healthz", env=env))
+        yield emulator, evaluator
+
+
+def show(label: str, answer: httpx.Response, unit: str) -> None:
+    body = answer.json()
+    if answer.status_code != 200:
+        print(
+            f"  {label:<12} HTTP {answer.status_code} {body.get('error', {}).get('code')}: "
+            f"{body.get('error', {}).get('message')}"
+        )
+        return
+    value = body["value"]
+    shown = "null (no data)" if value is None else (f"{value:.2%}" if unit == "%" else f"{value:,.0f} ms")
+    print(f"  {label:<22} {shown:<16} {'cached' if body['cached'] else 'ran'} in {body['elapsed_ms']:.0f} ms")
+
+
+def demo(evaluator: Server, dataset: str) -> None:
+    with httpx.Client(base_url=evaluator.url, timeout=30) as client:
+        print("\nLast 10 minutes, per rollouts_pod_template_hash (one Honeycomb query, cached for 60 s):")
+        for calculation, unit in ((ERROR_RATE, "%"), (P99, "ms")):
+            print(f"\n{calculation}:")
+            for label, version, pod_hash in CANARIES:
+                answer = client.post("/v1/evaluate", json=canary_request(dataset, calculation, pod_hash))
+                show(f"{label} ({version})", answer, unit)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--once", action="store_true", help="stop after the demo evaluations")
+    parser.add_argument("--serve", action="store_true", help="keep serving even without a terminal")
+    args = parser.parse_args()
+    real = bool(os.environ.get("HONEYCOMB_API_KEY"))
+    dataset = os.environ.get("DEMO_DATASET", "checkout")
+    keep_serving = args.serve or (not args.once and sys.stdin.isatty() and sys.stdout.isatty())
+
+    with servers(real) as (emulator, evaluator):
+        source = "Honeycomb" if real else f"the emulator at {emulator.url if emulator else ''} (demo data)"
+        print(f"Evaluator at {evaluator.url}, querying {source}.")
+        demo(evaluator, dataset)
+        request = canary_request(dataset, ERROR_RATE, CANARIES[1][2])
+        answer = httpx.post(f"{evaluator.url}/v1/evaluate", json=request, timeout=30).json()
+        print("\nOne full answer (the bad canary's error rate); an Argo web metric reads {$.value}:")
+        print(json.dumps(answer, indent=2))
+        body = json.dumps(request, separators=(",", ":"))
+        print("\nTry it yourself:")
+        print(
+            f"  curl -s -X POST {evaluator.url}/v1/evaluate -H 'Content-Type: application/json' \\\n"
+            f"    -d {shlex.quote(body)}"
+        )
+        if not keep_serving:
+            print("\n(no terminal or --once: stopping the servers)")
+            return 0
+        print("\nServing until Ctrl-C.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        print("\nstopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

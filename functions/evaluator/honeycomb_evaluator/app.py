@@ -4,8 +4,10 @@
 Lambda. Every answer is JSON — Argo's web provider treats a non-JSON 2xx as Successful — and no
 exception escapes as a bare 500.
 
-Caller identity (the shared-service layer) plugs in through `authorize`: it gets the request and
-the validated body, and raises `ApiError` (401/403) to refuse. Without it everyone is anonymous.
+Caller identity and sharing come from `sharing.service.SharedService`: the caller is identified
+before the body is read (401), admitted once the body names a dataset and environment (403), and
+the evaluator's `execute` is the shared executor (coalescing, caches, rate budget). An extra
+`authorize` hook can refuse more.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from honeycomb_evaluator.keys import key_source
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import Settings
+from honeycomb_evaluator.sharing.callers import Caller
+from honeycomb_evaluator.sharing.service import SharedService
 
 Authorize = Callable[[Request, EvaluateRequest], Awaitable[None]]
 
@@ -102,29 +106,40 @@ def create_app(
     *,
     client: HoneycombClient | None = None,
     authorize: Authorize | None = None,
+    sharing: SharedService | None = None,
 ) -> Starlette:
     settings = settings or Settings.from_env()
-    evaluator = Evaluator(client=client or HoneycombClient(), keys=key_source(settings))
+    sharing = sharing or SharedService.from_environment()
+    evaluator = Evaluator(
+        client=client or HoneycombClient(), keys=key_source(settings), execute=sharing.executor.execute
+    )
 
     async def evaluate(request: Request) -> Response:
         request_id = correlation_id(request)
         logger.thread_safe_append_keys(correlation_id=request_id)
+        caller: Caller | None = None
+        status = 500
         try:
+            caller = await sharing.authenticate(request)  # 401 before the body is even read
             body = await read_json_object(request, settings.max_body_bytes)
             try:
                 parsed = EvaluateRequest.model_validate(body)
             except ValidationError as e:
                 raise validation_error(e) from None
+            sharing.authorize(caller, parsed.dataset, parsed.environment)
             if authorize is not None:
                 await authorize(request, parsed)
             answer = await evaluator.evaluate(parsed)
+            status = 200
             return JSONResponse(answer, headers={"X-Request-Id": request_id})
         except ApiError as e:
+            status = e.status
             return error_response(e, request_id)
         except Exception:
             logger.exception("unexpected error during evaluation")
             return error_response(internal_error(), request_id)
         finally:
+            sharing.finish(caller, status)
             logger.thread_safe_remove_keys(["correlation_id"])
 
     async def healthz(request: Request) -> Response:
@@ -164,5 +179,6 @@ def create_app(
         exception_handlers={HTTPException: http_error, ApiError: api_error, Exception: unexpected},
     )
     app.state.evaluator = evaluator
+    app.state.sharing = sharing
     app.state.settings = settings
     return app

@@ -135,7 +135,7 @@ async def create_result(request: Request) -> JSONResponse:
             other_by_aggregate=want_other,
         )
         record.completed_at = max(time.time(), now + delay)
-        return data
+        return without_nulls(data)
 
     record.task = asyncio.create_task(anyio.to_thread.run_sync(run))
     record.task.add_done_callback(_log_failure)
@@ -150,6 +150,21 @@ async def create_result(request: Request) -> JSONResponse:
         "links": links(request, state, slug, result_id),
     }
     return JSONResponse(payload, status_code=201, headers=headers)
+
+
+def without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop null values from every row: the spec types row values as string, boolean or number,
+    so a group whose breakdown column is missing (or an aggregate with no input) leaves the key out."""
+
+    def clean(row: Any) -> Any:
+        if isinstance(row, dict) and isinstance(row.get("data"), dict):
+            return {**row, "data": {k: v for k, v in row["data"].items() if v is not None}}
+        return row
+
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        out[name] = [clean(r) for r in value] if isinstance(value, list) else clean(value)
+    return out
 
 
 def _log_failure(task: asyncio.Task[dict[str, Any]]) -> None:

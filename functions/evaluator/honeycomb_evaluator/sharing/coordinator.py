@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 current_caller: ContextVar[Caller] = ContextVar("evaluator_caller", default=ANONYMOUS)
 
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
-RESULT_RETENTION_SECONDS = 3600.0  # longest max_age a cached result can serve
+RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
 PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
 CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads another instance's claim
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB

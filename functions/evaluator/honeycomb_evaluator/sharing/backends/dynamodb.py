@@ -5,7 +5,9 @@ One table, key schema `pk` (S) + `sk` (S), TTL attribute `expires_at` (template.
 - query id: pk `query#<spec key>`, sk `query`; `query_id`.
 - execution: pk `exec#<execution key>`, sk `exec`; `state`, `gen`, `owner`, `lease`, `query_id`,
   `result_id`, `created`, `completed`, `result` (binary, zlib-compressed JSON).
-- rate slot: pk `rate#<bucket>`, sk `slot#NNN`; `granted`, `caller`.
+- rate bucket: pk `rate#<bucket>`, sk `slots`; `slots`, a map slot index → {`granted`, `caller`}.
+
+It needs dynamodb:GetItem, PutItem and UpdateItem on the table, nothing else.
 
 Every write is conditional on what was read (see backends/base.py). One low-level boto3 client,
 created on first use; calls run in a worker thread so the event loop keeps serving.
@@ -20,6 +22,10 @@ from typing import Any
 from honeycomb_evaluator.errors import ApiError
 
 from .base import ExecutionRecord, Slot
+
+
+class _MissingMap(Exception):
+    """An update into a map attribute of an item that does not have it yet."""
 
 
 def _n(value: float) -> dict[str, str]:
@@ -74,9 +80,9 @@ class DynamoDBStore:
         try:
             return await asyncio.to_thread(run)
         except Exception as e:
-            if type(e).__name__ == "ConditionalCheckFailedException":
-                return None
             code = getattr(e, "response", {}).get("Error", {}).get("Code") or type(e).__name__
+            if code == "ValidationException" and "document path" in str(e):
+                raise _MissingMap from None
             raise ApiError(
                 502, "upstream_error", f"shared state (DynamoDB {operation}) failed: {code}"
             ) from None
@@ -184,9 +190,11 @@ class DynamoDBStore:
             "update_item",
             Key=self._exec_key(execution_key),
             UpdateExpression="SET #state = :pending, query_id = :qid, result_id = :rid, created = :created",
-            ConditionExpression="gen = :gen AND #owner = :owner AND #state = :claimed",
+            # Still our claim, not released (release zeroes the lease).
+            ConditionExpression="gen = :gen AND #owner = :owner AND #state = :claimed AND lease = :lease",
             ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
             ExpressionAttributeValues={
+                ":lease": _n(claim.lease_until),
                 ":pending": _s("pending"),
                 ":qid": _s(query_id),
                 ":rid": _s(result_id),
@@ -233,19 +241,20 @@ class DynamoDBStore:
         return answer is not None
 
     # -- rate slots ------------------------------------------------------------------------
+    # All slots of a bucket live in one item (a map index → {granted, caller}), so reading a
+    # bucket is one GetItem and the function needs no Query permission.
+
+    @staticmethod
+    def _bucket_key(bucket: str) -> dict[str, dict[str, str]]:
+        return {"pk": _s(f"rate#{bucket}"), "sk": _s("slots")}
 
     async def read_slots(self, bucket: str) -> list[Slot]:
-        answer = await self._call(
-            "query",
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s(f"rate#{bucket}")},
-            ConsistentRead=True,
-        )
+        item = await self._get(f"rate#{bucket}", "slots")
         slots = []
-        for item in (answer or {}).get("Items", []):
-            index = int(item["sk"]["S"].removeprefix("slot#"))
+        for index, entry in ((item or {}).get("slots", {}).get("M") or {}).items():
+            fields = entry["M"]
             slots.append(
-                Slot(index=index, granted_at=float(item["granted"]["N"]), caller=item["caller"]["S"])
+                Slot(index=int(index), granted_at=float(fields["granted"]["N"]), caller=fields["caller"]["S"])
             )
         return slots
 
@@ -253,20 +262,25 @@ class DynamoDBStore:
         self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
     ) -> bool:
         values: dict[str, Any] = {
-            ":now": _n(now),
-            ":caller": _s(caller),
+            ":slot": {"M": {"granted": _n(now), "caller": _s(caller)}},
             ":expires": self._expires(ttl_seconds),
         }
         if seen_granted_at == 0.0:
-            condition = "attribute_not_exists(pk)"
+            condition = "attribute_not_exists(slots.#i)"
         else:
-            condition = "granted = :seen"
+            condition = "slots.#i.granted = :seen"
             values[":seen"] = _n(seen_granted_at)
-        answer = await self._call(
-            "update_item",
-            Key={"pk": _s(f"rate#{bucket}"), "sk": _s(f"slot#{index:03d}")},
-            UpdateExpression="SET granted = :now, caller = :caller, expires_at = :expires",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-        return answer is not None
+        update = {
+            "Key": self._bucket_key(bucket),
+            "UpdateExpression": "SET slots.#i = :slot, expires_at = :expires",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#i": str(index)},
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            return await self._call("update_item", **update) is not None
+        except _MissingMap:
+            # First use of this bucket: create the empty map (a racing creator wins harmlessly).
+            empty = {**self._bucket_key(bucket), "slots": {"M": {}}, "expires_at": self._expires(ttl_seconds)}
+            await self._call("put_item", Item=empty, ConditionExpression="attribute_not_exists(pk)")
+            return await self._call("update_item", **update) is not None

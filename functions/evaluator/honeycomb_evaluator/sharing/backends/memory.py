@@ -63,8 +63,9 @@ class MemoryStore:
         self, execution_key: str, claim: ExecutionRecord, *, query_id: str, result_id: str, created_at: float
     ) -> bool:
         current = await self.get_execution(execution_key)
-        if current is None or current.generation != claim.generation or current.owner != claim.owner:
+        if current != claim:  # released, expired and taken over, or never ours
             return False
+        assert current is not None
         pending = dataclasses.replace(
             current, state="pending", query_id=query_id, result_id=result_id, created_at=created_at
         )
@@ -83,12 +84,11 @@ class MemoryStore:
         current = await self.get_execution(execution_key)
         if (
             current is None
+            or current.state != "pending"
             or current.generation != pending.generation
             or current.result_id != pending.result_id
         ):
             return False
-        if current.state == "complete":
-            return True
         complete = dataclasses.replace(current, state="complete", completed_at=completed_at, result=result)
         self._executions.put(execution_key, complete)
         return True

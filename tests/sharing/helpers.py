@@ -1,0 +1,60 @@
+"""Requests and emulator read-outs shared by the sharing tests, the fleet simulation and the bench."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from honeycomb_evaluator.sharing.callers import hash_token
+
+VERSIONS = {"stable": "6f8d9c7b5", "bad": "7d9f8b6c5", "good": "5b7c6d8e9", "none": "0000000000"}
+
+
+def evaluation(hash_value: str = VERSIONS["bad"], *, time_range: int = 600, **options: Any) -> dict[str, Any]:
+    """A P99 evaluation of one pod-template hash in the emulator's demo dataset."""
+    body: dict[str, Any] = {
+        "dataset": "checkout",
+        "query": {
+            "calculations": [{"op": "P99", "column": "duration_ms"}],
+            "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": hash_value}],
+            "time_range": time_range,
+        },
+        "timeout_seconds": 10,
+    }
+    body.update(options)
+    return copy.deepcopy(body)
+
+
+def error_rate(hash_value: str, *, time_range: int = 600, **options: Any) -> dict[str, Any]:
+    body = evaluation(hash_value, time_range=time_range, **options)
+    body["query"]["calculations"] = [{"op": "AVG", "column": "is_error"}]
+    body["query"]["calculated_fields"] = [{"name": "is_error", "expression": "IF($error, 1, 0)"}]
+    return body
+
+
+def write_registry(path: Path, names: list[str], **extra: Any) -> dict[str, str]:
+    """A caller registry with one token per name; returns name → token."""
+    tokens = {name: f"token-{name}" for name in names}
+    callers = [{"name": n, "token_sha256": hash_token(t), **extra} for n, t in tokens.items()]
+    path.write_text(json.dumps({"callers": callers}))
+    return tokens
+
+
+def emulator_stats(emulator_url: str) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(emulator_url + "/_emulator/stats", timeout=10).json()
+    return stats
+
+
+def reset_emulator(emulator_url: str) -> None:
+    httpx.post(emulator_url + "/_emulator/reset", timeout=10).raise_for_status()
+
+
+def created(emulator_url: str) -> int:
+    return int(emulator_stats(emulator_url)["query_results_created"])
+
+
+def rate_limited(emulator_url: str) -> int:
+    return int(emulator_stats(emulator_url)["rate_limited"])

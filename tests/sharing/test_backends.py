@@ -1,0 +1,103 @@
+"""Both state backends keep the same contract: conditional claims, generations, slots (DynamoDB on moto)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
+from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+
+from tests.sharing.aws import create_state_table, dynamodb_client
+from tests.support.servers import aws_env, start_moto
+
+
+@pytest.fixture(scope="module")
+def moto_env() -> Iterator[dict[str, str]]:
+    with start_moto() as moto:
+        yield aws_env(moto.url)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> StateStore:
+    if request.param == "memory":
+        return MemoryStore()
+    env: dict[str, str] = request.getfixturevalue("moto_env")
+    table = f"state-{uuid.uuid4().hex[:8]}"
+    create_state_table(env, table)
+    return DynamoDBStore(table, client=dynamodb_client(env))
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_query_ids(store: StateStore) -> None:
+    assert run(store.get_query_id("spec")) is None
+    run(store.put_query_id("spec", "q1", 3600))
+    assert run(store.get_query_id("spec")) == "q1"
+
+
+def test_only_one_claim_wins_and_generations_advance(store: StateStore) -> None:
+    first = run(store.claim("x", seen=None, owner="a", lease_until=2000.0, ttl_seconds=60))
+    assert first is not None and first.generation == 1 and first.state == "claimed"
+    assert run(store.claim("x", seen=None, owner="b", lease_until=2000.0, ttl_seconds=60)) is None
+    assert run(store.get_execution("x")) == first
+    # Pending: only the owner of this generation may record the result id.
+    assert not run(store.set_pending("x", first.__class__(**{**first.__dict__, "owner": "b"}), query_id="q",
+                                     result_id="r", created_at=1.0))  # fmt: skip
+    assert run(store.set_pending("x", first, query_id="q", result_id="r1", created_at=1000.0))
+    pending = run(store.get_execution("x"))
+    assert pending.state == "pending" and pending.result_id == "r1" and pending.query_id == "q"
+    assert pending.created_at == 1000.0
+    # Completing needs the same generation and result id; anyone may do it.
+    assert run(store.set_complete("x", pending, completed_at=1005.5, result=b"\x00zip", ttl_seconds=60))
+    assert not run(store.set_complete("x", pending, completed_at=1006.0, result=None, ttl_seconds=60))
+    complete = run(store.get_execution("x"))
+    assert complete.state == "complete" and complete.completed_at == 1005.5 and complete.result == b"\x00zip"
+    # A stale view cannot start the next generation; the current one can.
+    assert run(store.claim("x", seen=pending, owner="c", lease_until=3000.0, ttl_seconds=60)) is None
+    second = run(store.claim("x", seen=complete, owner="c", lease_until=3000.0, ttl_seconds=60))
+    assert second is not None and second.generation == 2
+    # The old generation's writers are now locked out.
+    assert not run(store.set_complete("x", pending, completed_at=1.0, result=None, ttl_seconds=60))
+
+
+def test_released_claim_can_be_taken_over(store: StateStore) -> None:
+    claim = run(store.claim("y", seen=None, owner="a", lease_until=2000.0, ttl_seconds=60))
+    run(store.release("y", claim))
+    released = run(store.get_execution("y"))
+    assert released.state == "claimed" and released.lease_until == 0.0
+    assert not run(store.set_pending("y", claim, query_id="q", result_id="r", created_at=1.0))
+    taken = run(store.claim("y", seen=released, owner="b", lease_until=2000.0, ttl_seconds=60))
+    assert taken is not None and taken.owner == "b" and taken.generation == 2
+
+
+def test_slots_are_taken_once_per_grant(store: StateStore) -> None:
+    assert run(store.read_slots("b")) == []
+    assert run(store.take_slot("b", 3, seen_granted_at=0.0, caller="c1", now=100.25, ttl_seconds=60))
+    assert not run(store.take_slot("b", 3, seen_granted_at=0.0, caller="c2", now=100.5, ttl_seconds=60))
+    assert run(store.take_slot("b", 0, seen_granted_at=0.0, caller="c2", now=100.5, ttl_seconds=60))
+    slots = sorted(run(store.read_slots("b")), key=lambda s: s.index)
+    assert [(s.index, s.granted_at, s.caller) for s in slots] == [(0, 100.5, "c2"), (3, 100.25, "c1")]
+    assert not run(store.take_slot("b", 3, seen_granted_at=99.0, caller="c2", now=200.0, ttl_seconds=60))
+    assert run(store.take_slot("b", 3, seen_granted_at=100.25, caller="c2", now=200.0, ttl_seconds=60))
+    assert run(store.read_slots("other")) == []
+
+
+def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> None:
+    async def race() -> list[bool]:
+        return list(
+            await asyncio.gather(
+                *(
+                    store.take_slot("race", 1, seen_granted_at=0.0, caller=f"c{i}", now=50.0, ttl_seconds=60)
+                    for i in range(8)
+                )
+            )
+        )
+
+    assert sum(run(race())) == 1

@@ -1,0 +1,139 @@
+"""Coalescing, caches, resuming and the rate budget through `honeycomb-evaluator serve` and the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.sharing.helpers import (
+    VERSIONS,
+    created,
+    error_rate,
+    evaluation,
+    rate_limited,
+    reset_emulator,
+    write_registry,
+)
+from tests.support.servers import Server, start_emulator, start_evaluator
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    path = tmp_path_factory.mktemp("callers") / "callers.json"
+    return path, write_registry(path, ["cluster-a", "cluster-b"])
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Server]:
+    # Slow enough that concurrent requests really overlap with the running query.
+    with start_emulator("--demo", "--result-delay-ms", "300") as server:
+        yield server
+
+
+def evaluator_env(emulator: Server, registry: Path, **extra: str) -> dict[str, str]:
+    return {
+        "HONEYCOMB_API_KEY": emulator.extra["api_key"],
+        "HONEYCOMB_API_URL": emulator.url,
+        "EVALUATOR_CALLERS_FILE": str(registry),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def evaluator(emulator: Server, tokens: tuple[Path, dict[str, str]]) -> Iterator[Server]:
+    with start_evaluator(evaluator_env(emulator, tokens[0])) as server:
+        yield server
+
+
+async def post_many(url: str, bodies: list[dict[str, Any]], token: str) -> list[httpx.Response]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+        return list(
+            await asyncio.gather(
+                *(client.post(url + "/v1/evaluate", json=b, headers=headers) for b in bodies)
+            )
+        )
+
+
+def post(url: str, body: dict[str, Any], token: str) -> httpx.Response:
+    return httpx.post(
+        url + "/v1/evaluate", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def test_concurrent_identical_requests_create_one_result(
+    emulator: Server, evaluator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    reset_emulator(emulator.url)
+    body = evaluation(VERSIONS["bad"], time_range=900)
+    answers = asyncio.run(post_many(evaluator.url, [body] * 40, tokens[1]["cluster-a"]))
+    assert [a.status_code for a in answers] == [200] * 40, answers[0].text
+    assert len({a.json()["query_result_id"] for a in answers}) == 1
+    assert sum(not a.json()["cached"] for a in answers) == 1  # the one that created it
+    assert created(emulator.url) == 1
+
+
+def test_different_callers_and_spellings_share_one_result(
+    emulator: Server, evaluator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    reset_emulator(emulator.url)
+    body = error_rate(VERSIONS["good"], time_range=1200, max_age_seconds=60)
+    first = post(evaluator.url, body, tokens[1]["cluster-a"])
+    assert first.status_code == 200, first.text
+    # The same query written differently (explicit defaults), by another cluster.
+    respelled = error_rate(VERSIONS["good"], time_range=1200, max_age_seconds=60)
+    respelled["query"]["filter_combination"] = "AND"
+    second = post(evaluator.url, respelled, tokens[1]["cluster-b"])
+    assert second.status_code == 200 and second.json()["cached"] is True
+    assert second.json()["value"] == first.json()["value"]
+    assert created(emulator.url) == 1
+    # max_age_seconds 0 asks for fresh data: a new result for the same window.
+    fresh = post(evaluator.url, {**body, "max_age_seconds": 0}, tokens[1]["cluster-a"])
+    assert fresh.status_code == 200 and fresh.json()["cached"] is False
+    assert created(emulator.url) == 2
+
+
+def test_budget_answers_503_instead_of_a_honeycomb_429(
+    emulator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    reset_emulator(emulator.url)
+    env = evaluator_env(emulator, tokens[0], EVALUATOR_RATE_LIMIT_PER_MINUTE="3", EVALUATOR_RATE_HEADROOM="0")
+    env["EVALUATOR_DEFAULT_BUDGET_SHARE"] = "1"
+    with start_evaluator(env) as evaluator:
+        answers = [
+            post(
+                evaluator.url, evaluation(VERSIONS["stable"], time_range=300 + 60 * i), tokens[1]["cluster-a"]
+            )
+            for i in range(5)
+        ]
+    statuses = [a.status_code for a in answers]
+    assert statuses == [200, 200, 200, 503, 503]
+    refused = answers[3]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 62
+    assert refused.json()["error"]["retry_after_seconds"] >= 1
+    assert created(emulator.url) == 3 and rate_limited(emulator.url) == 0
+
+
+def test_a_retry_after_the_deadline_resumes_the_same_result(tokens: tuple[Path, dict[str, str]]) -> None:
+    with start_emulator("--demo", "--result-delay-ms", "2500") as slow:
+        with start_evaluator(evaluator_env(slow, tokens[0])) as evaluator:
+            body = evaluation(VERSIONS["bad"], timeout_seconds=0.8)
+            first = post(evaluator.url, body, tokens[1]["cluster-a"])
+            assert first.status_code == 504 and first.json()["error"]["code"] == "timeout"
+            answer = first
+            for _ in range(20):  # Argo's retries; each within its own short deadline
+                answer = post(evaluator.url, body, tokens[1]["cluster-b"])
+                if answer.status_code == 200:
+                    break
+                assert answer.status_code == 504
+                time.sleep(0.3)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["cached"] is True  # resumed, not created
+            assert created(slow.url) == 1

@@ -122,18 +122,20 @@ def test_budget_answers_503_instead_of_a_honeycomb_429(
 
 
 def test_a_retry_after_the_deadline_resumes_the_same_result(tokens: tuple[Path, dict[str, str]]) -> None:
-    with start_emulator("--demo", "--result-delay-ms", "2500") as slow:
-        with start_evaluator(evaluator_env(slow, tokens[0])) as evaluator:
-            body = evaluation(VERSIONS["bad"], timeout_seconds=0.8)
-            first = post(evaluator.url, body, tokens[1]["cluster-a"])
-            assert first.status_code == 504 and first.json()["error"]["code"] == "timeout"
-            answer = first
-            for _ in range(20):  # Argo's retries; each within its own short deadline
-                answer = post(evaluator.url, body, tokens[1]["cluster-b"])
-                if answer.status_code == 200:
-                    break
-                assert answer.status_code == 504
-                time.sleep(0.3)
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["cached"] is True  # resumed, not created
-            assert created(slow.url) == 1
+    with (
+        start_emulator("--demo", "--result-delay-ms", "2500") as slow,
+        start_evaluator(evaluator_env(slow, tokens[0])) as evaluator,
+    ):
+        body = evaluation(VERSIONS["bad"], timeout_seconds=0.8)
+        first = post(evaluator.url, body, tokens[1]["cluster-a"])
+        assert first.status_code == 504 and first.json()["error"]["code"] == "timeout"
+        answer = first
+        for _ in range(20):  # Argo's retries; each within its own short deadline
+            answer = post(evaluator.url, body, tokens[1]["cluster-b"])
+            if answer.status_code == 200:
+                break
+            assert answer.status_code == 504
+            time.sleep(0.3)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["cached"] is True  # resumed, not created
+        assert created(slow.url) == 1

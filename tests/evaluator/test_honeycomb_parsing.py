@@ -41,13 +41,21 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
                 "error": "The provided input is invalid.",
                 "type_detail": [{"field": "calculations", "code": "invalid", "description": "unknown op"}],
             },
-            "The provided input is invalid.; calculations: unknown op",
+            "calculations: unknown op",
         ),
         (
             {"errors": [{"code": "rate-limited/may-retry", "title": "request rate limit exceeded"}]},
             "request rate limit exceeded",
         ),
         ({"title": "Only a title"}, "Only a title"),
+        (
+            {
+                "title": "The provided input is invalid.",
+                "error": "column 'x' does not exist",
+                "type_detail": [{"field": "filters[0].column", "description": "column 'x' does not exist"}],
+            },
+            "filters[0].column: column 'x' does not exist",
+        ),
     ],
 )
 def test_both_error_shapes_and_jsonapi(body: dict[str, object], expected: str) -> None:

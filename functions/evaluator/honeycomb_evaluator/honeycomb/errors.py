@@ -25,18 +25,20 @@ def error_message(status: int, body: bytes) -> str:
             text = first.get("detail") or first.get("title")
             if isinstance(text, str) and text:
                 return text
-        parts = [parsed.get(k) for k in ("error", "detail")]
-        texts = [p for p in parts if isinstance(p, str) and p]
-        # problem+json repeats the title in `error`; keep `detail` when it adds something.
-        unique = list(dict.fromkeys(texts))
-        details = parsed.get("type_detail")
-        if isinstance(details, list):
-            for item in details:
-                if isinstance(item, dict):
-                    unique.append(f"{item.get('field')}: {item.get('description') or item.get('code')}")
-        if unique:
-            return "; ".join(unique)[:500]
         title = parsed.get("title")
+        details = [
+            f"{item.get('field')}: {item.get('description') or item.get('code')}"
+            for item in (parsed.get("type_detail") if isinstance(parsed.get("type_detail"), list) else [])
+            if isinstance(item, dict)
+        ]
+        described = {d.split(": ", 1)[1] for d in details}
+        # problem+json repeats the title (or a detail's description) in `error`; keep only new text.
+        texts = [parsed.get(k) for k in ("error", "detail")]
+        unique = [t for t in dict.fromkeys(texts) if isinstance(t, str) and t and t not in described]
+        if details and unique == [title]:
+            unique = []
+        if unique or details:
+            return "; ".join(unique + details)[:500]
         if isinstance(title, str) and title:
             return title
     return f"HTTP {status}"

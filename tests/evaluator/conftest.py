@@ -1,0 +1,105 @@
+"""Real servers for the evaluator's integration tests: the emulator and `honeycomb-evaluator serve`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.servers import Server, start_emulator, start_evaluator
+
+# Distinctive keys, so a scan of the evaluator's output can prove they never leak.
+PRIMARY_KEY = "hcprimarykey0f9e8d7c6b5a4"
+ROTATED_KEY = "hcrotatedkey1a2b3c4d5e6f7"
+BAD_CANARY_HASH = "7d9f8b6c5"
+STABLE_HASH = "6f8d9c7b5"
+NO_DATA_HASH = "0000000000"
+
+
+@dataclass
+class Stack:
+    emulator: Server
+    evaluator: Server
+
+    def evaluate(self, body: Any, **kwargs: Any) -> httpx.Response:
+        return httpx.post(f"{self.evaluator.url}/v1/evaluate", json=body, timeout=40, **kwargs)
+
+    def fault(self, **rule: Any) -> None:
+        httpx.post(f"{self.emulator.url}/_emulator/faults", json=rule, timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = httpx.get(f"{self.emulator.url}/_emulator/stats", timeout=5).json()
+        return stats
+
+    def requests(self, route: str) -> int:
+        return int(self.stats()["requests"].get(route, 0))
+
+
+def emulator_flags(result_delay_ms: int = 150) -> list[str]:
+    return [
+        "--demo",
+        "--result-delay-ms",
+        str(result_delay_ms),
+        "--rate-limit-per-minute",
+        "1000",
+        "--api-key",
+        f"primary={PRIMARY_KEY}",
+        "--api-key",
+        f"rotated={ROTATED_KEY}",
+    ]
+
+
+def evaluator_env(emulator: Server, **extra: str) -> dict[str, str]:
+    return {
+        "HONEYCOMB_API_URL": emulator.url,
+        "EVALUATOR_ALLOW_ANONYMOUS": "true",
+        "EVALUATOR_RATE_LIMIT_PER_MINUTE": "1000",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Server]:
+    with start_emulator(*emulator_flags()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(emulator: Server) -> Iterator[Stack]:
+    with start_evaluator(evaluator_env(emulator, HONEYCOMB_API_KEY=PRIMARY_KEY)) as evaluator:
+        yield Stack(emulator, evaluator)
+
+
+@pytest.fixture(autouse=True)
+def _clean_emulator(request: pytest.FixtureRequest) -> None:
+    """Each test starts with no faults and zeroed counters (only when it uses the emulator)."""
+    if "emulator" in request.fixturenames or "stack" in request.fixturenames:
+        server: Server = request.getfixturevalue("emulator")
+        httpx.post(f"{server.url}/_emulator/reset", timeout=5).raise_for_status()
+
+
+def unique_filter() -> dict[str, Any]:
+    """A filter that matches everything but makes the spec new, so no cache or query id is reused."""
+    return {"column": "name", "op": "!=", "value": f"never-{uuid.uuid4().hex}"}
+
+
+def canary_body(pod_hash: str, calculation: str = "P99", **extra: Any) -> dict[str, Any]:
+    query: dict[str, Any]
+    if calculation == "error_rate":
+        query = {
+            "calculations": [{"op": "AVG", "column": "is_error"}],
+            "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
+        }
+    else:
+        query = {"calculations": [{"op": calculation, "column": "duration_ms"}]}
+    query["filters"] = [
+        {"column": "rollouts_pod_template_hash", "op": "=", "value": pod_hash},
+        unique_filter(),
+    ]
+    query["time_range"] = 600
+    return {"dataset": "checkout", "query": query, **extra}

@@ -26,9 +26,10 @@ def error_message(status: int, body: bytes) -> str:
             if isinstance(text, str) and text:
                 return text
         title = parsed.get("title")
+        type_detail = parsed.get("type_detail")
         details = [
             f"{item.get('field')}: {item.get('description') or item.get('code')}"
-            for item in (parsed.get("type_detail") if isinstance(parsed.get("type_detail"), list) else [])
+            for item in (type_detail if isinstance(type_detail, list) else [])
             if isinstance(item, dict)
         ]
         described = {d.split(": ", 1)[1] for d in details}

@@ -1,0 +1,151 @@
+"""Build the Lambda artifact the way `sam build` does, and run its handler the way Lambda does.
+
+The build runs functions/evaluator/Makefile (the same target `sam build` runs), either for the
+real runtime (arm64, CPython 3.13) or, with `PLATFORM_FLAGS=`, for the local interpreter so the
+handler can actually be imported and invoked here. Invocations happen in a separate interpreter
+started with `-I -S`: no site-packages, so the artifact plus what the Lambda runtime itself
+provides (the AWS SDK) must be enough, and a missing dependency fails the test.
+
+Used by tests/lambda and tests/bench/bench_lambda.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CODE_URI = REPO / "functions" / "evaluator"
+TEMPLATE = REPO / "template.yaml"
+EVENTS = REPO / "events"
+ENV_JSON = EVENTS / "env.json"
+INVOKER = Path(__file__).with_name("invoke.py")
+FUNCTION = "EvaluatorFunction"
+
+# What the Lambda Python runtime ships besides the standard library: boto3 and its dependencies.
+# requirements.txt leaves these out on purpose.
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+
+
+def build(dest: Path, *, for_lambda: bool, python: str = sys.executable) -> Path:
+    """Run the SAM build target into `dest`; `for_lambda=False` builds for the local interpreter."""
+    argv = ["make", "--no-print-directory", "-C", str(CODE_URI), f"build-{FUNCTION}"]
+    argv += [f"ARTIFACTS_DIR={dest}", f"PYTHON={python}"]
+    if not for_lambda:
+        argv.append("PLATFORM_FLAGS=")
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+    return dest
+
+
+def runtime_sdk(dest: Path) -> Path:
+    """A directory standing in for the runtime's AWS SDK: links to this venv's copies."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_SDK:
+        dist = metadata.distribution(name)
+        top_level = {Path(str(f)).parts[0] for f in dist.files or ()}
+        for part in top_level:
+            source = Path(str(dist.locate_file(part)))
+            link = dest / part
+            if source.exists() and not link.exists() and not part.endswith(".pth"):
+                link.symlink_to(source)
+    return dest
+
+
+def unmet_requirements(paths: Sequence[Path]) -> list[str]:
+    """Requirements of distributions in `paths` that nothing in `paths` satisfies."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    dists = list(metadata.distributions(path=[str(p) for p in paths]))
+    versions = {canonicalize_name(d.metadata["Name"]): d.version for d in dists}
+    problems = []
+    for dist in dists:
+        for text in dist.requires or ():
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            have = versions.get(canonicalize_name(req.name))
+            if have is None or not req.specifier.contains(have, prereleases=True):
+                problems.append(f"{dist.metadata['Name']} needs {req}, have {have or 'nothing'}")
+    return sorted(problems)
+
+
+def _yaml_with_intrinsics() -> type[yaml.SafeLoader]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {suffix: value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    return Loader
+
+
+def template() -> dict[str, Any]:
+    """template.yaml, with each intrinsic read as a one-key mapping (`!Ref X` -> {"Ref": "X"})."""
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_yaml_with_intrinsics())
+    return loaded
+
+
+def function_properties() -> dict[str, Any]:
+    properties: dict[str, Any] = template()["Resources"][FUNCTION]["Properties"]
+    return properties
+
+
+def local_invoke_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment `sam local invoke --env-vars events/env.json` gives the function.
+
+    As SAM does: the template's literal variables, then env.json (which may only override
+    variables the template declares), plus what the Lambda runtime sets. `overrides` replaces
+    what only a test knows (server URLs, the moto endpoint).
+    """
+    declared = function_properties()["Environment"]["Variables"]
+    env = {name: value for name, value in declared.items() if isinstance(value, str)}
+    env.update(json.loads(ENV_JSON.read_text())[FUNCTION])
+    env.update(
+        {
+            "AWS_SAM_LOCAL": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function_properties()["MemorySize"]),
+            "_HANDLER": function_properties()["Handler"],
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def invoke(
+    artifact: Path,
+    sdk: Path,
+    events: Sequence[Path],
+    env: Mapping[str, str],
+    *,
+    timeout: float = 120.0,
+) -> tuple[list[dict[str, Any]], str]:
+    """Invoke the built handler once per event, in order, in one fresh interpreter (one warm
+    execution environment). Returns the handler's responses and everything it printed."""
+    out = artifact.parent / f"responses-{os.getpid()}.json"
+    argv = [sys.executable, "-I", "-S", str(INVOKER), str(artifact), str(sdk), str(out), *map(str, events)]
+    clean_env = {"PATH": os.environ.get("PATH", ""), "LAMBDA_TASK_ROOT": str(artifact), **env}
+    proc = subprocess.run(argv, env=clean_env, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"the handler process failed ({proc.returncode}):\n{output}")
+    responses: list[dict[str, Any]] = json.loads(out.read_text())
+    out.unlink()
+    return responses, output

@@ -1,0 +1,150 @@
+"""Every events/*.json through the built artifact's handler, as `sam local invoke` would run it.
+
+No Docker: the artifact is built by the same Makefile target `sam build` runs (for the local
+interpreter), then its handler runs in an interpreter that sees only the artifact, the standard
+library and the AWS SDK the Lambda runtime provides. Honeycomb is the emulator with demo data;
+Secrets Manager is moto in server mode, holding the key and the caller registry under the names
+events/env.json gives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support.servers import DEFAULT_EMULATOR_KEY, aws_env, start_emulator, start_moto
+
+artifact = importlib.import_module("tests.lambda.artifact")
+
+DEMO_TOKEN = "demo-token-cluster-a"
+BAD_CANARY_P99_FLOOR = 800  # the demo's bad canary has p99 ≈ 1200 ms, the stable version ≈ 300 ms
+Check = Callable[[dict[str, Any]], None]
+
+
+def _error(status: int, code: str, field: str | None = None) -> tuple[int, Check]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["error"]["code"] == code, body
+        assert body["error"]["message"], body
+        if field is not None:
+            assert body["error"].get("field") == field, body
+
+    return status, check
+
+
+def _bad_canary_p99(body: dict[str, Any]) -> None:
+    assert body["calculation"] == "P99(duration_ms)", body
+    assert isinstance(body["value"], int | float) and body["value"] > BAD_CANARY_P99_FLOOR, body
+    assert body["query_result_id"] and body["window"]["end_time"] > body["window"]["start_time"], body
+
+
+# One entry per event file; a new event without an expectation fails the test.
+EXPECTED: dict[str, tuple[int, Check]] = {
+    "http-api-evaluate": (200, _bad_canary_p99),
+    "http-api-oauth-evaluate": (200, _bad_canary_p99),
+    "function-url-iam-evaluate": (200, _bad_canary_p99),
+    "http-api-malformed-json": _error(400, "malformed_json"),
+    "http-api-schema-error": _error(422, "invalid_request", "query.calculations.0.op"),
+    "http-api-missing-token": _error(401, "unauthenticated"),
+    "http-api-wrong-token": _error(401, "unauthenticated"),
+    "http-api-forbidden-dataset": _error(403, "forbidden", "dataset"),
+}
+
+
+def _check_response(path: Path, response: dict[str, Any]) -> None:
+    status, check = EXPECTED[path.stem]
+    assert response["statusCode"] == status, response
+    assert response["headers"]["content-type"].startswith("application/json"), response
+    check(json.loads(response["body"]))
+    request_id = json.loads(path.read_text())["requestContext"]["requestId"]
+    assert response["headers"].get("x-request-id") == request_id, response["headers"]
+
+
+def _json_lines(output: str) -> list[dict[str, Any]]:
+    records = []
+    for line in output.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def event_files() -> list[Path]:
+    return sorted(p for p in artifact.EVENTS.glob("*.json") if p != artifact.ENV_JSON)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, Path]:
+    """(artifact dir, runtime SDK dir), built once per test session even across xdist workers."""
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if worker_id != "master" else root
+    target, sdk = shared / "lambda-artifact" / "task", shared / "lambda-artifact" / "sdk"
+    target.parent.mkdir(exist_ok=True)
+    with (shared / "lambda-artifact.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "honeycomb_evaluator" / "handler.py").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            artifact.build(target, for_lambda=False)
+            artifact.runtime_sdk(sdk)
+    return target, sdk
+
+
+@pytest.fixture(scope="module")
+def invoke_env() -> Iterator[dict[str, str]]:
+    registry = (artifact.EVENTS / "callers" / "demo-callers.json").read_text()
+    local_env = json.loads(artifact.ENV_JSON.read_text())[artifact.FUNCTION]
+    with start_emulator("--demo", "--result-delay-ms", "100") as emulator, start_moto() as moto:
+        aws = aws_env(moto.url)
+        secrets = boto3.client(
+            "secretsmanager",
+            endpoint_url=moto.url,
+            region_name=aws["AWS_REGION"],
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+        )
+        secrets.create_secret(Name=local_env["HONEYCOMB_SECRET_ID"], SecretString=DEFAULT_EMULATOR_KEY)
+        secrets.create_secret(Name=local_env["EVALUATOR_CALLERS_SECRET_ID"], SecretString=registry)
+        yield artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **aws})
+
+
+def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: dict[str, str]) -> None:
+    events = event_files()
+    assert sorted(p.stem for p in events) == sorted(EXPECTED), "each event needs an expectation"
+    responses, output = artifact.invoke(*built, events, invoke_env)
+
+    failures = []
+    for path, response in zip(events, responses, strict=True):
+        try:
+            _check_response(path, response)
+        except AssertionError as e:
+            failures.append(f"{path.name}: {e}")
+    assert not failures, "\n".join(failures)
+
+    # Powertools is wired: JSON logs carry the Lambda context and each request id, and one cold
+    # start was counted for the whole run.
+    records = _json_lines(output)
+    assert sum("ColdStart" in r for r in records) == 1, output
+    logged = {r.get("correlation_id") for r in records if "function_request_id" in r}
+    answered = [p for p in events if EXPECTED[p.stem][0] == 200]
+    assert {json.loads(p.read_text())["requestContext"]["requestId"] for p in answered} <= logged, output
+    # Neither the Honeycomb key nor a caller's token ever reaches the logs.
+    assert DEFAULT_EMULATOR_KEY not in output
+    assert DEMO_TOKEN not in output
+
+
+def test_artifact_has_every_dependency_it_needs(built: tuple[Path, Path]) -> None:
+    task, sdk = built
+    assert artifact.unmet_requirements([task, sdk]) == []
+    # boto3 and friends come from the runtime, never from the artifact.
+    bundled = {p.name.split("-")[0].lower() for p in task.glob("*.dist-info")}
+    assert not bundled & {"boto3", "botocore", "s3transfer"}, bundled

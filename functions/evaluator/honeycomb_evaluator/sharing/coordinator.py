@@ -23,9 +23,10 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from honeycomb_evaluator.errors import ApiError
 from honeycomb_evaluator.execution import Execution, ExecutionRequest
@@ -42,6 +43,7 @@ from .ratelimit import RateBudget, uses_relational_fields
 from .singleflight import Flight, FlightTimeout, SingleFlight
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The caller of the current request, set by the app after authentication; it is charged for
 # the query results its request creates.
@@ -77,6 +79,13 @@ class _Outcome:
     query_id: str
     created: bool
     how: str
+
+
+async def _shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to the end even if the awaiting task is cancelled (its outcome is then dropped)."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
 
 
 def encode_result(result: QueryResult) -> bytes:
@@ -215,9 +224,6 @@ class SharedExecutor:
                 continue  # another instance claimed first; look at what it did
             created = await self._create(client, request, fp, caller, flight, claim, query_id)
             pending = dataclasses.replace(claim, state="pending", query_id=query_id, result_id=created.id)
-            await self.store.set_pending(
-                key, claim, query_id=query_id, result_id=created.id, created_at=self._wall()
-            )
             if created.complete and (created.results or created.series):
                 await self._complete(key, pending, created)
                 return self._remember(key, query_id, created, created=True, how="created")
@@ -242,20 +248,35 @@ class SharedExecutor:
             await self.budget.acquire(
                 fp.key_id, caller, relational=relational, deadline=flight.deadline - 0.5
             )
-        except RateLimited:
-            await self.store.release(fp.execution_key, claim)
+        except (RateLimited, asyncio.CancelledError):
+            # Nothing will be created on this claim: let others claim at once.
+            await _shielded(self.store.release(fp.execution_key, claim))
             raise
-        create = client.create_query_result(
-            request.target,
-            request.dataset,
-            query_id,
-            disable_series=request.disable_series,
-            limit=request.limit,
-            deadline=flight.deadline,
+        # A token is spent: the result must be created and its id recorded even if every waiter
+        # leaves now, or the next caller would spend another token on the same execution.
+        return await _shielded(
+            self._create_and_record(client, request, fp, claim, query_id, relational, flight.deadline)
         )
+
+    async def _create_and_record(
+        self,
+        client: HoneycombClient,
+        request: ExecutionRequest,
+        fp: Fingerprint,
+        claim: ExecutionRecord,
+        query_id: str,
+        relational: bool,
+        deadline: float,
+    ) -> QueryResult:
         try:
-            # Shielded: if every waiter leaves mid-call, the result id must still be recorded.
-            return await asyncio.shield(create)
+            created = await client.create_query_result(
+                request.target,
+                request.dataset,
+                query_id,
+                disable_series=request.disable_series,
+                limit=request.limit,
+                deadline=deadline,
+            )
         except ApiError as e:
             await self.store.release(fp.execution_key, claim)
             if e.code == "rate_limited":
@@ -263,6 +284,10 @@ class SharedExecutor:
                 await self.budget.exhaust(fp.key_id, relational=relational)
                 log.warning("Honeycomb answered 429 despite the budget; budget exhausted for a window")
             raise
+        await self.store.set_pending(
+            fp.execution_key, claim, query_id=query_id, result_id=created.id, created_at=self._wall()
+        )
+        return created
 
     async def _poll(
         self,

@@ -1,0 +1,110 @@
+"""Several evaluator processes sharing one DynamoDB table (moto server): one result, one budget."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.sharing.aws import create_state_table
+from tests.sharing.helpers import VERSIONS, created, evaluation, rate_limited, reset_emulator, write_registry
+from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
+
+TOKEN = "token-cluster-a"
+
+
+@pytest.fixture(scope="module")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str], Path]]:
+    registry = tmp_path_factory.mktemp("callers") / "callers.json"
+    write_registry(registry, ["cluster-a"])
+    with start_moto() as moto, start_emulator("--demo", "--result-delay-ms", "1500") as emulator:
+        yield emulator, aws_env(moto.url), registry
+
+
+@contextlib.contextmanager
+def fleet(infra: tuple[Server, dict[str, str], Path], count: int, **extra: str) -> Iterator[list[Server]]:
+    emulator, aws, registry = infra
+    table = f"state-{uuid.uuid4().hex[:8]}"
+    create_state_table(aws, table)
+    env = {
+        **aws,
+        "HONEYCOMB_API_KEY": emulator.extra["api_key"],
+        "HONEYCOMB_API_URL": emulator.url,
+        "EVALUATOR_CALLERS_FILE": str(registry),
+        "EVALUATOR_STATE_BACKEND": "dynamodb",
+        "EVALUATOR_TABLE_NAME": table,
+        **extra,
+    }
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(start_evaluator(env)) for _ in range(count)]
+
+
+async def spread(servers: list[Server], bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(timeout=60) as client:
+        calls = [
+            client.post(servers[i % len(servers)].url + "/v1/evaluate", json=body, headers=headers)
+            for i, body in enumerate(bodies)
+        ]
+        return list(await asyncio.gather(*calls))
+
+
+def post(server: Server, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        server.url + "/v1/evaluate", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
+
+
+def test_instances_share_one_result_and_its_cache(infra: tuple[Server, dict[str, str], Path]) -> None:
+    emulator = infra[0]
+    reset_emulator(emulator.url)
+    with fleet(infra, 2) as (a, b):
+        body = evaluation(VERSIONS["bad"], time_range=1800, max_age_seconds=120)
+        answers = asyncio.run(spread([a, b], [body] * 20))
+        assert [r.status_code for r in answers] == [200] * 20, answers[0].text
+        assert len({r.json()["query_result_id"] for r in answers}) == 1
+        assert created(emulator.url) == 1
+        # Later, on either instance: the completed result comes from the table.
+        again = post(b, body)
+        assert again.status_code == 200 and again.json()["cached"] is True
+        assert created(emulator.url) == 1
+
+
+def test_another_instance_resumes_a_pending_result(infra: tuple[Server, dict[str, str], Path]) -> None:
+    emulator = infra[0]
+    with fleet(infra, 2) as (a, b):
+        # Warm both instances (clients, connections) so the short deadline below is spent waiting
+        # for the result (1.5 s in this emulator), not on a first connection.
+        for server in (a, b):
+            assert post(server, evaluation(VERSIONS["none"], time_range=2460)).status_code == 200
+        reset_emulator(emulator.url)
+        body = evaluation(VERSIONS["good"], time_range=2400)
+        first = post(a, {**body, "timeout_seconds": 1})
+        assert first.status_code == 504, first.text
+        second = post(b, body)  # Argo's retry landed on another instance
+        assert second.status_code == 200, second.text
+        assert second.json()["cached"] is True
+        assert created(emulator.url) == 1
+
+
+def test_instances_share_one_rate_budget(infra: tuple[Server, dict[str, str], Path]) -> None:
+    emulator = infra[0]
+    reset_emulator(emulator.url)
+    limits = {
+        "EVALUATOR_RATE_LIMIT_PER_MINUTE": "3",
+        "EVALUATOR_RATE_HEADROOM": "0",
+        "EVALUATOR_DEFAULT_BUDGET_SHARE": "1",
+    }
+    with fleet(infra, 2, **limits) as servers:
+        bodies = [evaluation(VERSIONS["stable"], time_range=3000 + 60 * i) for i in range(6)]
+        answers = [post(servers[i % 2], body) for i, body in enumerate(bodies)]
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200, 200, 200, 503, 503, 503]
+    assert all(r.json()["error"]["code"] == "rate_limited" for r in answers if r.status_code == 503)
+    assert created(emulator.url) == 3 and rate_limited(emulator.url) == 0

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,7 +74,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(json.dumps({"error": {"code": "malformed_json", "message": str(e)}}), file=sys.stderr)
         return 2
-    status, answer = asyncio.run(_evaluate_once(body))
+    from honeycomb_evaluator.observability import logger
+
+    # stdout carries only the answer; the JSON log lines and EMF metrics go to stderr.
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):
+        status, answer = asyncio.run(_evaluate_once(body))
     print(json.dumps(answer, indent=2))
     return 0 if status == 200 else 1
 

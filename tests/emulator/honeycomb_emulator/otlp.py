@@ -237,6 +237,8 @@ def parse(body: bytes, content_type: str) -> ExportTraceServiceRequest:
 async def traces(request: Request) -> Response:
     state = state_of(request)
     key = state.keys.authenticate(request.headers)
+    if not key.allows("events"):
+        raise errors.ingest_forbidden("API key is missing the 'Send Events' permission.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in (*PROTOBUF_TYPES, "application/json"):
         raise errors.legacy(415, "unsupported Content-Type: use application/x-protobuf or application/json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from honeycomb_emulator.auth import KeySpecError, parse_key_spec
 
 from .conftest import FULL_KEY, INGEST_KEY, NO_SLO_KEY, QUERIES_ONLY_KEY, Honeycomb

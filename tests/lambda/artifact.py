@@ -15,7 +15,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -129,23 +131,38 @@ def local_invoke_env(overrides: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Invocation:
+    """What one run of `invoke.py` answered, printed and measured."""
+
+    responses: list[dict[str, Any]]
+    output: str
+    import_ms: float
+    wall_ms: list[float]
+    cpu_ms: list[float]
+    peak_rss_mb: float
+
+
 def invoke(
     artifact: Path,
     sdk: Path,
     events: Sequence[Path],
     env: Mapping[str, str],
     *,
+    python_flags: Sequence[str] = (),
     timeout: float = 120.0,
-) -> tuple[list[dict[str, Any]], str]:
+) -> Invocation:
     """Invoke the built handler once per event, in order, in one fresh interpreter (one warm
-    execution environment). Returns the handler's responses and everything it printed."""
-    out = artifact.parent / f"responses-{os.getpid()}.json"
-    argv = [sys.executable, "-I", "-S", str(INVOKER), str(artifact), str(sdk), str(out), *map(str, events)]
+    execution environment after its cold start)."""
+    out = artifact.parent / f"invocation-{os.getpid()}-{time.monotonic_ns()}.json"
+    argv = [sys.executable, "-I", "-S", *python_flags, str(INVOKER), str(artifact), str(sdk), str(out)]
     clean_env = {"PATH": os.environ.get("PATH", ""), "LAMBDA_TASK_ROOT": str(artifact), **env}
-    proc = subprocess.run(argv, env=clean_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [*argv, *map(str, events)], env=clean_env, capture_output=True, text=True, timeout=timeout
+    )
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f"the handler process failed ({proc.returncode}):\n{output}")
-    responses: list[dict[str, Any]] = json.loads(out.read_text())
+    result = json.loads(out.read_text())
     out.unlink()
-    return responses, output
+    return Invocation(output=output, **result)

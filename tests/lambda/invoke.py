@@ -4,7 +4,8 @@
 
 Started with `-I -S`, so sys.path is the standard library only; this adds the artifact (Lambda's
 /var/task) and the stand-in for the runtime's AWS SDK, imports the handler named by `_HANDLER`
-and writes the list of responses to OUT.json. Only the standard library is used here.
+and writes to OUT.json the responses plus what it measured: the handler's import time, each
+invocation's wall and CPU time, and the peak RSS. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import sys
 import time
 import uuid
@@ -39,8 +41,10 @@ def main(argv: list[str]) -> int:
     artifact, sdk, out, *events = argv
     sys.path[:0] = [artifact, sdk]
     module_name, _, attribute = os.environ["_HANDLER"].rpartition(".")
+    started = time.perf_counter()
     handler = getattr(importlib.import_module(module_name), attribute)
-    responses = []
+    import_ms = (time.perf_counter() - started) * 1000
+    responses, wall_ms, cpu_ms = [], [], []
     for event_path in events:
         event = json.loads(Path(event_path).read_text())
         context = LambdaContext(
@@ -48,8 +52,13 @@ def main(argv: list[str]) -> int:
             int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")),
             timeout_seconds=28.0,
         )
+        wall, cpu = time.perf_counter(), time.process_time()
         responses.append(handler(event, context))
-    Path(out).write_text(json.dumps(responses))
+        wall_ms.append((time.perf_counter() - wall) * 1000)
+        cpu_ms.append((time.process_time() - cpu) * 1000)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    measured = {"import_ms": import_ms, "wall_ms": wall_ms, "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb}
+    Path(out).write_text(json.dumps({"responses": responses, **measured}))
     return 0
 
 

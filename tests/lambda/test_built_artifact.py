@@ -105,22 +105,38 @@ def invoke_env() -> Iterator[dict[str, str]]:
     local_env = json.loads(artifact.ENV_JSON.read_text())[artifact.FUNCTION]
     with start_emulator("--demo", "--result-delay-ms", "100") as emulator, start_moto() as moto:
         aws = aws_env(moto.url)
-        secrets = boto3.client(
-            "secretsmanager",
-            endpoint_url=moto.url,
-            region_name=aws["AWS_REGION"],
-            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-        )
+        credentials = {
+            "region_name": aws["AWS_REGION"],
+            "aws_access_key_id": aws["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": aws["AWS_SECRET_ACCESS_KEY"],
+        }
+        secrets = boto3.client("secretsmanager", endpoint_url=moto.url, **credentials)
         secrets.create_secret(Name=local_env["HONEYCOMB_SECRET_ID"], SecretString=DEFAULT_EMULATOR_KEY)
         secrets.create_secret(Name=local_env["EVALUATOR_CALLERS_SECRET_ID"], SecretString=registry)
-        yield artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **aws})
+        # Shared state as deployed: DynamoDB, with the table exactly as template.yaml defines it.
+        table = artifact.template()["Resources"]["StateTable"]["Properties"]
+        dynamodb = boto3.client("dynamodb", endpoint_url=moto.url, **credentials)
+        dynamodb.create_table(
+            TableName="evaluator-state",
+            BillingMode=table["BillingMode"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+        )
+        yield artifact.local_invoke_env(
+            {
+                "HONEYCOMB_API_URL": emulator.url,
+                "EVALUATOR_STATE_BACKEND": "dynamodb",
+                "EVALUATOR_TABLE_NAME": "evaluator-state",
+                **aws,
+            }
+        )
 
 
 def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: dict[str, str]) -> None:
     events = event_files()
     assert sorted(p.stem for p in events) == sorted(EXPECTED), "each event needs an expectation"
-    responses, output = artifact.invoke(*built, events, invoke_env)
+    invocation = artifact.invoke(*built, events, invoke_env)
+    responses, output = invocation.responses, invocation.output
 
     failures = []
     for path, response in zip(events, responses, strict=True):
@@ -137,6 +153,15 @@ def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: d
     logged = {r.get("correlation_id") for r in records if "function_request_id" in r}
     answered = [p for p in events if EXPECTED[p.stem][0] == 200]
     assert {json.loads(p.read_text())["requestContext"]["requestId"] for p in answered} <= logged, output
+    # The evaluations shared their state through the DynamoDB table, as deployed.
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=invoke_env["AWS_ENDPOINT_URL"],
+        region_name=invoke_env["AWS_REGION"],
+        aws_access_key_id=invoke_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=invoke_env["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert dynamodb.scan(TableName=invoke_env["EVALUATOR_TABLE_NAME"])["Count"] > 0
     # Neither the Honeycomb key nor a caller's token ever reaches the logs.
     assert DEFAULT_EMULATOR_KEY not in output
     assert DEMO_TOKEN not in output

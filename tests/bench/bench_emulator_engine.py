@@ -48,11 +48,13 @@ def _events(now: float, count: int, seed: int) -> list[Event]:
 def main() -> None:
     now = time.time()
     store = Store()
-    batches = [_events(now, BATCH, seed) for seed in range(EVENTS // BATCH)]
-    started = time.perf_counter()
-    for batch in batches:
+    # Batches are built one at a time (as HTTP requests would bring them) and only add_events is timed.
+    ingest_seconds = 0.0
+    for seed in range(EVENTS // BATCH):
+        batch = _events(now, BATCH, seed)
+        started = time.perf_counter()
         store.add_events("checkout", batch)
-    ingest_seconds = time.perf_counter() - started
+        ingest_seconds += time.perf_counter() - started
     print(f"ingest: {EVENTS:,} events in batches of {BATCH:,}: {EVENTS / ingest_seconds:,.0f} events/s")
 
     spec = {

@@ -374,6 +374,7 @@ def test_relational_fields_are_refused_with_422(store: Store) -> None:
     with pytest.raises(QueryError) as caught:
         rows(store, {"breakdowns": ["root.svc"]})
     assert caught.value.status == 422 and "relational" in caught.value.message
+    assert caught.value.field == "root.svc" and caught.value.message.endswith("root.svc")
 
 
 def test_run_query_validates_the_spec(store: Store) -> None:

@@ -67,7 +67,7 @@ class _Columns:
             alias = self.raw.setdefault(name, f"c{len(self.raw)}")
             return alias, self.schema[name]
         if name.startswith(RELATIONAL_PREFIXES):
-            raise invalid(f"relational fields are not supported by the emulator: {name}", "breakdowns")
+            raise invalid(f"relational fields are not supported by the emulator: {name}", name)
         return "NULL", "null"
 
 

@@ -307,13 +307,18 @@ def _spec_columns(spec: Mapping[str, Any]) -> list[str]:
     return columns
 
 
-def uses_relational_fields(spec: Mapping[str, Any]) -> bool:
-    """True if any column carries a relational prefix (root., parent., any. ...)."""
+def relational_field(spec: Mapping[str, Any]) -> str | None:
+    """The first column with a relational prefix (root., parent., any. ...), if any."""
     try:
         names = _spec_columns(spec)
     except (AttributeError, TypeError):
-        return False
-    return any(name.startswith(RELATIONAL_PREFIXES) for name in names)
+        return None
+    return next((name for name in names if name.startswith(RELATIONAL_PREFIXES)), None)
+
+
+def uses_relational_fields(spec: Mapping[str, Any]) -> bool:
+    """True if any column carries a relational prefix (root., parent., any. ...)."""
+    return relational_field(spec) is not None
 
 
 def unknown_columns(spec: Mapping[str, Any], known: set[str]) -> list[str]:

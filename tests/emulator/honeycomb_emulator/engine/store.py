@@ -54,19 +54,6 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", name.strip().lower())
 
 
-def value_type(value: Any) -> ColumnType | None:
-    """The column type a single JSON value implies (None for null)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer" if _INT64_MIN <= value <= _INT64_MAX else "float"
-    if isinstance(value, float):
-        return "float"
-    return "string"
-
-
 def widen(current: ColumnType | None, seen: ColumnType) -> ColumnType:
     """The type a column holding both kinds of value gets."""
     if current is None or current == seen:
@@ -74,6 +61,29 @@ def widen(current: ColumnType | None, seen: ColumnType) -> ColumnType:
     if {current, seen} == {"integer", "float"}:
         return "float"
     return "string"
+
+
+_PYTHON_TYPES: dict[type, ColumnType] = {bool: "boolean", int: "integer", float: "float", str: "string"}
+
+
+def _columns_of(events: Sequence[Event]) -> dict[str, tuple[list[Any], ColumnType | None]]:
+    """Each key's values (one per event, None when absent) and the type they need (None: all null).
+
+    Works column by column with C-level helpers (set(map(type, ...))) rather than per value, which
+    is what makes ingest fast.
+    """
+    keys: set[str] = set().union(*(e.data.keys() for e in events)) - RESERVED_COLUMNS if events else set()
+    columns: dict[str, tuple[list[Any], ColumnType | None]] = {}
+    for key in sorted(keys):
+        values = [e.data.get(key) for e in events]
+        typ: ColumnType | None = None
+        for python_type in set(map(type, values)) - {type(None)}:
+            seen = _PYTHON_TYPES.get(python_type, "string")
+            if seen == "integer" and any(v > _INT64_MAX or v < _INT64_MIN for v in values if type(v) is int):
+                seen = "float"
+            typ = widen(typ, seen)
+        columns[key] = (values, typ)
+    return columns
 
 
 def _as_text(value: Any) -> str:
@@ -161,25 +171,18 @@ class Store:
     def add_events(self, dataset: str, events: Sequence[Event]) -> int:
         """Store events (creating the dataset and columns on first sight); returns how many."""
         now = time.time()
+        columns = _columns_of(events)
+        batch_types = {key: typ for key, (_, typ) in columns.items() if typ is not None}
         with self._lock:
             ds = self._lookup(dataset) or self._create_dataset(dataset, now)
             if not events:
                 return 0
-            batch_types = self._batch_types(events)
             self._evolve_schema(ds, batch_types, now)
-            self._insert(ds, events, [key for key in ds.columns if key in batch_types])
+            self._insert(
+                ds, events, {key: values for key, (values, _) in columns.items() if key in batch_types}
+            )
             self._mark_written(ds, batch_types, now)
         return len(events)
-
-    @staticmethod
-    def _batch_types(events: Sequence[Event]) -> dict[str, ColumnType]:
-        types: dict[str, ColumnType] = {}
-        for event in events:
-            for key, value in event.data.items():
-                seen = value_type(value)
-                if seen is not None and key not in RESERVED_COLUMNS and types.get(key) != seen:
-                    types[key] = widen(types.get(key), seen)
-        return types
 
     def _evolve_schema(self, ds: _Dataset, batch_types: dict[str, ColumnType], now: float) -> None:
         for key, seen in batch_types.items():
@@ -203,36 +206,34 @@ class Store:
                 )
                 ds.columns[key] = ColumnInfo(key, wider, current.created_at, now, current.last_written)
 
-    def _insert(self, ds: _Dataset, events: Sequence[Event], keys: list[str]) -> None:
+    def _insert(self, ds: _Dataset, events: Sequence[Event], columns: dict[str, list[Any]]) -> None:
         # Columnar numpy arrays registered as a relation: one INSERT ... SELECT per batch is ~100x
         # faster than executemany. Nulls in numeric columns travel as a separate mask.
         batch: dict[str, np.ndarray[Any, Any]] = {
             "t": np.fromiter((e.time for e in events), dtype=np.float64, count=len(events)),
-            "sr": np.fromiter((max(1, int(e.samplerate)) for e in events), dtype=np.int64, count=len(events)),
+            "sr": np.fromiter((int(e.samplerate) for e in events), dtype=np.int64, count=len(events)),
         }
-        select = ["t", "sr"]
-        for i, key in enumerate(keys):
-            values = [e.data.get(key) for e in events]
+        select = ["t", "greatest(sr, 1)"]
+        for i, (key, values) in enumerate(columns.items()):
             typ = ds.columns[key].type
+            array = np.array(values, dtype=object)
             if typ == "string":
-                batch[f"v{i}"] = np.array([None if v is None else _as_text(v) for v in values], dtype=object)
+                if not all(type(v) is str or v is None for v in values):
+                    array = np.array([None if v is None else _as_text(v) for v in values], dtype=object)
+                batch[f"v{i}"] = array
                 select.append(f"v{i}")
                 continue
-            mask = np.fromiter((v is None for v in values), dtype=np.bool_, count=len(values))
-            if typ == "float":
-                batch[f"v{i}"] = np.array([0.0 if v is None else float(v) for v in values], dtype=np.float64)
-            elif typ == "integer":
-                batch[f"v{i}"] = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
-            else:
-                batch[f"v{i}"] = np.array([bool(v) for v in values], dtype=np.bool_)
+            mask = np.array([v is None for v in values], dtype=np.bool_)
+            array[mask] = 0
+            batch[f"v{i}"] = array.astype(
+                {"float": np.float64, "integer": np.int64, "boolean": np.bool_}[typ]
+            )
             batch[f"m{i}"] = mask
             select.append(f"CASE WHEN m{i} THEN NULL ELSE v{i} END")
-        columns = ", ".join([TIME_COLUMN, SAMPLERATE_COLUMN, *(quote_ident(k) for k in keys)])
+        names = ", ".join([TIME_COLUMN, SAMPLERATE_COLUMN, *(quote_ident(k) for k in columns)])
         self._con.register("__hc_batch", batch)
         try:
-            self._con.execute(
-                f"INSERT INTO {ds.table} ({columns}) SELECT {', '.join(select)} FROM __hc_batch"
-            )
+            self._con.execute(f"INSERT INTO {ds.table} ({names}) SELECT {', '.join(select)} FROM __hc_batch")
         finally:
             self._con.unregister("__hc_batch")
 

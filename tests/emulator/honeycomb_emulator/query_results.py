@@ -1,15 +1,14 @@
 """``POST /1/query_results/{dataset}`` and ``GET /1/query_results/{dataset}/{id}``.
 
 The query runs when the result is created (``now`` is captured then, as Honeycomb fixes the
-window at creation) in a worker thread; the result reads ``complete: false`` until both the run
-has finished and ``--result-delay-ms`` has passed, then ``complete: true`` with ``data`` and the
-caching headers Honeycomb sends (``Cache-Control: private, max-age=86400``, ``Last-Modified``).
+window at creation), in a worker thread, before the 201 is sent; the result then reads
+``complete: false`` until ``--result-delay-ms`` has passed, and ``complete: true`` with ``data``
+and the caching headers Honeycomb sends (``Cache-Control: private, max-age=86400``,
+``Last-Modified``) after that.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import Any
 
@@ -25,8 +24,6 @@ from .ids import new_id
 from .queries import derived_aliases, query_error
 from .state import EmulatorState, ResultRecord
 from .timefmt import http_date
-
-log = logging.getLogger("honeycomb_emulator")
 
 DEFAULT_MAX_LIMIT = 1000
 DISABLE_SERIES_MAX_LIMIT = 10_000
@@ -124,7 +121,7 @@ async def create_result(request: Request) -> JSONResponse:
     )
 
     def run() -> dict[str, Any]:
-        data = run_query(
+        return run_query(
             state.store,
             slug,
             run_spec,
@@ -134,11 +131,14 @@ async def create_result(request: Request) -> JSONResponse:
             total_by_aggregate=want_total,
             other_by_aggregate=want_other,
         )
-        record.completed_at = max(time.time(), now + delay)
-        return without_nulls(data)
 
-    record.task = asyncio.create_task(anyio.to_thread.run_sync(run))
-    record.task.add_done_callback(_log_failure)
+    # Run now (in a worker thread) so that a query the engine refuses is refused here, where
+    # clients expect 4xx, rather than on a later poll. The attempt has used the key's budget.
+    try:
+        record.data = without_nulls(await anyio.to_thread.run_sync(run))
+    except QueryError as e:
+        raise query_error(e) from e
+    record.completed_at = max(time.time(), now + delay)
     state.remember_result(record)
     state.stats.query_result_created(key.name)
     base = str(request.base_url).rstrip("/")
@@ -167,15 +167,10 @@ def without_nulls(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _log_failure(task: asyncio.Task[dict[str, Any]]) -> None:
-    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), QueryError):
-        log.error("query run failed", exc_info=task.exception())
-
-
 def is_complete(record: ResultRecord, never_complete: bool) -> bool:
-    if never_complete or record.never_complete or record.task is None:
+    if never_complete or record.never_complete or record.data is None:
         return False
-    return time.monotonic() >= record.ready_at and record.task.done()
+    return time.monotonic() >= record.ready_at
 
 
 async def get_result(request: Request) -> JSONResponse:
@@ -188,13 +183,8 @@ async def get_result(request: Request) -> JSONResponse:
     complete = is_complete(record, bool(getattr(request.state, "never_complete", False)))
     payload: dict[str, Any] = {"query": record.query, "complete": complete, "id": record.id}
     headers: dict[str, str] = {}
-    if complete and record.task is not None:
-        error = record.task.exception()
-        if isinstance(error, QueryError):
-            raise query_error(error)
-        if error is not None:
-            raise errors.internal_error()
-        payload["data"] = record.task.result()
+    if complete:
+        payload["data"] = record.data
         headers = {
             "Cache-Control": CACHE_CONTROL,
             "Last-Modified": http_date(record.completed_at or time.time()),

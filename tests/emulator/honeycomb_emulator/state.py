@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -37,8 +36,7 @@ class ResultRecord:
     created_at: float  # wall clock, unix seconds
     ready_at: float  # monotonic clock: not complete before this
     never_complete: bool = False
-    task: asyncio.Task[dict[str, Any]] | None = None
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # the run's QueryResultDetails ``data``
     completed_at: float | None = None  # wall clock of completion, for Last-Modified
 
 

@@ -32,10 +32,7 @@ def _record(request: Request) -> ResultRecord:
 
 
 def _data(record: ResultRecord) -> dict[str, Any] | None:
-    if not is_complete(record, False) or record.task is None or record.task.exception() is not None:
-        return None
-    data: dict[str, Any] = record.task.result()
-    return data
+    return record.data if is_complete(record, False) else None
 
 
 async def result_page(request: Request) -> Response:

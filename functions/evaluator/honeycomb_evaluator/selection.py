@@ -92,7 +92,10 @@ def reduce_values(values: Sequence[float], how: Reduction) -> float:
     if how == "max":
         return max(values)
     total = math.fsum(values)
-    return total if how == "sum" else total / len(values)
+    if how == "sum":
+        return total
+    # fsum/len can land one ulp outside [min, max]; an average of equal values must be that value.
+    return min(max(total / len(values), min(values)), max(values))
 
 
 def select_value(request: EvaluateRequest, result: QueryResult, calculation: str) -> float | None:

@@ -11,6 +11,7 @@ Stable interface (the shared-service layer in `sharing/` codes against it):
     # GET /1/query_results/{dataset}/{id}, once / until complete
     result = await client.get_query_result(target, dataset, result_id, deadline=...)
     result = await client.wait_for_result(target, dataset, result_id, deadline)
+    # For a poll loop of your own: sleep client.poll_delay(result_id, seconds_since_creation)
 
 `target` is a `HoneycombTarget`; `deadline` is a `time.monotonic()` instant (optional on the
 single calls: they then allow `DEFAULT_CALL_SECONDS`). Every failure is an `ApiError` with our
@@ -40,6 +41,7 @@ import httpx
 from honeycomb_evaluator import __version__
 from honeycomb_evaluator.errors import ApiError
 from honeycomb_evaluator.honeycomb import errors
+from honeycomb_evaluator.honeycomb.polling import PollSchedule, PollTracker, query_shape
 from honeycomb_evaluator.honeycomb.ratelimit_headers import RateLimitInfo, read_headers
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.target import HoneycombTarget
@@ -74,22 +76,6 @@ current_stats: ContextVar[CallStats | None] = ContextVar("honeycomb_call_stats",
 def _stats() -> CallStats:
     stats = current_stats.get()
     return stats if stats is not None else CallStats()
-
-
-@dataclass(frozen=True)
-class PollSchedule:
-    """Sleep between polls: a fixed fraction of the time already waited, within [initial, maximum].
-
-    Detection latency then stays a bounded fraction of the query's own run time, and the number
-    of GETs grows only logarithmically (a 2 s result takes 8 GETs with the defaults).
-    """
-
-    initial: float = 0.1
-    maximum: float = 1.0
-    fraction: float = 0.5
-
-    def delay(self, waited: float) -> float:
-        return min(self.maximum, max(self.initial, waited * self.fraction))
 
 
 @dataclass(frozen=True)
@@ -133,6 +119,7 @@ class HoneycombClient:
         )
         self.poll = poll or PollSchedule()
         self.retry = retry or RetryPolicy()
+        self.tracker = PollTracker()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -148,6 +135,7 @@ class HoneycombClient:
         query_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(query_id, str) or not query_id:
             raise errors.upstream_error("query creation answered without an id")
+        self.tracker.query_created(query_id, query_shape(target.key_id, dataset, spec))
         return query_id
 
     async def create_query_result(
@@ -166,7 +154,9 @@ class HoneycombClient:
         body = await self._call(
             target, "POST", f"/1/query_results/{_dataset_path(dataset)}", payload, deadline, idempotent=False
         )
-        return self._parse_result(body)
+        result = self._parse_result(body)
+        self.tracker.result_created(query_id, result.id)
+        return result
 
     async def get_query_result(
         self, target: HoneycombTarget, dataset: str, result_id: str, *, deadline: float | None = None
@@ -179,18 +169,29 @@ class HoneycombClient:
             if e.code == "dataset_not_found":
                 raise errors.ResultNotFound(e.message.removeprefix("Honeycomb: ")) from None
             raise
-        return self._parse_result(body)
+        result = self._parse_result(body)
+        self.tracker.polled(result_id, result.complete)
+        return result
+
+    def poll_delay(self, result_id: str, waited: float) -> float:
+        """Seconds to sleep before the next poll of `result_id`, `waited` seconds after creation.
+
+        Uses how long the same query shape took recently (see polling.py), else the cold schedule.
+        """
+        return self.poll.delay(waited, self.tracker.expected(result_id))
 
     async def wait_for_result(
         self, target: HoneycombTarget, dataset: str, result_id: str, deadline: float
     ) -> QueryResult:
         """Poll until the result is complete; 504 `timeout` at the deadline (a retry can resume it)."""
-        started = time.monotonic()
+        # Waiting counts from the result's creation when we created it (a resumed result continues).
+        already = self.tracker.waited(result_id) or 0.0
+        started = time.monotonic() - already
         while True:
             now = time.monotonic()
             remaining = deadline - now
             # Keep room for the last GET itself rather than sleeping right up to the deadline.
-            delay = min(self.poll.delay(now - started), remaining - 0.05)
+            delay = min(self.poll_delay(result_id, now - started), remaining - 0.05)
             if delay < 0:
                 raise errors.timeout(
                     f"query result {result_id} was not complete before the deadline; "

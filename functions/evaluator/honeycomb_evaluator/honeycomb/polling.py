@@ -1,0 +1,118 @@
+"""When to poll a running query result.
+
+Cold (nothing known about the query): sleep a fixed fraction of the time already waited, within
+[initial, maximum]. Detection latency stays a bounded fraction of the query's own run time and
+the number of GETs grows only logarithmically (a 2 s result takes 8 GETs).
+
+Warm: canary analysis runs the same query every interval, only the window moves, so the run time
+of the last executions of the same *shape* (key, dataset, spec without its window) predicts the
+next one. Then the first poll lands just before the expected completion and the next ones follow
+every `dense_step` until a little after it, so completion is seen within ~`dense_step` using a
+handful of GETs. A run that takes much longer falls back to the cold schedule.
+
+All bookkeeping happens in `PollTracker`, fed by the client's own calls, so any poll loop that
+asks `HoneycombClient.poll_delay()` benefits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+WINDOW_FIELDS = ("start_time", "end_time", "time_range")
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    initial: float = 0.1
+    maximum: float = 1.0
+    fraction: float = 0.5
+    dense_step: float = 0.1
+    # How far past the expected completion dense polling continues before backing off again.
+    dense_margin: float = 0.5
+
+    def delay(self, waited: float, expected: float | None = None) -> float:
+        if expected is not None:
+            dense_start = max(self.initial, expected - self.dense_step)
+            if waited < dense_start - 0.005:
+                return dense_start - waited
+            if waited <= expected + self.dense_margin:
+                return self.dense_step
+        return min(self.maximum, max(self.initial, waited * self.fraction))
+
+
+def query_shape(key_id: str, dataset: str, spec: Mapping[str, Any]) -> str:
+    """The query without its window: equal for every run of one canary check."""
+    stable = {k: v for k, v in spec.items() if k not in WINDOW_FIELDS}
+    text = json.dumps(stable, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{key_id}\n{dataset}\n{text}".encode()).hexdigest()[:32]
+
+
+class _Bounded(OrderedDict[str, Any]):
+    def __init__(self, max_entries: int) -> None:
+        super().__init__()
+        self.max_entries = max_entries
+
+    def remember(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.max_entries:
+            self.popitem(last=False)
+
+
+@dataclass
+class _Running:
+    shape: str | None
+    created_at: float  # time.monotonic() when the create answer arrived
+    still_running_at: float = 0.0  # seconds after creation of the last poll that saw complete: false
+
+
+class PollTracker:
+    """Which shape each query/result belongs to, and how long each shape took recently."""
+
+    # Weight of the newest observation: recent runs matter most, one outlier does not dominate.
+    SMOOTHING = 0.5
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._shapes = _Bounded(max_entries)  # query_id → shape
+        self._running = _Bounded(max_entries)  # result_id → _Running
+        self._durations = _Bounded(max_entries)  # shape → expected seconds
+
+    def query_created(self, query_id: str, shape: str) -> None:
+        self._shapes.remember(query_id, shape)
+
+    def result_created(self, query_id: str, result_id: str) -> None:
+        self._running.remember(result_id, _Running(self._shapes.get(query_id), time.monotonic()))
+
+    def expected(self, result_id: str) -> float | None:
+        running = self._running.get(result_id)
+        if running is None or running.shape is None:
+            return None
+        expected: float | None = self._durations.get(running.shape)
+        return expected
+
+    def waited(self, result_id: str) -> float | None:
+        running = self._running.get(result_id)
+        return None if running is None else time.monotonic() - running.created_at
+
+    def polled(self, result_id: str, complete: bool) -> None:
+        running: _Running | None = self._running.get(result_id)
+        if running is None:
+            return
+        waited = time.monotonic() - running.created_at
+        if not complete:
+            running.still_running_at = waited
+            return
+        del self._running[result_id]
+        if running.shape is None:
+            return
+        # The run ended between the last "still running" poll and this one; take the middle.
+        observed = (running.still_running_at + waited) / 2
+        previous = self._durations.get(running.shape)
+        estimate = observed if previous is None else previous + self.SMOOTHING * (observed - previous)
+        self._durations.remember(running.shape, estimate)

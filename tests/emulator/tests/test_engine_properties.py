@@ -30,7 +30,7 @@ NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
 START = NOW - 3600
 GRANULARITY = 600
 SERVICES = ("a", "b", "c", None)
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,20 @@ def test_sum_avg_are_weighted_min_max_count_distinct_are_not(store: Store) -> No
     assert isinstance(one(store, "MAX", "status"), int)
     assert one(store, "COUNT_DISTINCT", "svc") == 2
     assert one(store, "COUNT_DISTINCT", "status") == 3
+    # A group without values: counting and summing nothing is 0, the rest have no value.
+    spec = {"breakdowns": ["svc"], "filters": [{"column": "d", "op": "does-not-exist"}]}
+    calcs = [{"op": op, "column": "d"} for op in ("SUM", "AVG", "MIN", "P50", "COUNT_DISTINCT", "HEATMAP")]
+    assert rows(store, {**spec, "calculations": calcs}) == [
+        {
+            "svc": None,
+            "SUM(d)": 0.0,
+            "AVG(d)": None,
+            "MIN(d)": None,
+            "P50(d)": None,
+            "COUNT_DISTINCT(d)": 0,
+            "HEATMAP(d)": None,
+        }
+    ]
 
 
 def test_percentiles_are_nearest_rank_on_the_weighted_distribution(store: Store) -> None:

@@ -19,6 +19,7 @@ from .store import Store
 from .window import resolve_granularity, resolve_window
 
 _INTEGER_OPS = frozenset({"COUNT", "CONCURRENCY", "COUNT_DISTINCT"})
+_ZERO_WHEN_EMPTY = frozenset({"COUNT", "CONCURRENCY", "COUNT_DISTINCT", "SUM", "RATE_SUM"})
 _KEEPS_INPUT_TYPE = frozenset({"MIN", "MAX", *PERCENTILES})
 _temp_ids = itertools.count(1)
 
@@ -83,7 +84,8 @@ def _value(calc: CalcPlan, value: Any) -> Any:
     if calc.op == "HEATMAP":
         return _heatmap(value)
     if value is None:
-        return 0 if calc.op in ("COUNT", "CONCURRENCY") else None
+        # Counting or summing nothing is 0; the other ops have no value without inputs.
+        return 0 if calc.op in _ZERO_WHEN_EMPTY else None
     if calc.op in _INTEGER_OPS:
         return int(value)
     number = float(value)

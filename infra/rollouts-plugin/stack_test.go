@@ -218,7 +218,12 @@ var controllerHandshake = goPlugin.HandshakeConfig{
 // and returns the dispensed provider after InitPlugin; its process id is for RSS.
 func startPlugin(tb testing.TB, env ...string) (rpc.MetricProviderPlugin, int) {
 	tb.Helper()
-	cmd := exec.Command(stack.pluginBin)
+	return startPluginBinary(tb, stack.pluginBin, env...)
+}
+
+func startPluginBinary(tb testing.TB, binary string, env ...string) (rpc.MetricProviderPlugin, int) {
+	tb.Helper()
+	cmd := exec.Command(binary)
 	cmd.Env = env
 	client := goPlugin.NewClient(&goPlugin.ClientConfig{
 		HandshakeConfig: controllerHandshake,

@@ -158,7 +158,7 @@ def test_noisy_caller_cannot_starve_a_quiet_one() -> None:
         await budget.acquire("key", quiet, relational=False, deadline=fake.now)
         return noisy_grants
 
-    assert asyncio.run(main()) == 9 - 2  # the reserve of ceil(0.2 * 9) = 2 is left to others
+    assert asyncio.run(main()) == 9 - 3  # the reserve of ceil(0.3 * 9) = 3 is left to others
 
 
 def test_exhaust_spends_every_free_token() -> None:

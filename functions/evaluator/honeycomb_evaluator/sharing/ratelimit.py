@@ -39,7 +39,7 @@ class BudgetSettings:
     margin_seconds: float = 2.0  # clock skew between instances, latency to Honeycomb
     relational_per_window: int = 1
     default_share: float = 0.25  # for callers without `budget_share`
-    reserve_fraction: float = 0.2  # tokens kept for callers below their share
+    reserve_fraction: float = 0.3  # tokens kept for callers below their share
 
     def capacity(self, relational: bool) -> int:
         limit = self.relational_per_window if relational else self.per_window

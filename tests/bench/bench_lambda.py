@@ -56,7 +56,8 @@ def report_size(work: Path) -> None:
     zipped = _zipped_bytes(target, work / "arm64.zip")
     print(f"cross build (make build-EvaluatorFunction, pip cache warm): {build_s:.1f} s")
     print(
-        f"artifact unzipped: {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB), {count} files; zipped {zipped / 1e6:.2f} MB"
+        f"artifact unzipped: {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB), {count} files; "
+        f"zipped {zipped / 1e6:.2f} MB"
     )
     parts = {}
     for entry in target.iterdir():

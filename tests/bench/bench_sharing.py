@@ -1,0 +1,172 @@
+"""Shared service: N concurrent identical evaluations, and the cost of a cache hit.
+
+1. N = 1, 10, 50, 200 concurrent identical requests (a new query each round, `max_age_seconds`
+   0, so only in-flight sharing applies) against `honeycomb-evaluator serve` and the emulator
+   (result ready after 500 ms): Honeycomb calls made, by kind, and client-side p50/p99 latency.
+   Once with one evaluator (memory backend), once with two evaluators sharing a DynamoDB table
+   on moto (requests alternate between them).
+2. A cache-hit evaluation in-process: the whole ASGI app (auth, validation, selection, JSON)
+   through httpx's ASGI transport, `Evaluator.evaluate` alone, and `SharedExecutor.execute` alone.
+
+Run: `.venv/bin/python -m tests.bench.bench_sharing` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.sharing.aws import create_state_table
+from tests.sharing.helpers import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
+from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
+
+SIZES = (1, 10, 50, 200)
+HIT_ROUNDS = 2000
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _burst(servers: list[Server], body: dict[str, Any], n: int, token: str) -> list[tuple[int, float]]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def one(i: int) -> tuple[int, float]:
+            started = time.perf_counter()
+            answer = await client.post(
+                servers[i % len(servers)].url + "/v1/evaluate", json=body, headers=headers
+            )
+            return answer.status_code, (time.perf_counter() - started) * 1000
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+def concurrent_rounds(label: str, emulator: Server, servers: list[Server], token: str, offset: int) -> None:
+    print(f"\n{label}")
+    print("| N | query results created | queries created | result polls | p50 ms | p99 ms | non-200 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for i, n in enumerate(SIZES):
+        # A window of its own per round: nothing is cached from an earlier round.
+        body = evaluation(VERSIONS["bad"], time_range=600 + 60 * (offset + i))
+        reset_emulator(emulator.url)
+        answers = asyncio.run(_burst(servers, body, n, token))
+        stats = emulator_stats(emulator.url)["requests"]
+        latencies = [ms for _, ms in answers]
+        failures = sum(status != 200 for status, _ in answers)
+        results = stats.get("POST /1/query_results/{dataset}", 0)
+        queries = stats.get("POST /1/queries/{dataset}", 0)
+        polls = stats.get("GET /1/query_results/{dataset}/{id}", 0)
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        print(f"| {n} | {results} | {queries} | {polls} | {p50:.0f} | {p99:.0f} | {failures} |")
+
+
+def cache_hits(emulator: Server, registry: Path, token: str) -> None:
+    os.environ.update(
+        {
+            "HONEYCOMB_API_KEY": emulator.extra["api_key"],
+            "HONEYCOMB_API_URL": emulator.url,
+            "EVALUATOR_CALLERS_FILE": str(registry),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    from honeycomb_evaluator.app import create_app
+    from honeycomb_evaluator.execution import ExecutionRequest
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.observability import logger
+    from honeycomb_evaluator.window import resolve_window
+
+    logger.setLevel("WARNING")
+    app = create_app()
+    body = evaluation(VERSIONS["good"], time_range=3600, max_age_seconds=600)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def measure() -> dict[str, list[float]]:
+        timings: dict[str, list[float]] = {"app": [], "evaluate": [], "execute": []}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            first = await client.post("/v1/evaluate", json=body, headers=headers)
+            assert first.status_code == 200, first.text
+            for _ in range(HIT_ROUNDS):
+                started = time.perf_counter()
+                answer = await client.post("/v1/evaluate", json=body, headers=headers)
+                timings["app"].append((time.perf_counter() - started) * 1000)
+                assert answer.json()["cached"] is True
+        evaluator = app.state.evaluator
+        parsed = EvaluateRequest.model_validate(body)
+        for _ in range(HIT_ROUNDS):
+            started = time.perf_counter()
+            await evaluator.evaluate(parsed)
+            timings["evaluate"].append((time.perf_counter() - started) * 1000)
+        target = await evaluator.keys.resolve("default")
+        window = resolve_window(parsed.query)
+        request = ExecutionRequest(
+            target=target,
+            dataset="checkout",
+            spec=parsed.query.honeycomb_body(window.start_time, window.end_time),
+            disable_series=True,
+            limit=None,
+            max_age_seconds=600,
+            deadline=time.monotonic() + 60,
+        )
+        executor = app.state.sharing.executor
+        for _ in range(HIT_ROUNDS):
+            started = time.perf_counter()
+            await executor.execute(evaluator.client, request)
+            timings["execute"].append((time.perf_counter() - started) * 1000)
+        return timings
+
+    with contextlib.redirect_stdout(io.StringIO()):  # one EMF line per evaluation
+        timings = asyncio.run(measure())
+    print(f"\ncache hit, in-process ({HIT_ROUNDS} each): p50 / p99 ms")
+    names = {
+        "app": "whole app via ASGI (auth, validation, selection, JSON)",
+        "evaluate": "Evaluator.evaluate",
+        "execute": "SharedExecutor.execute",
+    }
+    for key, values in timings.items():
+        print(f"- {names[key]}: {statistics.median(values):.3f} / {percentile(values, 0.99):.3f}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        registry = Path(workdir) / "callers.json"
+        token = write_registry(registry, ["bench"])["bench"]
+        with start_emulator(
+            "--demo", "--result-delay-ms", "500", "--rate-limit-per-minute", "1000"
+        ) as emulator:
+            env = {
+                "HONEYCOMB_API_KEY": emulator.extra["api_key"],
+                "HONEYCOMB_API_URL": emulator.url,
+                "EVALUATOR_CALLERS_FILE": str(registry),
+                "EVALUATOR_RATE_LIMIT_PER_MINUTE": "1000",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
+            with start_evaluator(env) as evaluator:
+                concurrent_rounds("one evaluator, memory backend", emulator, [evaluator], token, offset=0)
+            with start_moto() as moto:
+                aws = aws_env(moto.url)
+                table = f"bench-{uuid.uuid4().hex[:8]}"
+                create_state_table(aws, table)
+                shared = {**env, **aws, "EVALUATOR_STATE_BACKEND": "dynamodb", "EVALUATOR_TABLE_NAME": table}
+                with start_evaluator(shared) as a, start_evaluator(shared) as b:
+                    concurrent_rounds(
+                        "two evaluators, one DynamoDB table (moto)", emulator, [a, b], token, offset=10
+                    )
+            cache_hits(emulator, registry, token)
+
+
+if __name__ == "__main__":
+    main()

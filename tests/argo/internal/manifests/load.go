@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -51,19 +52,23 @@ func (d Document) String() string {
 // Object returns the document as the generic map the API server validates.
 func (d Document) Object() (map[string]any, error) {
 	var object map[string]any
-	if err := json.Unmarshal(d.JSON, &object); err != nil {
+	// As the API server decodes unstructured objects: integers stay int64.
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(d.JSON, &object); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	return object, nil
 }
 
-// DecodeStrict decodes the document into a typed object, rejecting fields the type lacks
-// (what `kubectl apply --validate=strict` reports as unknown fields).
+// DecodeStrict decodes the document into a typed object the way kube-apiserver's strict
+// field validation does: field names match case-sensitively, and unknown or duplicate
+// fields are errors.
 func (d Document) DecodeStrict(into any) error {
-	decoder := json.NewDecoder(bytes.NewReader(d.JSON))
-	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(into); err != nil {
+	strictErrs, err := kjson.UnmarshalStrict(d.JSON, into)
+	if err != nil {
 		return fmt.Errorf("%s: %w", d, err)
+	}
+	if len(strictErrs) > 0 {
+		return fmt.Errorf("%s: %w", d, errors.Join(strictErrs...))
 	}
 	return nil
 }
@@ -124,7 +129,7 @@ func Parse(path string, content []byte) ([]Document, error) {
 			continue
 		}
 		document := Document{File: path, Index: index, JSON: asJSON}
-		if err := json.Unmarshal(asJSON, &document.Header); err != nil {
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(asJSON, &document.Header); err != nil {
 			return nil, fmt.Errorf("%s#%d: not a YAML mapping: %w", path, index, err)
 		}
 		documents = append(documents, document)

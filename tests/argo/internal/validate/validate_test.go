@@ -1,0 +1,144 @@
+package validate
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/honeycomb-rollouts-evaluator/tests/argo/internal/manifests"
+)
+
+var (
+	sharedValidator *Validator
+	sharedErr       error
+	once            sync.Once
+)
+
+func validator(t *testing.T) *Validator {
+	t.Helper()
+	once.Do(func() {
+		dir, err := manifests.ArgoRolloutsDir()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedValidator, sharedErr = New(dir)
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedValidator
+}
+
+const validTemplate = `
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: ok
+spec:
+  args:
+  - name: hash
+  metrics:
+  - name: m
+    interval: 1m
+    count: 2
+    successCondition: result < 1
+    provider:
+      web:
+        method: POST
+        url: http://example.com/{{args.hash}}
+        timeoutSeconds: 20
+        jsonBody: {a: {b: [1, "{{args.hash}}"]}}
+`
+
+const validRollout = `
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: r
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: c, image: i}]
+  strategy:
+    canary:
+      steps:
+      - analysis:
+          templates: [{templateName: ok}]
+          args: [{name: hash, valueFrom: {podTemplateHashValue: Latest}}]
+`
+
+func TestValidManifestsPass(t *testing.T) {
+	content := validTemplate + "---" + validRollout + `---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {token: x}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: argo-rollouts-config}
+data: {metricProviderPlugins: "- name: a/b"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa, annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/x"}}
+---
+# a comment-only document is skipped
+---
+not: a kubernetes object
+`
+	documents, err := manifests.Parse("valid.yaml", []byte(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, skipped := validator(t).Validate(documents)
+	for _, problem := range problems {
+		t.Error(problem)
+	}
+	if len(skipped) != 1 {
+		t.Errorf("skipped %d documents, want the 1 that is not a Kubernetes object", len(skipped))
+	}
+}
+
+func TestInvalidManifestsAreRejected(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"misspelled field", strings.Replace(validTemplate, "successCondition", "sucessCondition", 1), "spec.metrics[0].sucessCondition: Forbidden: unknown field"},
+		{"wrong type", strings.Replace(validTemplate, "timeoutSeconds: 20", `timeoutSeconds: "20"`, 1), "timeoutSeconds in body must be of type integer"},
+		{"missing required field", strings.Replace(validTemplate, "url: http://example.com/{{args.hash}}", "", 1), "spec.metrics[0].provider.web.url: Required value"},
+		{"bad name", strings.Replace(validTemplate, "name: ok", "name: Not_OK", 1), "metadata.name: Invalid value"},
+		{"count without interval (Argo's metric validation)", strings.Replace(validTemplate, "interval: 1m", "", 1), "interval must be specified when count > 1"},
+		{"rollout references a missing template", strings.Replace(validRollout, "templateName: ok", "templateName: missing", 1), `templateName: Not found: "missing"`},
+		{"rollout misses an arg the template needs", strings.Replace(validRollout, "args: [{name: hash, valueFrom: {podTemplateHashValue: Latest}}]", "", 1), `args.hash was not resolved`},
+		{"secret with a misspelled field", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringdata: {token: x}\n", `unknown field "stringdata"`},
+		{"secret with an invalid key", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {\"bad key\": x}\n", "data[bad key]: Invalid value"},
+		{"secret data not base64", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: \"not base64!\"}\n", "illegal base64"},
+		{"unknown kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", "no schema for apps/v1, Kind=Deployment"},
+		{"kind without apiVersion", "kind: Secret\nmetadata: {name: s}\n", "apiVersion"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			content := c.yaml
+			if strings.Contains(c.yaml, "kind: Rollout") {
+				content = validTemplate + "---" + c.yaml
+			}
+			documents, err := manifests.Parse(c.name, []byte(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems, _ := validator(t).Validate(documents)
+			var all []string
+			for _, problem := range problems {
+				all = append(all, problem.String())
+			}
+			joined := strings.Join(all, "\n")
+			if !strings.Contains(joined, c.want) {
+				t.Fatalf("want a problem containing %q, got:\n%s", c.want, joined)
+			}
+		})
+	}
+}

@@ -4,13 +4,12 @@ and the duration, CPU and memory of evaluations through it, with the cost they i
 The cross-built artifact cannot run here (wrong architecture), so import and invocation figures
 come from the same build for the local interpreter, run in a `python -I -S` process that sees only
 the artifact and the AWS SDK (as on Lambda). The emulator stands in for Honeycomb, with its
-default 500 ms until a query result completes; moto stands in for Secrets Manager.
+default 500 ms until a query result completes; moto stands in for Secrets Manager and DynamoDB.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shutil
 import statistics
@@ -19,8 +18,6 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-
-import boto3
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, aws_env, start_emulator, start_moto
 
@@ -81,22 +78,6 @@ def report_sam_build(work: Path) -> None:
     print(f"sam build (no Docker, pip cache warm): {time.perf_counter() - started:.1f} s")
 
 
-def _local_env(emulator_url: str, moto_url: str) -> dict[str, str]:
-    names = json.loads(artifact.ENV_JSON.read_text())[artifact.FUNCTION]
-    aws = aws_env(moto_url)
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=moto_url,
-        region_name=aws["AWS_REGION"],
-        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-    )
-    secrets.create_secret(Name=names["HONEYCOMB_SECRET_ID"], SecretString=DEFAULT_EMULATOR_KEY)
-    registry = (artifact.EVENTS / "callers" / "demo-callers.json").read_text()
-    secrets.create_secret(Name=names["EVALUATOR_CALLERS_SECRET_ID"], SecretString=registry)
-    return artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator_url, **aws})
-
-
 def _top_imports(task: Path, sdk: Path, env: dict[str, str]) -> str:
     run = artifact.invoke(task, sdk, [], env, python_flags=["-X", "importtime"])
     rows = []
@@ -111,7 +92,8 @@ def _top_imports(task: Path, sdk: Path, env: dict[str, str]) -> str:
 def report_runtime(work: Path) -> None:
     task, sdk = artifact.build(work / "local", for_lambda=False), artifact.runtime_sdk(work / "sdk")
     with start_emulator("--demo") as emulator, start_moto() as moto:
-        env = _local_env(emulator.url, moto.url)
+        provisioned = artifact.provision(aws_env(moto.url), DEFAULT_EMULATOR_KEY)
+        env = artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **provisioned})
         imports = [artifact.invoke(task, sdk, [], env).import_ms for _ in range(COLD_IMPORT_RUNS)]
         print(
             f"cold import of honeycomb_evaluator.handler (local build, fresh process, n={COLD_IMPORT_RUNS}): "
@@ -124,7 +106,8 @@ def report_runtime(work: Path) -> None:
         assert all(r["statusCode"] == 200 for r in run.responses), run.responses
     first, warm = run.wall_ms[0], statistics.median(run.wall_ms[1:])
     print(
-        f"evaluation through the handler (emulator, 500 ms to a complete result): first {first:.0f} ms "
+        f"evaluation through the handler (emulator, 500 ms to a complete result; DynamoDB state on moto): "
+        f"first {first:.0f} ms "
         f"(reads both secrets, opens connections), warm median {warm:.0f} ms; "
         f"CPU first {run.cpu_ms[0]:.0f} ms, warm median {statistics.median(run.cpu_ms[1:]):.0f} ms; "
         f"peak RSS {run.peak_rss_mb:.0f} MB"

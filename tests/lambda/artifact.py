@@ -131,6 +131,41 @@ def local_invoke_env(overrides: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+STATE_TABLE = "evaluator-state"
+DEMO_CALLERS = EVENTS / "callers" / "demo-callers.json"
+
+
+def aws_client(service: str, env: Mapping[str, str]) -> Any:
+    """A boto3 client for the moto server an `aws_env()` environment points at."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def provision(aws: Mapping[str, str], honeycomb_key: str) -> dict[str, str]:
+    """Create on moto what the stack provides: the Honeycomb key and caller-registry secrets (under
+    the names events/env.json uses, holding the key and events/callers/demo-callers.json) and the
+    state table exactly as template.yaml defines it. Returns the variables that select them."""
+    names = json.loads(ENV_JSON.read_text())[FUNCTION]
+    secrets = aws_client("secretsmanager", aws)
+    secrets.create_secret(Name=names["HONEYCOMB_SECRET_ID"], SecretString=honeycomb_key)
+    secrets.create_secret(Name=names["EVALUATOR_CALLERS_SECRET_ID"], SecretString=DEMO_CALLERS.read_text())
+    table = template()["Resources"]["StateTable"]["Properties"]
+    aws_client("dynamodb", aws).create_table(
+        TableName=STATE_TABLE,
+        BillingMode=table["BillingMode"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        KeySchema=table["KeySchema"],
+    )
+    return {"EVALUATOR_STATE_BACKEND": "dynamodb", "EVALUATOR_TABLE_NAME": STATE_TABLE, **aws}
+
+
 @dataclass
 class Invocation:
     """What one run of `invoke.py` answered, printed and measured."""

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, aws_env, start_emulator, start_moto
@@ -101,35 +100,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Pat
 
 @pytest.fixture(scope="module")
 def invoke_env() -> Iterator[dict[str, str]]:
-    registry = (artifact.EVENTS / "callers" / "demo-callers.json").read_text()
-    local_env = json.loads(artifact.ENV_JSON.read_text())[artifact.FUNCTION]
     with start_emulator("--demo", "--result-delay-ms", "100") as emulator, start_moto() as moto:
-        aws = aws_env(moto.url)
-        credentials = {
-            "region_name": aws["AWS_REGION"],
-            "aws_access_key_id": aws["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": aws["AWS_SECRET_ACCESS_KEY"],
-        }
-        secrets = boto3.client("secretsmanager", endpoint_url=moto.url, **credentials)
-        secrets.create_secret(Name=local_env["HONEYCOMB_SECRET_ID"], SecretString=DEFAULT_EMULATOR_KEY)
-        secrets.create_secret(Name=local_env["EVALUATOR_CALLERS_SECRET_ID"], SecretString=registry)
-        # Shared state as deployed: DynamoDB, with the table exactly as template.yaml defines it.
-        table = artifact.template()["Resources"]["StateTable"]["Properties"]
-        dynamodb = boto3.client("dynamodb", endpoint_url=moto.url, **credentials)
-        dynamodb.create_table(
-            TableName="evaluator-state",
-            BillingMode=table["BillingMode"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"],
-        )
-        yield artifact.local_invoke_env(
-            {
-                "HONEYCOMB_API_URL": emulator.url,
-                "EVALUATOR_STATE_BACKEND": "dynamodb",
-                "EVALUATOR_TABLE_NAME": "evaluator-state",
-                **aws,
-            }
-        )
+        provisioned = artifact.provision(aws_env(moto.url), DEFAULT_EMULATOR_KEY)
+        yield artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **provisioned})
 
 
 def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: dict[str, str]) -> None:
@@ -154,13 +127,7 @@ def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: d
     answered = [p for p in events if EXPECTED[p.stem][0] == 200]
     assert {json.loads(p.read_text())["requestContext"]["requestId"] for p in answered} <= logged, output
     # The evaluations shared their state through the DynamoDB table, as deployed.
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=invoke_env["AWS_ENDPOINT_URL"],
-        region_name=invoke_env["AWS_REGION"],
-        aws_access_key_id=invoke_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=invoke_env["AWS_SECRET_ACCESS_KEY"],
-    )
+    dynamodb = artifact.aws_client("dynamodb", invoke_env)
     assert dynamodb.scan(TableName=invoke_env["EVALUATOR_TABLE_NAME"])["Count"] > 0
     # Neither the Honeycomb key nor a caller's token ever reaches the logs.
     assert DEFAULT_EMULATOR_KEY not in output

@@ -235,3 +235,24 @@ def test_result_links_open_a_page_and_a_graph(honeycomb: Honeycomb) -> None:
     assert page.status_code == 200 and "COUNT" in page.text
     graph = honeycomb.client.get(created["links"]["graph_image_url"])
     assert graph.status_code == 200 and graph.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_derived_columns_are_usable_by_alias(honeycomb: Honeycomb) -> None:
+    honeycomb.call(
+        "POST",
+        "/1/derived_columns/checkout",
+        expect=201,
+        json_body={"alias": "slow_request", "expression": "GT($duration_ms, 500)"},
+    )
+    spec = {
+        "calculations": [{"op": "COUNT"}],
+        "filters": [{"column": "slow_request", "op": "=", "value": True}],
+        "breakdowns": ["service.version"],
+        "time_range": 1800,
+    }
+    rows = honeycomb.run("checkout", spec, disable_series=True)["data"]["results"]
+    # only the bad canary (p99 1200 ms) has a sizeable share of spans over 500 ms
+    assert rows[0]["data"]["service.version"] == "v1.5.0"
+    alias = {"alias": "slow_request"}
+    listed = honeycomb.call("GET", "/1/derived_columns/checkout", params=alias, expect=200)
+    assert listed.json()["expression"] == "GT($duration_ms, 500)"

@@ -5,6 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import start_emulator
 
 from .conftest import INGEST_KEY, QUERIES_ONLY_KEY, Honeycomb
 
@@ -81,3 +86,16 @@ def test_dataset_names_are_case_insensitive(honeycomb: Honeycomb) -> None:
     honeycomb.call("POST", "/1/batch/mixedcase", json_body=[{"data": {"a": 2}}], expect=200)
     datasets = {d["slug"]: d["name"] for d in honeycomb.call("GET", "/1/datasets", expect=200).json()}
     assert datasets["mixedcase"] == "MixedCase"
+
+
+def test_data_dir_keeps_events_across_restarts(tmp_path: Path) -> None:
+    headers = {"X-Honeycomb-Team": "emulator-key"}
+    with start_emulator("--data", str(tmp_path), "--demo") as first:
+        httpx.post(f"{first.url}/1/batch/kept", json=[{"data": {"a": 1}}], headers=headers).raise_for_status()
+        events_before = httpx.get(f"{first.url}/_emulator/stats").json()["events"]
+    with start_emulator("--data", str(tmp_path), "--demo") as second:
+        slugs = [d["slug"] for d in httpx.get(f"{second.url}/1/datasets", headers=headers).json()]
+        assert {"kept", "checkout"} <= set(slugs)
+        events_after = httpx.get(f"{second.url}/_emulator/stats").json()["events"]
+        # the demo only fills the gap since the last run: no second copy of the 3 hours
+        assert events_before <= events_after < events_before + 1000

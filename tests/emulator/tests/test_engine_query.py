@@ -384,11 +384,76 @@ def test_all_spans_every_dataset(store: Store) -> None:
     assert row == {"COUNT": 10 + 12 + 2}
 
 
-def test_relational_fields_are_refused_with_422(store: Store) -> None:
+@pytest.fixture(scope="module")
+def traces() -> Store:
+    def span(trace: str | None, span_id: str, parent: str | None, service: str, status: int) -> Event:
+        data = {"trace.trace_id": trace, "trace.span_id": span_id, "trace.parent_id": parent}
+        return Event(at(5), {**data, "service.name": service, "status": status})
+
+    store = Store()
+    store.add_events(
+        "traces",
+        [
+            span("t1", "r1", None, "front", 200),
+            span("t1", "c1", "r1", "api", 500),
+            span("t1", "g1", "c1", "db", 200),
+            span("t2", "r2", None, "front", 200),
+            span("t2", "c2", "r2", "api", 200),
+            span(None, "lone", None, "batch", 200),
+        ],
+    )
+    return store
+
+
+def test_root_and_parent_fields_read_other_spans(traces: Store) -> None:
+    spec = {"breakdowns": ["service.name", "root.service.name", "parent.service.name"]}
+    got = {
+        (r["service.name"], r["root.service.name"], r["parent.service.name"], r["COUNT"])
+        for r in rows(traces, spec, "traces")
+    }
+    assert got == {
+        ("front", "front", None, 2),
+        ("api", "front", "front", 2),
+        ("db", "front", "api", 1),
+        ("batch", None, None, 1),  # no trace: no root
+    }
+    spec = {"calculations": [{"op": "MAX", "column": "parent.status"}], "breakdowns": ["service.name"]}
+    assert {r["service.name"]: r["MAX(parent.status)"] for r in rows(traces, spec, "traces")}["db"] == 500
+    assert rows(traces, {"filters": [{"column": "root.missing", "op": "exists"}]}, "traces") == []
+
+
+@pytest.mark.parametrize(
+    ("column", "services"),
+    [
+        ("any.status", ["api", "db", "front"]),  # every span of trace t1
+        ("any2.status", ["api", "db", "front"]),
+        ("none.status", ["api", "batch", "front"]),  # t2 and the span without a trace
+        ("child.status", ["front"]),  # r1, whose child c1 failed
+        ("root.status", []),
+        ("parent.status", ["db"]),
+    ],
+)
+def test_relational_filters(traces: Store, column: str, services: list[str]) -> None:
+    spec = {"filters": [{"column": column, "op": "=", "value": 500}], "breakdowns": ["service.name"]}
+    assert sorted(r["service.name"] for r in rows(traces, spec, "traces")) == services
+
+
+def test_existential_fields_only_in_filters(traces: Store) -> None:
     with pytest.raises(QueryError) as caught:
-        rows(store, {"breakdowns": ["root.svc"]})
-    assert caught.value.status == 422 and "relational" in caught.value.message
-    assert caught.value.field == "root.svc" and caught.value.message.endswith("root.svc")
+        rows(traces, {"breakdowns": ["any.service.name"]}, "traces")
+    assert caught.value.status == 422 and caught.value.field == "any.service.name"
+    nested = {
+        "calculated_fields": [{"name": "root_status", "expression": "$root.status"}],
+        "filters": [{"column": "any.root_status", "op": "=", "value": 500}],
+    }
+    with pytest.raises(QueryError):
+        rows(traces, nested, "traces")
+
+
+def test_relational_fields_without_trace_columns_are_null(store: Store) -> None:
+    assert rows(store, {"breakdowns": ["root.svc"]}) == [{"root.svc": None, "COUNT": 10}]
+    assert rows(store, {"filters": [{"column": "any.svc", "op": "=", "value": "a"}]}) == []
+    assert one(store, "COUNT", filters=[{"column": "none.svc", "op": "=", "value": "a"}]) == 10
 
 
 def test_run_query_validates_the_spec(store: Store) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 from .calculated import Compiled, Compiler, parse_expression
 from .errors import invalid
 from .filters import combine, filter_sql
-from .ops import COLUMNLESS_OPS, RATE_OPS, RELATIONAL_PREFIXES, result_key
+from .ops import COLUMNLESS_OPS, RATE_OPS, result_key
+from .relational import EXISTENTIALS, PARENT_ID, SPAN_ID, TRACE_ID, Relations, TraceColumns, split
 from .store import SAMPLERATE_COLUMN, TIME_COLUMN, quote_ident
 
 _SQL_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}
@@ -54,6 +55,20 @@ class _Columns:
         self.raw: dict[str, str] = {}  # column name -> alias c0..
         self._compiling: list[str] = []
         self.compiler = Compiler(self.resolve, "t")
+        self.relations = Relations(TraceColumns(None, None, None))
+        self._inside_other_span = False  # compiling an any./none./child. condition
+
+    def raw_alias(self, name: str) -> str | None:
+        if name not in self.schema:
+            return None
+        return self.raw.setdefault(name, f"c{len(self.raw)}")
+
+    def _trace_columns(self) -> TraceColumns:
+        if self.relations.trace.trace_id is None:
+            self.relations.trace = TraceColumns(
+                self.raw_alias(TRACE_ID), self.raw_alias(SPAN_ID), self.raw_alias(PARENT_ID)
+            )
+        return self.relations.trace
 
     def resolve(self, name: str) -> Compiled:
         if name in self.calculated and name not in self._compiling:
@@ -63,12 +78,40 @@ class _Columns:
                 return self.compiler.compile(node)
             finally:
                 self._compiling.pop()
-        if name in self.schema:
-            alias = self.raw.setdefault(name, f"c{len(self.raw)}")
+        alias = self.raw_alias(name)
+        if alias is not None:
             return alias, self.schema[name]
-        if name.startswith(RELATIONAL_PREFIXES):
-            raise invalid(f"relational fields are not supported by the emulator: {name}", name)
+        relational = split(name)
+        if relational is not None:
+            return self._related(name, *relational)
         return "NULL", "null"
+
+    def _related(self, name: str, relation: str, base: str) -> Compiled:
+        if relation in EXISTENTIALS:
+            raise invalid(f"{relation}. fields can only be used in filters: {name}", name)
+        if self._inside_other_span:
+            raise invalid(f"{relation}. fields cannot be nested in another relational filter: {name}", name)
+        self._trace_columns()
+        alias = self.raw_alias(base)
+        exposed = self.relations.lookup(relation, alias) if alias is not None else None
+        if exposed is None:
+            return "NULL", "null"
+        return exposed, self.schema[base]
+
+    def filter(self, item: Mapping[str, Any]) -> str:
+        """One filter as SQL; ``any.``/``none.``/``child.`` columns test other spans of the trace."""
+        column = item["column"]
+        relational = split(column) if column not in self.schema else None
+        if relational is None or relational[0] not in EXISTENTIALS:
+            return filter_sql(self.resolve(column), item["op"], item.get("value"))
+        relation, base = relational
+        self._trace_columns()
+        self._inside_other_span = True
+        try:
+            positive = filter_sql(self.resolve(base), item["op"], item.get("value"))
+        finally:
+            self._inside_other_span = False
+        return self.relations.existential(relation, positive)
 
 
 def _union_sql(tables: list[tuple[str, list[str]]], columns: _Columns, start: int, end: int) -> str:
@@ -132,9 +175,7 @@ def build_plan(
             rate = rates.setdefault(column, f"r{len(rates)}")
         calcs.append(CalcPlan(op, column, key, alias, x_alias, compiled[1], rate))
 
-    predicates = [
-        filter_sql(columns.resolve(f["column"]), f["op"], f.get("value")) for f in spec.get("filters") or []
-    ]
+    predicates = [columns.filter(f) for f in spec.get("filters") or []]
     where = combine(predicates, spec.get("filter_combination") or "AND")
 
     needs_duration = any(c.op == "CONCURRENCY" for c in calcs)
@@ -145,9 +186,8 @@ def build_plan(
     select += [f"{sql} AS {alias}" for alias, (sql, _) in inputs.values()]
     if duration is not None:
         select.append(f"TRY_CAST({duration[0]} AS DOUBLE) AS d")
-    filtered = (
-        f"SELECT {', '.join(select)} FROM ({_union_sql(tables, columns, start, end)}) AS events WHERE {where}"
-    )
+    ctes = ", ".join([f"events AS ({_union_sql(tables, columns, start, end)})", *columns.relations.ctes()])
+    filtered = f"WITH {ctes} SELECT {', '.join(select)} FROM events{columns.relations.joins()} WHERE {where}"
 
     source = filtered
     if rates:

@@ -14,7 +14,7 @@ from .aggregate import HEATMAP_BUCKETS, PercentileMode, aggregate_sql, percentil
 from .errors import invalid
 from .ops import DEFAULT_LIMIT, MAX_LIMIT_WITHOUT_SERIES, PERCENTILES, result_key
 from .plan import CalcPlan, QueryPlan, build_plan
-from .spec import normalize_query, relational_field
+from .spec import normalize_query
 from .store import Store
 from .window import resolve_granularity, resolve_window
 
@@ -185,9 +185,6 @@ def run_query(
 ) -> dict[str, Any]:
     """Run a spec over ``dataset`` (or ``__all__``) and return Honeycomb's result ``data`` object."""
     spec = normalize_query(spec)
-    relational = relational_field(spec)
-    if relational is not None:
-        raise invalid(f"relational fields are not supported by the emulator: {relational}", relational)
     row_limit = _effective_limit(spec, disable_series, limit)
     start, end = resolve_window(spec, now)
     granularity = resolve_granularity(spec, start, end)

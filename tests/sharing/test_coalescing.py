@@ -14,6 +14,7 @@ import pytest
 from tests.sharing.helpers import (
     VERSIONS,
     created,
+    emulator_stats,
     error_rate,
     evaluation,
     rate_limited,
@@ -139,3 +140,26 @@ def test_a_retry_after_the_deadline_resumes_the_same_result(tokens: tuple[Path, 
         assert answer.status_code == 200, answer.text
         assert answer.json()["cached"] is True  # resumed, not created
         assert created(slow.url) == 1
+
+
+def test_an_unexpected_honeycomb_429_stops_creations_for_a_window(
+    emulator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    reset_emulator(emulator.url)
+    with start_evaluator(evaluator_env(emulator, tokens[0])) as evaluator:
+        # Another user of the key spent Honeycomb's budget: its next creation answers 429.
+        fault = {
+            "method": "POST",
+            "path_prefix": "/1/query_results",
+            "count": 1,
+            "status": 429,
+            "mode": "status",
+        }
+        httpx.post(emulator.url + "/_emulator/faults", json=fault, timeout=10).raise_for_status()
+        first = post(evaluator.url, evaluation(VERSIONS["good"], time_range=4200), tokens[1]["cluster-a"])
+        assert first.status_code == 503 and first.json()["error"]["code"] == "rate_limited"
+        # The bucket is now spent for a window: the next query is refused without calling Honeycomb.
+        second = post(evaluator.url, evaluation(VERSIONS["good"], time_range=4260), tokens[1]["cluster-b"])
+        assert second.status_code == 503 and "Retry-After" in second.headers
+    requests = emulator_stats(emulator.url)["requests"]
+    assert requests.get("POST /1/query_results/{dataset}") == 1

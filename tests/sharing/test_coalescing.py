@@ -163,3 +163,25 @@ def test_an_unexpected_honeycomb_429_stops_creations_for_a_window(
         assert second.status_code == 503 and "Retry-After" in second.headers
     requests = emulator_stats(emulator.url)["requests"]
     assert requests.get("POST /1/query_results/{dataset}") == 1
+
+
+def test_a_result_honeycomb_forgot_is_created_again(tokens: tuple[Path, dict[str, str]]) -> None:
+    with (
+        start_emulator("--demo", "--result-delay-ms", "2500") as slow,
+        start_evaluator(evaluator_env(slow, tokens[0])) as evaluator,
+    ):
+        body = evaluation(VERSIONS["stable"], timeout_seconds=0.8)
+        assert post(evaluator.url, body, tokens[1]["cluster-a"]).status_code == 504
+        # The pending result expired upstream: the next poll answers 404.
+        fault = {
+            "method": "GET",
+            "path_prefix": "/1/query_results",
+            "count": 1,
+            "status": 404,
+            "mode": "status",
+        }
+        httpx.post(slow.url + "/_emulator/faults", json=fault, timeout=10).raise_for_status()
+        answer = post(evaluator.url, {**body, "timeout_seconds": 10}, tokens[1]["cluster-a"])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["cached"] is False
+        assert created(slow.url) == 2

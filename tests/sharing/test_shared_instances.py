@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.aws import create_state_table
+from tests.sharing.aws import create_state_table, dynamodb_client
 from tests.sharing.helpers import VERSIONS, created, evaluation, rate_limited, reset_emulator, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
 
@@ -42,7 +43,10 @@ def fleet(infra: tuple[Server, dict[str, str], Path], count: int, **extra: str) 
         **extra,
     }
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(start_evaluator(env)) for _ in range(count)]
+        servers = [stack.enter_context(start_evaluator(env)) for _ in range(count)]
+        for server in servers:
+            server.extra["table"] = table
+        yield servers
 
 
 async def spread(servers: list[Server], bodies: list[dict[str, Any]]) -> list[httpx.Response]:
@@ -108,3 +112,31 @@ def test_instances_share_one_rate_budget(infra: tuple[Server, dict[str, str], Pa
     assert statuses == [200, 200, 200, 503, 503, 503]
     assert all(r.json()["error"]["code"] == "rate_limited" for r in answers if r.status_code == 503)
     assert created(emulator.url) == 3 and rate_limited(emulator.url) == 0
+
+
+def test_an_abandoned_claim_is_taken_over(infra: tuple[Server, dict[str, str], Path]) -> None:
+    emulator, aws, _ = infra
+    reset_emulator(emulator.url)
+    with fleet(infra, 1) as (evaluator,):
+        body = evaluation(VERSIONS["bad"], time_range=3600)
+        first = post(evaluator, body)
+        assert first.status_code == 200
+        table = evaluator.extra["table"]
+        items = dynamodb_client(aws).scan(TableName=table)["Items"]
+        (execution,) = [
+            i for i in items if i.get("result_id", {}).get("S") == first.json()["query_result_id"]
+        ]
+        # An instance claimed the next generation of that execution, then died (lease: 3 s).
+        abandoned = {
+            "pk": execution["pk"],
+            "sk": execution["sk"],
+            "state": {"S": "claimed"},
+            "gen": {"N": "99"},
+            "owner": {"S": "dead-instance:1"},
+            "lease": {"N": f"{time.time() + 3:.6f}"},
+        }
+        dynamodb_client(aws).put_item(TableName=table, Item=abandoned)
+        answer = post(evaluator, {**body, "timeout_seconds": 15})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["cached"] is False  # created anew once the lease ran out
+        assert created(emulator.url) == 2

@@ -193,9 +193,12 @@ class SharedExecutor:
         started = self._wall()
         query_id: str | None = None
         lost: set[str] = set()  # result ids Honeycomb no longer knows
+        in_flight: set[int] = set()  # generations seen claimed or pending: their result is ours
         while True:
             record = await self.store.get_execution(key)
-            state = self._classify(record, started, lost)
+            state = self._classify(record, started, lost, in_flight)
+            if record is not None and state in ("running", "claimed"):
+                in_flight.add(record.generation)
             if state == "done":
                 assert record is not None
                 # Another instance finished this generation while we were waiting for it.
@@ -338,12 +341,16 @@ class SharedExecutor:
         self._results.put(key, (query_id, result))
         return _Outcome(result=result, query_id=query_id, created=created, how=how)
 
-    def _classify(self, record: ExecutionRecord | None, started: float, lost: set[str]) -> str:
-        """done (completed since the flight began), running, claimed (by a live claim) or replace."""
+    def _classify(
+        self, record: ExecutionRecord | None, started: float, lost: set[str], in_flight: set[int]
+    ) -> str:
+        """done (completed while this flight waited), running, claimed (live claim) or replace."""
         if record is None or record.result_id in lost:
             return "replace"
         if record.state == "complete":
-            return "done" if (record.completed_at or 0.0) >= started else "replace"
+            # Seen in flight, or completed after this flight began (by any instance's clock).
+            waited_for = record.generation in in_flight or (record.completed_at or 0.0) >= started
+            return "done" if waited_for else "replace"
         if record.state == "pending":
             abandoned = self._wall() - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS
             return "replace" if abandoned else "running"

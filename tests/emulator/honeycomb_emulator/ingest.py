@@ -90,7 +90,17 @@ async def batch(request: Request) -> JSONResponse:
     dataset = request.path_params["dataset"]
     check_ingest_access(state, key, dataset)
     raw = await read_raw(request, BATCH_BODY_LIMIT, too_large())
-    raw = decode(raw, request.headers.get("content-encoding"), BATCH_BODY_LIMIT * 4, too_large())
+    encoding = request.headers.get("content-encoding")
+    # Decoding, parsing and storing run in a worker thread so a big batch does not hold up
+    # other requests (result polls, say) on the event loop.
+    statuses = await anyio.to_thread.run_sync(_ingest_batch, state, dataset, raw, encoding)
+    return JSONResponse(statuses)
+
+
+def _ingest_batch(
+    state: EmulatorState, dataset: str, raw: bytes, encoding: str | None
+) -> list[dict[str, Any]]:
+    raw = decode(raw, encoding, BATCH_BODY_LIMIT * 4, too_large())
     if not raw.strip():
         raise errors.legacy(400, "Request body should not be empty.")
     try:
@@ -109,8 +119,9 @@ async def batch(request: Request) -> JSONResponse:
         else:
             good.append(outcome)
             statuses.append({"status": 202})
-    await store_events(state, dataset, good)
-    return JSONResponse(statuses)
+    if good:
+        state.store.add_events(dataset, good)
+    return statuses
 
 
 async def single_event(request: Request) -> Response:

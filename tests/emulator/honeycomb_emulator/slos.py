@@ -369,7 +369,7 @@ async def create_burn_alert(request: Request) -> JSONResponse:
     with state.lock:
         state.burn_alerts[alert.id] = alert
     result = await anyio.to_thread.run_sync(burn_alert_json, state, slo, alert)
-    return JSONResponse({**result, "recipients": []}, status_code=201)
+    return JSONResponse(result, status_code=201)  # no recipients: the spec wants at least one if present
 
 
 async def slo_history(request: Request) -> JSONResponse:

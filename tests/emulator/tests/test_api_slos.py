@@ -204,3 +204,13 @@ def test_bad_slo_file_stops_the_emulator(tmp_path: Path) -> None:
     path.write_text("slos:\n  - dataset: checkout\n    name: x\n    sli: nope\n    time_period_days: 1\n")
     with pytest.raises(RuntimeError, match="target_per_million"), start_emulator("--slos", str(path)):
         pass
+
+
+def test_create_burn_alert_and_list_environment_wide(slo_emulator: Honeycomb) -> None:
+    body = {"alert_type": "exhaustion_time", "exhaustion_minutes": 60, "slo": {"id": "CanaryFast1"}}
+    created = slo_emulator.call("POST", "/1/burn_alerts/checkout", expect=201, json_body=body).json()
+    assert created["slo"] == {"id": "CanaryFast1"} and created["triggered"] is False
+    bad = {**body, "alert_type": "budget_rate"}
+    slo_emulator.call("POST", "/1/burn_alerts/checkout", expect=422, json_body=bad)
+    everywhere = slo_emulator.call("GET", "/1/slos/__all__", expect=200).json()
+    assert {"CheckoutOk1", "CanaryFast1"} <= {s["id"] for s in everywhere}

@@ -29,10 +29,11 @@ def _num(calc: CalcPlan) -> str:
 def _simple(calc: CalcPlan) -> str | None:
     """The aggregate expression for ops computable in one GROUP BY pass, else None."""
     op = calc.op
+    # Counting or summing nothing is 0 (so havings and orders see 0 too); other ops give null.
     if op == "COUNT":
-        return "sum(sr)"
+        return "COALESCE(sum(sr), 0)"
     if op == "SUM":
-        return f"sum(({_num(calc)}) * sr)"
+        return f"COALESCE(sum(({_num(calc)}) * sr), 0)"
     if op == "AVG":
         value = _num(calc)
         return f"sum(({value}) * sr) / sum(CASE WHEN ({value}) IS NOT NULL THEN sr END)"
@@ -43,7 +44,7 @@ def _simple(calc: CalcPlan) -> str | None:
     if op == "RATE_AVG":
         return f"sum({calc.rate} * sr) / sum(CASE WHEN {calc.rate} IS NOT NULL THEN sr END)"
     if op == "RATE_SUM":
-        return f"sum({calc.rate} * sr)"
+        return f"COALESCE(sum({calc.rate} * sr), 0)"
     if op == "RATE_MAX":
         return f"max({calc.rate})"
     return None

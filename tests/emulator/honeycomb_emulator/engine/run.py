@@ -20,7 +20,7 @@ from .window import resolve_granularity, resolve_window
 
 _INTEGER_OPS = frozenset({"COUNT", "CONCURRENCY", "COUNT_DISTINCT"})
 _ZERO_WHEN_EMPTY = frozenset({"COUNT", "CONCURRENCY", "COUNT_DISTINCT", "SUM", "RATE_SUM"})
-_KEEPS_INPUT_TYPE = frozenset({"MIN", "MAX", *PERCENTILES})
+_KEEPS_INPUT_TYPE = frozenset({"SUM", "MIN", "MAX", *PERCENTILES})  # integers stay integers
 _temp_ids = itertools.count(1)
 
 
@@ -188,11 +188,26 @@ def run_query(
     row_limit = _effective_limit(spec, disable_series, limit)
     start, end = resolve_window(spec, now)
     granularity = resolve_granularity(spec, start, end)
-    schema = {name: info.type for name, info in store.column_types_info(dataset).items()}
-    plan = build_plan(spec, schema, store.tables_for(dataset), start, end, granularity)
-    groups = plan.groups
 
-    with store.connection() as con, _Execution(con, plan) as run:
+    # Plan under the store's lock too: a concurrent ingest could otherwise widen a column between
+    # reading the schema and running SQL that casts to the old type.
+    with store.connection() as con:
+        schema = {name: info.type for name, info in store.column_types_info(dataset).items()}
+        plan = build_plan(spec, schema, store.tables_for(dataset), start, end, granularity)
+        return _execute(con, plan, spec, row_limit, disable_series, total_by_aggregate, other_by_aggregate)
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection,
+    plan: QueryPlan,
+    spec: Mapping[str, Any],
+    row_limit: int,
+    disable_series: bool,
+    total_by_aggregate: bool,
+    other_by_aggregate: bool,
+) -> dict[str, Any]:
+    groups = plan.groups
+    with _Execution(con, plan) as run:
         rows = run.top_groups(spec, row_limit)
         out: dict[str, Any] = {"results": [{"data": _row_data(plan, r, groups)} for r in rows]}
         rank = {tuple(r[: len(groups)]): i for i, r in enumerate(rows)}

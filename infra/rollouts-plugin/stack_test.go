@@ -39,8 +39,10 @@ const (
 	goodCanary     = "5b7c6d8e9"
 	badCanary      = "7d9f8b6c5"
 	noDataCanary   = "0000000000"
-	manifestsDir   = "../argo-rollouts"
 )
+
+// manifestsDir holds the plugin manifests; absolute, since one test changes directory.
+var manifestsDir = "../argo-rollouts"
 
 // stack is shared by every test and benchmark of the package; TestMain owns it.
 var stack struct {
@@ -76,6 +78,10 @@ func TestMain(m *testing.M) {
 }
 
 func startStack() error {
+	var err error
+	if manifestsDir, err = filepath.Abs(manifestsDir); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "rollouts-plugin-test-")
 	if err != nil {
 		return err

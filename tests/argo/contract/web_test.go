@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	"github.com/argoproj/argo-rollouts/utils/evaluate"
@@ -289,4 +290,38 @@ func withSecretValueIn(secrets map[string]map[string][]byte, secret, key, value 
 	}
 	copied[secret][key] = []byte(value)
 	return copied
+}
+
+// TestMetricsShareOneHoneycombQuery: all templates send the same query and differ only in
+// `select`, so measuring every metric of every Rollout for one canary costs one Honeycomb
+// query result (the rate budget that matters: 10 per minute per key).
+func TestMetricsShareOneHoneycombQuery(t *testing.T) {
+	// The evaluator snaps a 10-minute window to the minute; start well inside a minute so
+	// all measurements fall in the same window.
+	if second := time.Now().Second(); second >= 50 {
+		time.Sleep(time.Duration(61-second) * time.Second)
+	}
+	before := queryResultsCreated(t, healthy)
+	all := measurements(t, stableHash, localArgs(healthy))
+	for _, m := range all {
+		if got := measure(t, m.run, m.metric, infra.secrets); got.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			t.Fatalf("%s on the stable hash: phase %s (message %q)", m.name, got.Phase, got.Message)
+		}
+	}
+	if created := queryResultsCreated(t, healthy) - before; created != 1 {
+		t.Fatalf("%d measurements created %v Honeycomb query results, want 1", len(all), created)
+	}
+}
+
+func queryResultsCreated(t *testing.T, s *stack) float64 {
+	t.Helper()
+	stats, err := s.emulatorStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, ok := stats["query_results_created"].(float64)
+	if !ok {
+		t.Fatalf("no query_results_created in the emulator's stats: %v", stats)
+	}
+	return created
 }

@@ -128,6 +128,11 @@ def test_concurrency_counts_spans_in_flight_per_bucket(store: Store) -> None:
     # The 5-minute span starting at minute 0.5 covers buckets 0..5; the 1 s span at minute 2 adds one.
     assert by_time["2026-11-25T11:00:00Z"] == 1
     assert by_time["2026-11-25T11:02:00Z"] == 2
+    # Buckets where no span starts but one is still in flight are points too.
+    assert [by_time[f"2026-11-25T11:0{m}:00Z"] for m in range(6)] == [1, 1, 2, 1, 1, 1]
+    assert "2026-11-25T11:06:00Z" not in by_time
+    (point,) = [p for p in result["series"] if p["time"] == "2026-11-25T11:04:00Z"]
+    assert point["data"] == {"CONCURRENCY": 1}
     assert result["results"] == [{"data": {"CONCURRENCY": 2}}]
 
 

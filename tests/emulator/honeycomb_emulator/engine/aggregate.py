@@ -81,8 +81,9 @@ def percentile_mode(max_samplerate: int, total_weight: int) -> PercentileMode:
 def aggregate_sql(plan: QueryPlan, source: str, keys: list[str], mode: PercentileMode = "window") -> str:
     """Rows of (keys..., __n, a0, a1, ...) over ``source`` grouped by ``keys``.
 
-    ``keys`` are group aliases, plus ``b`` for series buckets. ``__n`` is the number of events, so an
-    empty ungrouped aggregate (one row of nulls) can be told apart from a real one. ``mode`` says how
+    ``keys`` are group aliases, plus ``b`` for series buckets. ``__n`` is positive when the row has
+    data (the number of events, plus spans in flight for CONCURRENCY series), so an empty ungrouped
+    aggregate (one row of nulls) can be told apart from a real one. ``mode`` says how
     percentiles are computed (see ``percentile_mode``); all three give the same values.
     """
     key_list = ", ".join(keys)
@@ -140,11 +141,27 @@ def aggregate_sql(plan: QueryPlan, source: str, keys: list[str], mode: Percentil
             ctes.append(f"{name} AS ({_concurrency_sql(plan, calc, keys)})")
             joins.append((name, [calc.alias]))
 
-    select = [f"main.{k}" for k in keys] + ["main.__n"]
+    # Series buckets come from the events that start in them, plus, for CONCURRENCY, the buckets
+    # that spans started earlier are still in flight in.
+    in_flight = [(name, aliases[0]) for name, aliases in joins if name.startswith("cc_")]
+    driver, has_data = "main", "main.__n"
+    if in_flight and "b" in keys:
+        ctes.append(
+            "driver AS ("
+            + " UNION ".join(
+                f"SELECT {key_list} FROM {name}" for name in ["main", *(n for n, _ in in_flight)]
+            )
+            + ")"
+        )
+        driver = "driver"
+        has_data = " + ".join(["COALESCE(main.__n, 0)", *(f"COALESCE({n}.{a}, 0)" for n, a in in_flight)])
+        joins.insert(0, ("main", []))
+
+    select = [f"{driver}.{k}" for k in keys] + [f"{has_data} AS __n"]
     for calc in plan.calcs:
         owner = next((name for name, aliases in joins if calc.alias in aliases), "main")
         select.append(f"{owner}.{calc.alias}")
-    from_sql = "main" + "".join(f" LEFT JOIN {name} ON {_on(keys, 'main', name)}" for name, _ in joins)
+    from_sql = driver + "".join(f" LEFT JOIN {name} ON {_on(keys, driver, name)}" for name, _ in joins)
     return f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {from_sql}"
 
 

@@ -138,7 +138,7 @@ class KeyRing:
     def require(self, headers: Mapping[str, str], *permissions: str) -> ApiKey:
         """The caller's key if it has every permission; otherwise 401 (unknown) or 403."""
         key = self.authenticate(headers)
-        if key.kind == "ingest" and not set(permissions) <= INGEST_PERMISSIONS:
+        if key.kind == "ingest" and (not permissions or not set(permissions) <= INGEST_PERMISSIONS):
             raise errors.forbidden(
                 "This endpoint cannot be used with an ingest key; use a configuration key."
             )

@@ -56,6 +56,7 @@ def test_key_without_slos_permission_cannot_read_slos(honeycomb: Honeycomb) -> N
 
 def test_ingest_key_cannot_query(honeycomb: Honeycomb) -> None:
     honeycomb.call("GET", "/1/columns/checkout", key=INGEST_KEY, expect=403)
+    honeycomb.call("GET", "/1/datasets", key=INGEST_KEY, expect=403)
 
 
 def test_key_spec_syntax() -> None:

@@ -169,6 +169,10 @@ def test_duplicate_calculations_appear_once(store: Store) -> None:
         ("status", "=", "two hundred", 0),
         ("err", "=", True, 2),
         ("err", "=", "false", 7),
+        ("err", "=", 1, 2),
+        ("d", "<", float("inf"), 9),
+        ("d", "=", float("nan"), 0),
+        ("status", "<", 2**70, 10),
         ("svc", "!=", "a", 5),  # includes events without svc
         ("status", ">", 200, 2),
         ("status", ">=", 404, 2),
@@ -191,6 +195,16 @@ def test_duplicate_calculations_appear_once(store: Store) -> None:
 def test_filter_ops(store: Store, column: str, op: str, value: Any, count: int) -> None:
     filt = {"column": column, "op": op} if value is None else {"column": column, "op": op, "value": value}
     assert one(store, "COUNT", filters=[filt]) == count
+
+
+def test_odd_numbers_in_havings_and_formulas(store: Store) -> None:
+    having = [{"calculate_op": "COUNT", "op": "<", "value": float("inf")}]
+    assert rows(store, {"havings": having}) == [{"COUNT": 10}]
+    spec = {
+        "calculated_fields": [{"name": "f", "expression": "SUM($status, 99999999999999999999, 1e999)"}],
+        "calculations": [{"op": "MAX", "column": "f"}],
+    }
+    assert rows(store, spec) == [{"MAX(f)": None}]  # infinite: not a JSON number
 
 
 def test_filter_combination(store: Store) -> None:

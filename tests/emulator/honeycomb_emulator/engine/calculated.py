@@ -213,10 +213,11 @@ def sql_literal(value: Any) -> Compiled:
         return "NULL", "null"
     if isinstance(value, bool):
         return ("TRUE" if value else "FALSE"), "boolean"
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
         return f"CAST({value} AS BIGINT)", "integer"
-    if isinstance(value, float):
-        return f"CAST({value!r} AS DOUBLE)", "float"
+    if isinstance(value, int | float):
+        # repr gives digits, or 'nan'/'inf', which DuckDB casts from text.
+        return f"CAST('{float(value)!r}' AS DOUBLE)", "float"
     text = str(value).replace("'", "''")
     return f"'{text}'", "string"
 

@@ -37,6 +37,8 @@ def _coerce(value: Any, kind: str) -> Compiled | None:
     if kind == "boolean":
         if isinstance(value, bool):
             return sql_literal(value)
+        if isinstance(value, int | float) and value in (0, 1):
+            return sql_literal(bool(value))
         text = str(value).strip().lower()
         if text in ("true", "false"):
             return sql_literal(text == "true")

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from .aggregate import HEATMAP_BUCKETS, PercentileMode, aggregate_sql, percentile_mode
+from .calculated import sql_literal
 from .errors import invalid
 from .ops import DEFAULT_LIMIT, MAX_LIMIT_WITHOUT_SERIES, PERCENTILES, result_key
 from .plan import CalcPlan, QueryPlan, build_plan
@@ -61,7 +62,7 @@ def _having_sql(spec: Mapping[str, Any], plan: QueryPlan) -> str:
     terms = ["__n > 0"]
     for having in spec.get("havings") or []:
         calc = by_key[result_key(having["calculate_op"], having.get("column"))]
-        terms.append(f"{calc.alias} {having['op']} {float(having['value'])!r}")
+        terms.append(f"{calc.alias} {having['op']} {sql_literal(having['value'])[0]}")
     return " AND ".join(terms)
 
 

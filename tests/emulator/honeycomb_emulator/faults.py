@@ -122,6 +122,13 @@ def _abort_connection(receive: Receive) -> bool:
     return True
 
 
+async def _finish_quietly(send: Send) -> None:
+    """Complete the ASGI exchange after the connection is gone, so uvicorn does not log an
+    incomplete response; the aborted transport discards what is written."""
+    await send({"type": "http.response.start", "status": 502, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
 def _status_body(status: int) -> tuple[bytes, bytes]:
     if status == 429:
         body = {
@@ -165,6 +172,7 @@ class FaultMiddleware:
         elif fault.mode == "drop":
             if not _abort_connection(receive):
                 raise ConnectionAbortedError("injected fault: drop")
+            await _finish_quietly(send)
         else:
             await self._rewrite(fault.mode, scope, receive, send)
 
@@ -194,3 +202,6 @@ class FaultMiddleware:
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         if not _abort_connection(receive):
             raise ConnectionAbortedError("injected fault: truncated")
+        # Complete the exchange for uvicorn; the aborted transport discards these bytes.
+        rest = body[len(body) // 2 :] or b"  "
+        await send({"type": "http.response.body", "body": rest})

@@ -147,7 +147,7 @@ func (p *Provider) measure(measurement v1alpha1.Measurement, metric v1alpha1.Met
 
 	var answer evaluation
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d with a body that is not JSON: %s", status, snippet(body)))
+		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d with a body that is not an evaluation (%v): %s", status, err, snippet(body)))
 	}
 	if len(answer.Value) == 0 {
 		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d without a \"value\" field: %s", status, snippet(body)))

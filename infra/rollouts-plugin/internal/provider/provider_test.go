@@ -142,10 +142,11 @@ func TestRunNon2xxIsErrorWithServerMessage(t *testing.T) {
 
 func TestRunMalformedSuccessIsError(t *testing.T) {
 	for answer, want := range map[string]string{
-		`<html>`:                   "not JSON",
-		`{"query_url": "x"}`:       `without a "value" field`,
-		`{"value": "nope"}`:        "could not evaluate",
-		`{"value": [1, 2], "x":1}`: "could not evaluate",
+		`<html>`:                        "not an evaluation",
+		`{"value": 1, "cached": "yes"}`: "not an evaluation",
+		`{"query_url": "x"}`:            `without a "value" field`,
+		`{"value": "nope"}`:             "could not evaluate",
+		`{"value": [1, 2], "x":1}`:      "could not evaluate",
 	} {
 		srv := (&evaluatorStub{}).serve(t, 200, answer)
 		m := newProvider().Run(nil, metricWith(t, baseConfig(srv.URL), "result < 1", ""))

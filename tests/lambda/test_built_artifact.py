@@ -140,3 +140,21 @@ def test_artifact_has_every_dependency_it_needs(built: tuple[Path, Path]) -> Non
     # boto3 and friends come from the runtime, never from the artifact.
     bundled = {p.name.split("-")[0].lower() for p in task.glob("*.dist-info")}
     assert not bundled & {"boto3", "botocore", "s3transfer"}, bundled
+
+
+def test_a_fresh_stack_answers_not_configured_until_its_secrets_have_values(
+    built: tuple[Path, Path], invoke_env: dict[str, str]
+) -> None:
+    # CloudFormation creates both secrets without a value; nothing may be served until they get one.
+    secrets = artifact.aws_client("secretsmanager", invoke_env)
+    empty = {
+        "HONEYCOMB_SECRET_ID": "fresh-stack/honeycomb-key",
+        "EVALUATOR_CALLERS_SECRET_ID": "fresh-stack/callers",
+    }
+    for name in empty.values():
+        secrets.create_secret(Name=name)
+    events = [artifact.EVENTS / f"{name}.json" for name in ("http-api-evaluate", "http-api-missing-token")]
+    invocation = artifact.invoke(*built, events, {**invoke_env, **empty})
+    for path, response in zip(events, invocation.responses, strict=True):
+        body = json.loads(response["body"])
+        assert (response["statusCode"], body["error"]["code"]) == (500, "not_configured"), (path.name, body)

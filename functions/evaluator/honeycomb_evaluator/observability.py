@@ -51,9 +51,16 @@ async def traced(name: str, **annotations: str) -> AsyncIterator[None]:
         yield
 
 
+# One reused instance: emit_metrics never awaits between adding and flushing, so concurrent
+# requests on the event loop cannot interleave inside it, and building a provider per call costs
+# more than the flush itself.
+_metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+
+
 def emit_metrics(outcome: str, *, environment: str, values: dict[str, tuple[float, MetricUnit]]) -> None:
     """One EMF line: `Evaluations` plus the given metrics, dimensioned by outcome."""
-    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics = _metrics
+    metrics.clear_metrics()
     metrics.add_dimension(name="outcome", value=outcome)
     metrics.add_metric(name="Evaluations", unit=MetricUnit.Count, value=1)
     for name, (value, unit) in values.items():

@@ -112,17 +112,31 @@ class HoneycombClient:
         poll: PollSchedule | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
-            timeout=DEFAULT_CALL_SECONDS,
-        )
+        # Built on first use: creating the client loads the CA bundle into an SSL context (~40 ms
+        # of CPU), which an import or a request that never reaches Honeycomb should not pay.
+        self._client = http
         self.poll = poll or PollSchedule()
         self.retry = retry or RetryPolicy()
         self.tracker = PollTracker()
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT},
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
+                timeout=DEFAULT_CALL_SECONDS,
+            )
+        return self._client
+
+    def warm(self) -> None:
+        """Build the pooled HTTP client now (e.g. before a SnapStart snapshot); no connection is made."""
+        _ = self._http
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     # -- the four stable operations --------------------------------------------------------
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,9 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
         return max(0.0, seconds) if seconds == seconds else None  # NaN guard
     except ValueError:
         pass
+    # email.utils costs several ms to import and Honeycomb rarely sends an HTTP-date: load on demand.
+    from email.utils import parsedate_to_datetime
+
     when: datetime | None = None
     try:
         when = parsedate_to_datetime(value)

@@ -1,0 +1,258 @@
+"""Evaluator figures for docs/performance.md ("## Evaluator").
+
+1. Overhead per evaluation, in-process: the whole app (ASGI request in, JSON answer out: parsing,
+   validation, caller step, window, execution bookkeeping, selection, logs, EMF) minus the time
+   spent in HTTP calls to the emulator and asleep between polls. The emulator completes results
+   at once (`--result-delay-ms 0`) so no poll sleeps dominate; each request has a new spec.
+2. Completion detection: the client alone against the emulator with `--result-delay-ms D`;
+   latency = (answer seen) - (POST /1/query_results sent + D), an upper bound; GETs per result.
+   Cold = a query shape never seen; warm = the same shape again (the canary case).
+3. Import of the Lambda handler module vs starlette+pydantic+httpx+mangum alone, each in fresh
+   interpreters (median of several runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
+
+EVALUATIONS = 300
+WARMUP = 30
+DELAYS_MS = (300, 500, 1000, 2000)
+RUNS_PER_DELAY = 5
+IMPORT_RUNS = 9
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class TimedTransport(httpx.AsyncBaseTransport):
+    """Counts time inside HTTP exchanges with the emulator, bodies included."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.spent = 0.0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        self.spent += time.perf_counter() - started
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@contextlib.contextmanager
+def quiet_output() -> Iterator[None]:
+    """Logs and EMF still get formatted and written, just not to a terminal."""
+    from honeycomb_evaluator.observability import logger
+
+    handler = logger.registered_handler
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    old_stream = handler.setStream(sink) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        with contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        if isinstance(handler, logging.StreamHandler) and old_stream is not None:
+            handler.setStream(old_stream)
+        sink.close()
+
+
+def body_for(marker: str, max_age: int = 0) -> dict[str, Any]:
+    return {
+        "dataset": "checkout",
+        "query": {
+            "calculations": [{"op": "P99", "column": "duration_ms"}],
+            "filters": [
+                {"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"},
+                {"column": "name", "op": "!=", "value": marker},
+            ],
+            "time_range": 600,
+        },
+        "max_age_seconds": max_age,
+    }
+
+
+async def measure_overhead(emulator: Server) -> None:
+    os.environ.update(
+        {
+            "EVALUATOR_ALLOW_ANONYMOUS": "true",
+            "EVALUATOR_RATE_LIMIT_PER_MINUTE": os.environ.get("EVALUATOR_RATE_LIMIT_PER_MINUTE", "2000"),
+        }
+    )
+    from honeycomb_evaluator.app import create_app
+    from honeycomb_evaluator.honeycomb.client import HoneycombClient
+    from honeycomb_evaluator.settings import Settings
+    from pydantic import SecretStr
+
+    transport = TimedTransport()
+    client = HoneycombClient(httpx.AsyncClient(transport=transport))
+    app = create_app(Settings(api_key=SecretStr(DEFAULT_EMULATOR_KEY), api_url=emulator.url), client=client)
+
+    slept = [0.0]
+    real_sleep = asyncio.sleep
+
+    async def timed_sleep(seconds: float, result: Any = None) -> Any:
+        started = time.perf_counter()
+        try:
+            return await real_sleep(seconds, result)
+        finally:
+            slept[0] += time.perf_counter() - started
+
+    totals: list[float] = []
+    cpu: list[float] = []
+    overheads: list[float] = []
+    upstreams: list[float] = []
+    cached: list[float] = []
+    asyncio.sleep = timed_sleep  # type: ignore[assignment]
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as caller:
+            with quiet_output():
+                for i in range(WARMUP + EVALUATIONS):
+                    transport.spent, slept[0] = 0.0, 0.0
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    answer = await caller.post("/v1/evaluate", json=body_for(uuid.uuid4().hex))
+                    total = time.perf_counter() - started
+                    cpu_spent = time.process_time() - cpu_started
+                    assert answer.status_code == 200, answer.text
+                    if i >= WARMUP:
+                        upstream = transport.spent + slept[0]
+                        totals.append(total * 1000)
+                        cpu.append(cpu_spent * 1000)
+                        upstreams.append(upstream * 1000)
+                        overheads.append((total - upstream) * 1000)
+                repeat = body_for("cached", max_age=3600)
+                assert (await caller.post("/v1/evaluate", json=repeat)).status_code == 200
+                for _ in range(EVALUATIONS):
+                    started = time.perf_counter()
+                    answer = await caller.post("/v1/evaluate", json=repeat)
+                    cached.append((time.perf_counter() - started) * 1000)
+                    assert answer.json()["cached"] is True
+    finally:
+        asyncio.sleep = real_sleep  # type: ignore[assignment]
+        await client.aclose()
+    print(f"in-process evaluations: {EVALUATIONS} (after {WARMUP} warm-up), emulator answers at once")
+    print(
+        f"  total      median {statistics.median(totals):6.2f} ms   p90 {pct(totals, 0.9):6.2f} ms\n"
+        f"  upstream   median {statistics.median(upstreams):6.2f} ms   p90 {pct(upstreams, 0.9):6.2f} ms"
+        "   (HTTP to the emulator + poll sleeps)\n"
+        f"  OVERHEAD   median {statistics.median(overheads):6.2f} ms   p90 {pct(overheads, 0.9):6.2f} ms\n"
+        f"  CPU        median {statistics.median(cpu):6.2f} ms   p90 {pct(cpu, 0.9):6.2f} ms"
+        "   (this process per evaluation, incl. its HTTP client work for the 3 upstream calls)\n"
+        f"  cache hit  median {statistics.median(cached):6.2f} ms   p90 {pct(cached, 0.9):6.2f} ms"
+        "   (max_age_seconds; no upstream call at all)"
+    )
+
+
+async def measure_detection() -> None:
+    from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, current_stats
+    from honeycomb_evaluator.target import HoneycombTarget
+
+    print("\ncompletion detection (client alone; latency is an upper bound):")
+    header = ("result delay", "cold latency", "cold GETs", "warm latency", "warm GETs")
+    print("  " + "  ".join(f"{h:>12}" for h in header))
+    for delay_ms in DELAYS_MS:
+        flags = ("--demo", "--result-delay-ms", str(delay_ms), "--rate-limit-per-minute", "100000")
+        with start_emulator(*flags) as emulator:
+            target = HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default")
+            client = HoneycombClient()
+            figures: dict[str, tuple[list[float], list[int]]] = {"cold": ([], []), "warm": ([], [])}
+            warm_spec = body_for("warm")["query"]
+            try:
+                for kind in ("cold", "warm"):
+                    for run in range(RUNS_PER_DELAY + (1 if kind == "warm" else 0)):
+                        spec = body_for(uuid.uuid4().hex)["query"] if kind == "cold" else warm_spec
+                        now = int(time.time())
+                        spec = {**spec, "start_time": now - 600 - run, "end_time": now - run}
+                        spec.pop("time_range", None)
+                        query_id = await client.create_query(target, "checkout", spec)
+                        stats = CallStats()
+                        token = current_stats.set(stats)
+                        sent = time.monotonic()
+                        created = await client.create_query_result(
+                            target, "checkout", query_id, disable_series=True
+                        )
+                        result = await client.wait_for_result(target, "checkout", created.id, sent + 25)
+                        seen = time.monotonic()
+                        current_stats.reset(token)
+                        assert result.complete
+                        if kind == "warm" and run == 0:
+                            continue  # the first warm run only teaches the shape's run time
+                        figures[kind][0].append((seen - sent) * 1000 - delay_ms)
+                        figures[kind][1].append(stats.polls)
+            finally:
+                await client.aclose()
+            (cold_lat, cold_gets), (warm_lat, warm_gets) = figures["cold"], figures["warm"]
+            print(
+                f"  {delay_ms:>9} ms  {statistics.median(cold_lat):>9.0f} ms  {max(cold_gets):>12}"
+                f"  {statistics.median(warm_lat):>9.0f} ms  {max(warm_gets):>12}"
+            )
+
+
+def import_cpu_seconds(statement: str, env: dict[str, str]) -> float:
+    """CPU time (not wall time: the machine is shared) of `statement` in a fresh interpreter."""
+    code = f"import time; t = time.process_time(); {statement}; print(time.process_time() - t)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+IMPORTS = {
+    "starlette+pydantic+httpx+mangum": (
+        "import starlette.applications, starlette.routing, pydantic, httpx, mangum"
+    ),
+    "  same + pydantic.BaseModel": (
+        "import starlette.applications, starlette.routing, httpx, mangum; from pydantic import BaseModel"
+    ),
+    "honeycomb_evaluator.app + create_app()": "import honeycomb_evaluator.app as a; a.create_app()",
+    "honeycomb_evaluator.handler": "import honeycomb_evaluator.handler",
+}
+
+
+def measure_imports() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_", "AWS_LAMBDA"))}
+    env["EVALUATOR_ALLOW_ANONYMOUS"] = "true"
+    # Measure compiled modules, as a deployed artifact has them: bytecode goes to a private cache,
+    # filled by one unmeasured import of each statement.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-pycache-")
+    for stmt in IMPORTS.values():
+        import_cpu_seconds(stmt, env)
+    medians = {
+        label: statistics.median(import_cpu_seconds(stmt, env) for _ in range(IMPORT_RUNS))
+        for label, stmt in IMPORTS.items()
+    }
+    baseline = medians["starlette+pydantic+httpx+mangum"]
+    print(f"\nimport CPU time (median of {IMPORT_RUNS} fresh interpreters, tracing off):")
+    for label, seconds in medians.items():
+        print(f"  {label:<40} {seconds * 1000:6.1f} ms   {seconds / baseline:4.2f}x")
+
+
+def main() -> None:
+    flags = ("--demo", "--result-delay-ms", "0", "--rate-limit-per-minute", "1000000")
+    with start_emulator(*flags) as emulator:
+        asyncio.run(measure_overhead(emulator))
+    asyncio.run(measure_detection())
+    measure_imports()
+
+
+if __name__ == "__main__":
+    main()

@@ -76,6 +76,18 @@ func TestSigV4WrongSecretIsError(t *testing.T) {
 	}
 }
 
+func TestSigV4WrongRegionIsError(t *testing.T) {
+	plugin, _ := startPlugin(t, sigv4Env(testSecretKey)...)
+	metric := templateMetrics(t, "plugin-analysistemplate.yaml", map[string]string{
+		"canary-hash": goodCanary, "evaluate-url": stack.verifierURL, "aws-region": "us-east-1",
+	})["error-rate"]
+	m := plugin.Run(&v1alpha1.AnalysisRun{}, metric)
+	requirePhase(t, "wrong region", m, v1alpha1.AnalysisPhaseError)
+	if !strings.Contains(m.Message, "evaluator answered 403") || !strings.Contains(m.Message, "us-east-1/lambda/aws4_request is not") {
+		t.Fatalf("message %q", m.Message)
+	}
+}
+
 func TestBearerTemplateGoodAndBadCanary(t *testing.T) {
 	plugin, _ := startPlugin(t)
 	requirePhase(t, "good", plugin.Run(&v1alpha1.AnalysisRun{}, bearerMetric(t, goodCanary, stack.tokenFile)),

@@ -1,8 +1,9 @@
 """When to poll a running query result.
 
-Cold (nothing known about the query): sleep a fixed fraction of the time already waited, within
-[initial, maximum]. Detection latency stays a bounded fraction of the query's own run time and
-the number of GETs grows only logarithmically (a 2 s result takes 8 GETs).
+Cold (nothing known about the query): poll at fixed instants after creation, each gap a fixed
+fraction of the time before it, within [initial, maximum]. Detection latency stays a bounded
+fraction of the query's own run time and the number of GETs grows only logarithmically (a 2 s
+result takes 8 GETs).
 
 Warm: canary analysis runs the same query every interval, only the window moves, so the run time
 of the last executions of the same *shape* (key, dataset, spec without its window) predicts the
@@ -43,7 +44,16 @@ class PollSchedule:
                 return dense_start - waited
             if waited <= expected + self.dense_margin:
                 return self.dense_step
-        return min(self.maximum, max(self.initial, waited * self.fraction))
+        return self._next_instant(waited) - waited
+
+    def _next_instant(self, waited: float) -> float:
+        # Poll at fixed instants after creation (0.1, 0.2, 0.3, 0.45, 0.675, ... s), each gap a
+        # fraction of the time before it: sleeping "a fraction of the time waited" instead would
+        # let every request's latency push all later polls back.
+        instant = self.initial
+        while instant <= waited + 0.005:
+            instant += min(self.maximum, max(self.initial, instant * self.fraction))
+        return instant
 
 
 def query_shape(key_id: str, dataset: str, spec: Mapping[str, Any]) -> str:

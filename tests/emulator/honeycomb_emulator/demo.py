@@ -12,8 +12,9 @@ Each minute's events are a pure function of (seed, version, minute), so data is 
 and a background task can keep appending minutes as time passes (``make emulator`` stays
 useful for hours). Two choices keep short windows close to the targets rather than merely
 random: durations are log-normal drawn from *stratified* quantiles (each minute has exactly one
-draw in every 1/40 of the distribution), and errors are spread by a carry so that any window
-holds the rate's share of errors to within one event.
+draw in every 1/40 of the distribution, offset by a low-discrepancy sequence across minutes), and
+errors are spread by a carry so that any window holds the rate's share of errors to within one
+event.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ EVENTS_PER_MINUTE = 40
 HISTORY_SECONDS = 3 * 3600
 SIGMA = 0.45  # log-normal shape: p99 is ~2.85x the median
 Z99 = NormalDist().inv_cdf(0.99)
+GOLDEN = (math.sqrt(5) - 1) / 2
 SPAN_NAMES = (
     "POST /checkout",
     "POST /checkout",
@@ -79,7 +81,11 @@ def minute_events(variant: Variant, minute: int) -> list[Event]:
     """The events of one version in the unix minute ``minute`` (deterministic)."""
     rng = random.Random(f"{SEED}:{variant.pod_template_hash}:{minute}")
     n = EVENTS_PER_MINUTE
-    quantiles = [(i + rng.random()) / n for i in range(n)]
+    # One draw in each 1/n of the distribution, all shifted by a golden-ratio offset that moves
+    # evenly from minute to minute: any run of consecutive minutes covers the tail (where the
+    # p99 lives) almost uniformly, which independent random offsets would not.
+    offset = min(max((minute * GOLDEN + variant.error_rate * 10) % 1.0, 1e-9), 1 - 1e-9)
+    quantiles = [(i + offset) / n for i in range(n)]
     rng.shuffle(quantiles)
     median = variant.p99_ms / math.exp(SIGMA * Z99)
     failing = set(rng.sample(range(n), _errors_in_minute(minute, variant.error_rate)))

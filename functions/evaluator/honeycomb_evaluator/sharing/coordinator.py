@@ -52,7 +52,8 @@ current_caller: ContextVar[Caller] = ContextVar("evaluator_caller", default=ANON
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
 PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
-CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads another instance's claim
+CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instance is working on
+LEASE_MARGIN_SECONDS = 2.0  # an owner's claim outlives its deadline by this much
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
 
 
@@ -197,7 +198,7 @@ class SharedExecutor:
         while True:
             record = await self.store.get_execution(key)
             state = self._classify(record, started, lost, in_flight)
-            if record is not None and state in ("running", "claimed"):
+            if record is not None and state in ("running", "wait"):
                 in_flight.add(record.generation)
             if state == "done":
                 assert record is not None
@@ -211,7 +212,7 @@ class SharedExecutor:
                     return outcome
                 lost.add(record.result_id)
                 continue
-            if state == "claimed":
+            if state == "wait":
                 await self._sleep_until_next_look(flight)
                 continue
             if query_id is None:
@@ -220,7 +221,9 @@ class SharedExecutor:
                 key,
                 seen=record,
                 owner=self._next_owner(),
-                lease_until=self._wall() + max(1.0, flight.deadline - self._monotonic()) + 5.0,
+                lease_until=self._wall()
+                + max(1.0, flight.deadline - self._monotonic())
+                + LEASE_MARGIN_SECONDS,
                 ttl_seconds=RESULT_RETENTION_SECONDS,
             )
             if claim is None:
@@ -344,23 +347,33 @@ class SharedExecutor:
     def _classify(
         self, record: ExecutionRecord | None, started: float, lost: set[str], in_flight: set[int]
     ) -> str:
-        """done (completed while this flight waited), running, claimed (live claim) or replace."""
+        """What a flight does with the record it read.
+
+        done: completed while this flight waited for it; running: poll the result in Honeycomb;
+        wait: another live instance is creating or polling it (re-read the record, which it
+        updates when the result completes, so only one instance polls Honeycomb); replace:
+        nothing usable, claim a new generation.
+        """
         if record is None or record.result_id in lost:
             return "replace"
+        now = self._wall()
         if record.state == "complete":
             # Seen in flight, or completed after this flight began (by any instance's clock).
             waited_for = record.generation in in_flight or (record.completed_at or 0.0) >= started
             return "done" if waited_for else "replace"
+        owner_alive = record.lease_until > now and not record.owner.startswith(self._instance + ":")
         if record.state == "pending":
-            abandoned = self._wall() - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS
-            return "replace" if abandoned else "running"
-        return "claimed" if record.lease_until > self._wall() else "replace"
+            if now - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS:
+                return "replace"
+            # The owner's lease ends with its deadline; then whoever asks next resumes polling.
+            return "wait" if owner_alive else "running"
+        return "wait" if record.lease_until > now else "replace"
 
     async def _sleep_until_next_look(self, flight: Flight) -> None:
         remaining = flight.deadline - self._monotonic()
         if remaining <= 0:
             raise honeycomb_errors.timeout(
-                "another evaluator instance is creating this query result; a retry resumes it"
+                "another evaluator instance is running this query; a retry resumes it"
             )
         await asyncio.sleep(min(CLAIM_WAIT_SECONDS, remaining))
 

@@ -69,7 +69,9 @@ def validation_error(exc: ValidationError) -> ApiError:
     """422 naming the first offending field as a dotted path (`query.calculations.0.op`)."""
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
-    parts = [str(p) for p in first["loc"] if not (isinstance(p, str) and _TYPE_TAG.match(p))]
+    loc = first["loc"]
+    # The first element is always a real top-level field (whatever its name).
+    parts = [str(p) for i, p in enumerate(loc) if i == 0 or not (isinstance(p, str) and _TYPE_TAG.match(p))]
     field = ".".join(parts) or "body"
     message = first["msg"].removeprefix("Value error, ")
     others = len({tuple(e["loc"][:2]) for e in errors}) - 1

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
+	"github.com/argoproj/argo-rollouts/utils/defaults"
 	"github.com/argoproj/argo-rollouts/utils/evaluate"
 	log "github.com/sirupsen/logrus"
 )
@@ -324,4 +325,23 @@ func queryResultsCreated(t *testing.T, s *stack) float64 {
 		t.Fatalf("no query_results_created in the emulator's stats: %v", stats)
 	}
 	return created
+}
+
+// errorRetryInterval is argo-rollouts' analysis.DefaultErrorRetryInterval (v1.10.1,
+// analysis/analysis.go): the wait before retrying a measurement that ended in Error. The
+// analysis package itself is not imported: it pulls in every metric provider.
+const errorRetryInterval = 10 * time.Second
+
+// TestTemplatesOutlastARateLimitedMinute: when Honeycomb's budget is spent the evaluator
+// may need up to a minute before a query can run again; the errors Argo tolerates in a row
+// must span that minute, or a busy minute aborts the rollout (docs/argo-rollouts.md).
+func TestTemplatesOutlastARateLimitedMinute(t *testing.T) {
+	for _, name := range infra.webTemplates() {
+		for _, metric := range infra.templates[name].Spec.Metrics {
+			tolerated := defaults.GetConsecutiveErrorLimitOrDefault(&metric)
+			if span := time.Duration(tolerated) * errorRetryInterval; span < time.Minute {
+				t.Errorf("%s/%s: consecutiveErrorLimit %d lets errors span only %s", name, metric.Name, tolerated, span)
+			}
+		}
+	}
 }

@@ -224,3 +224,17 @@ def test_missing_secret_is_not_configured(moto_env: dict[str, str]) -> None:
     auth = Authenticator(SecretRegistrySource("no-such-secret", client_factory=lambda: client))
     with pytest.raises(RegistryUnavailable, match="ResourceNotFoundException"):
         run(auth.authenticate(Credentials(bearer_token="t")))
+
+
+def test_cli_hash_token_matches_the_registry_digest() -> None:
+    import subprocess
+
+    from tests.support.servers import VENV_BIN
+
+    out = subprocess.run(
+        [str(VENV_BIN / "honeycomb-evaluator"), "hash-token", "s3cret"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == hash_token("s3cret")

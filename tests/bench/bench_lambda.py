@@ -29,6 +29,7 @@ artifact = importlib.import_module("tests.lambda.artifact")
 
 COLD_IMPORT_RUNS = 7
 EVALUATIONS = 6  # under the emulator's 10 query results per minute per key
+PRIMING_RUNS = 5
 # us-east-1 list prices (USD), arm64; check https://aws.amazon.com/lambda/pricing/ for yours.
 LAMBDA_GB_SECOND_ARM64 = 0.0000133334
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
@@ -110,10 +111,12 @@ def report_runtime(work: Path) -> None:
     with start_emulator("--demo") as emulator, start_moto() as moto:
         provisioned = artifact.provision(aws_env(moto.url), DEFAULT_EMULATOR_KEY)
         env = artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **provisioned})
-        imports = [artifact.invoke(task, sdk, [], env).import_ms for _ in range(COLD_IMPORT_RUNS)]
+        cold = [artifact.invoke(task, sdk, [], env) for _ in range(COLD_IMPORT_RUNS)]
+        wall, cpu = [run.import_ms for run in cold], [run.import_cpu_ms for run in cold]
         print(
             f"cold import of honeycomb_evaluator.handler (local build, fresh process, n={COLD_IMPORT_RUNS}): "
-            f"median {statistics.median(imports):.0f} ms, min {min(imports):.0f} ms"
+            f"wall median {statistics.median(wall):.0f} ms (min {min(wall):.0f}), "
+            f"CPU median {statistics.median(cpu):.0f} ms (min {min(cpu):.0f})"
         )
         print(f"top-level imports by cumulative time: {_top_imports(task, sdk, env)}")
 
@@ -145,12 +148,38 @@ def report_runtime(work: Path) -> None:
         )
 
 
+def report_priming(work: Path) -> None:
+    """The handler loads boto3's service models at import (SnapStart snapshots them). Compare the
+    first evaluation's CPU with and without that, on copies of the same local build."""
+    primed = work / "local"
+    unprimed = work / "unprimed"
+    shutil.copytree(primed, unprimed, symlinks=True)
+    handler = unprimed / "honeycomb_evaluator" / "handler.py"
+    source = handler.read_text()
+    assert "\n_prime_aws_sdk()\n" in source
+    handler.write_text(source.replace("\n_prime_aws_sdk()\n", "\n"))
+    sdk, event = work / "sdk", artifact.EVENTS / "http-api-evaluate.json"
+    with start_emulator("--demo", "--rate-limit-per-minute", "10000") as emulator, start_moto() as moto:
+        provisioned = artifact.provision(aws_env(moto.url), DEFAULT_EMULATOR_KEY)
+        overrides = {"HONEYCOMB_API_URL": emulator.url, "EVALUATOR_RATE_LIMIT_PER_MINUTE": "10000"}
+        env = artifact.local_invoke_env({**overrides, **provisioned})
+        for label, task in (("primed (as shipped)", primed), ("not primed", unprimed)):
+            runs = [artifact.invoke(task, sdk, [event], env) for _ in range(PRIMING_RUNS)]
+            assert all(run.responses[0]["statusCode"] == 200 for run in runs)
+            print(
+                f"{label}: import CPU median {statistics.median(r.import_cpu_ms for r in runs):.0f} ms, "
+                f"first evaluation CPU median {statistics.median(r.cpu_ms[0] for r in runs):.0f} ms "
+                f"(n={PRIMING_RUNS})"
+            )
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-lambda-"))
     try:
         report_size(work)
         report_sam_build(work)
         report_runtime(work)
+        report_priming(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

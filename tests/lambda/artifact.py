@@ -173,6 +173,7 @@ class Invocation:
     responses: list[dict[str, Any]]
     output: str
     import_ms: float
+    import_cpu_ms: float
     wall_ms: list[float]
     cpu_ms: list[float]
     peak_rss_mb: float

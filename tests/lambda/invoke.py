@@ -41,9 +41,10 @@ def main(argv: list[str]) -> int:
     artifact, sdk, out, *events = argv
     sys.path[:0] = [artifact, sdk]
     module_name, _, attribute = os.environ["_HANDLER"].rpartition(".")
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     handler = getattr(importlib.import_module(module_name), attribute)
     import_ms = (time.perf_counter() - started) * 1000
+    import_cpu_ms = (time.process_time() - started_cpu) * 1000
     responses, wall_ms, cpu_ms = [], [], []
     for event_path in events:
         event = json.loads(Path(event_path).read_text())
@@ -57,7 +58,13 @@ def main(argv: list[str]) -> int:
         wall_ms.append((time.perf_counter() - wall) * 1000)
         cpu_ms.append((time.process_time() - cpu) * 1000)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    measured = {"import_ms": import_ms, "wall_ms": wall_ms, "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb}
+    measured = {
+        "import_ms": import_ms,
+        "import_cpu_ms": import_cpu_ms,
+        "wall_ms": wall_ms,
+        "cpu_ms": cpu_ms,
+        "peak_rss_mb": peak_rss_mb,
+    }
     Path(out).write_text(json.dumps({"responses": responses, **measured}))
     return 0
 

@@ -260,7 +260,7 @@ def normalize_query(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     offset = spec.get("compare_time_offset_seconds")
     if offset is not None:
-        if offset not in COMPARE_TIME_OFFSETS or not _is_int(offset):
+        if not _is_int(offset) or offset not in COMPARE_TIME_OFFSETS:
             raise invalid(
                 "compare_time_offset_seconds is not an allowed value", "compare_time_offset_seconds"
             )

@@ -2,7 +2,7 @@
 
 The query runs when the result is created (``now`` is captured then, as Honeycomb fixes the
 window at creation), in a worker thread, before the 201 is sent; the result then reads
-``complete: false`` until ``--result-delay-ms`` has passed, and ``complete: true`` with ``data``
+``complete: false`` for ``--result-delay-ms`` after the 201, and ``complete: true`` with ``data``
 and the caching headers Honeycomb sends (``Cache-Control: private, max-age=86400``,
 ``Last-Modified``) after that.
 """
@@ -116,7 +116,7 @@ async def create_result(request: Request) -> JSONResponse:
         query_id=query_id,
         query={**spec, **({"limit": limit} if limit is not None else {})},
         created_at=now,
-        ready_at=time.monotonic() + delay,
+        ready_at=0.0,  # set once the run is done
         never_complete=bool(getattr(request.state, "never_complete", False)),
     )
 
@@ -138,7 +138,9 @@ async def create_result(request: Request) -> JSONResponse:
         record.data = without_nulls(await anyio.to_thread.run_sync(run))
     except QueryError as e:
         raise query_error(e) from e
-    record.completed_at = max(time.time(), now + delay)
+    # The delay counts from the 201, so a client always has `delay` to see complete: false.
+    record.ready_at = time.monotonic() + delay
+    record.completed_at = time.time() + delay
     state.remember_result(record)
     state.stats.query_result_created(key.name)
     base = str(request.base_url).rstrip("/")

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from honeycomb_emulator.engine import Event, Store, run_query, slugify
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 NOW = time.time()
 T = NOW - 120  # inside every window: the window end is truncated to the minute
@@ -54,6 +56,21 @@ def test_column_types_follow_first_values_and_widen() -> None:
     rows = count(store, "ds", calculations=[{"op": "SUM", "column": "i"}])
     assert rows == [{"SUM(i)": 3.5}]
     assert count(store, "ds", breakdowns=["obj"])[0]["obj"] == '{"k":[1,2]}'
+
+
+def test_column_names_are_case_sensitive_and_arbitrary() -> None:
+    store = Store()
+    odd = {"A": 1, "a": 2, "": 3, 'q"uote': 4, "it's": 5, "sp ace": 6, "ünï": 7, "x\x00y": 8, "select": 9}
+    store.add_events("ds", [Event(T, odd)])
+    assert {c.key_name for c in store.columns("ds")} == set(odd)
+    for key, value in odd.items():
+        if not key:
+            continue  # stored, but a query cannot name a blank column
+        assert count(store, "ds", calculations=[{"op": "MAX", "column": key}]) == [{f"MAX({key})": value}], (
+            key
+        )
+    filters = [{"column": "A", "op": "=", "value": 1}, {"column": "a", "op": "=", "value": 2}]
+    assert count(store, "ds", filters=filters) == [{"COUNT": 1}]
 
 
 def test_a_batch_with_mixed_types_widens_before_insert() -> None:
@@ -125,3 +142,62 @@ def test_concurrent_ingest_and_queries() -> None:
         thread.join()
     assert errors == []
     assert count(store, "ds") == [{"COUNT": 800}]
+
+
+event_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+event_batches = st.lists(
+    st.lists(
+        st.builds(
+            Event,
+            time=st.floats(min_value=T - 3000, max_value=T),
+            data=st.dictionaries(st.sampled_from(["a", "A", "b", "c.d", ""]), event_values, max_size=4),
+            samplerate=st.integers(min_value=-2, max_value=50),
+        ),
+        max_size=20,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def expected_type(values: list[object]) -> str | None:
+    kinds: set[str] = set()
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            kinds.add("boolean")
+        elif isinstance(value, int):
+            kinds.add("integer" if -(2**63) <= value < 2**63 else "float")
+        elif isinstance(value, float):
+            kinds.add("float")
+        else:
+            kinds.add("string")
+    if not kinds:
+        return None
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "float" if kinds == {"integer", "float"} else "string"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=event_batches)
+def test_any_events_are_stored_counted_and_typed(batches: list[list[Event]]) -> None:
+    store = Store()
+    for batch in batches:
+        assert store.add_events("ds", batch) == len(batch)
+    events = [e for batch in batches for e in batch]
+    assert store.event_count("ds") == len(events)
+    total = sum(max(1, e.samplerate) for e in events)
+    assert count(store, "ds") == ([{"COUNT": total}] if events else [])
+    types = {c.key_name: c.type for c in store.columns("ds")}
+    for key in {k for e in events for k in e.data}:
+        assert types.get(key) == expected_type([e.data.get(key) for e in events]), key

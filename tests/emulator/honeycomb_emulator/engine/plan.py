@@ -16,7 +16,7 @@ from .errors import invalid
 from .filters import combine, filter_sql
 from .ops import COLUMNLESS_OPS, RATE_OPS, result_key
 from .relational import EXISTENTIALS, PARENT_ID, SPAN_ID, TRACE_ID, Relations, TraceColumns, split
-from .store import SAMPLERATE_COLUMN, TIME_COLUMN, quote_ident
+from .store import SAMPLERATE_COLUMN, TIME_COLUMN
 
 _SQL_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}
 DURATION_COLUMN = "duration_ms"
@@ -114,14 +114,13 @@ class _Columns:
         return self.relations.existential(relation, positive)
 
 
-def _union_sql(tables: list[tuple[str, list[str]]], columns: _Columns, start: int, end: int) -> str:
+def _union_sql(tables: list[tuple[str, dict[str, str]]], columns: _Columns, start: int, end: int) -> str:
     parts = []
-    for table, table_columns in tables:
-        present = set(table_columns)
+    for table, physical in tables:
         select = [f"{TIME_COLUMN} AS t", f"{SAMPLERATE_COLUMN} AS sr"]
         for name, alias in columns.raw.items():
             sql_type = _SQL_TYPES[columns.schema[name]]
-            source = quote_ident(name) if name in present else "NULL"
+            source = physical.get(name, "NULL")
             select.append(f"CAST({source} AS {sql_type}) AS {alias}")
         in_window = f"{TIME_COLUMN} >= {start} AND {TIME_COLUMN} < {end}"
         parts.append(f"SELECT {', '.join(select)} FROM {table} WHERE {in_window}")
@@ -140,7 +139,7 @@ def _union_sql(tables: list[tuple[str, list[str]]], columns: _Columns, start: in
 def build_plan(
     spec: Mapping[str, Any],
     schema: Mapping[str, str],
-    tables: list[tuple[str, list[str]]],
+    tables: list[tuple[str, dict[str, str]]],
     start: int,
     end: int,
     granularity: int,

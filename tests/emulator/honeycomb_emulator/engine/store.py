@@ -2,11 +2,14 @@
 
 Layout: one wide table per dataset (``ds_<n>``) with two bookkeeping columns (``__hc_time`` in unix
 seconds, ``__hc_samplerate``) and one typed column per event key, added with ``ALTER TABLE`` the first
-time a key is seen. A columnar table per dataset lets DuckDB scan only the columns a query touches,
-which is what keeps a P99-with-breakdown over a million events well under a second; a long
-(key, value) layout would need a pivot per query. Column metadata (type, created/updated/last
-written) lives in ``__hc_columns``, datasets in ``__hc_datasets``, so a ``data_dir`` store survives
-restarts.
+time a key is seen. Physical column names are generated (``k1``, ``k2``...) and mapped to key names
+in ``__hc_columns``: DuckDB identifiers are case-insensitive and cannot be empty, Honeycomb's keys
+are case-sensitive and arbitrary.
+
+A columnar table per dataset lets DuckDB scan only the columns a query touches, which is what keeps
+a P99-with-breakdown over a million events well under a second; a long (key, value) layout would
+need a pivot per query. Column metadata (type, created/updated/last written) lives in
+``__hc_columns``, datasets in ``__hc_datasets``, so a ``data_dir`` store survives restarts.
 
 Type rule (documented in README.md): a column takes the type of the first non-null value seen
 (bool -> boolean, int -> integer, float -> float, str -> string, list/dict -> JSON text as string).
@@ -42,11 +45,6 @@ _SQL_TYPES: dict[str, str] = {
     "boolean": "BOOLEAN",
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier for any column name (dots, spaces and quotes included)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def slugify(name: str) -> str:
@@ -106,6 +104,7 @@ class _Dataset:
         self.created_at = created_at
         self.last_written_at = last_written_at
         self.columns: dict[str, ColumnInfo] = {}
+        self.physical: dict[str, str] = {}  # key name -> physical column name
 
 
 class Store:
@@ -132,7 +131,8 @@ class Store:
         )
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS __hc_columns (slug VARCHAR, key_name VARCHAR, type VARCHAR, "
-            "created_at DOUBLE, updated_at DOUBLE, last_written DOUBLE, PRIMARY KEY (slug, key_name))"
+            "created_at DOUBLE, updated_at DOUBLE, last_written DOUBLE, physical VARCHAR, "
+            "PRIMARY KEY (slug, key_name))"
         )
 
     def _load_metadata(self) -> None:
@@ -141,11 +141,12 @@ class Store:
         ).fetchall()
         for slug, name, table, created_at, last_written_at in rows:
             self._datasets[slug] = _Dataset(name, slug, table, created_at, last_written_at)
-        for slug, key, typ, created, updated, written in self._con.execute(
-            "SELECT slug, key_name, type, created_at, updated_at, last_written FROM __hc_columns"
+        for slug, key, typ, created, updated, written, physical in self._con.execute(
+            "SELECT slug, key_name, type, created_at, updated_at, last_written, physical FROM __hc_columns"
         ).fetchall():
             if slug in self._datasets:
                 self._datasets[slug].columns[key] = ColumnInfo(key, typ, created, updated, written)
+                self._datasets[slug].physical[key] = physical
 
     def _lookup(self, dataset: str) -> _Dataset | None:
         found = self._datasets.get(dataset)
@@ -188,15 +189,18 @@ class Store:
         for key, seen in batch_types.items():
             current = ds.columns.get(key)
             if current is None:
-                self._con.execute(f"ALTER TABLE {ds.table} ADD COLUMN {quote_ident(key)} {_SQL_TYPES[seen]}")
+                physical = f"k{len(ds.physical) + 1}"
+                self._con.execute(f"ALTER TABLE {ds.table} ADD COLUMN {physical} {_SQL_TYPES[seen]}")
                 self._con.execute(
-                    "INSERT INTO __hc_columns VALUES (?, ?, ?, ?, ?, NULL)", [ds.slug, key, seen, now, now]
+                    "INSERT INTO __hc_columns VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                    [ds.slug, key, seen, now, now, physical],
                 )
                 ds.columns[key] = ColumnInfo(key, seen, now, now, None)
+                ds.physical[key] = physical
                 continue
             wider = widen(current.type, seen)
             if wider != current.type:
-                column = quote_ident(key)
+                column = ds.physical[key]
                 self._con.execute(
                     f"ALTER TABLE {ds.table} ALTER COLUMN {column} SET DATA TYPE {_SQL_TYPES[wider]}"
                 )
@@ -230,7 +234,7 @@ class Store:
             )
             batch[f"m{i}"] = mask
             select.append(f"CASE WHEN m{i} THEN NULL ELSE v{i} END")
-        names = ", ".join([TIME_COLUMN, SAMPLERATE_COLUMN, *(quote_ident(k) for k in columns)])
+        names = ", ".join([TIME_COLUMN, SAMPLERATE_COLUMN, *(ds.physical[k] for k in columns)])
         self._con.register("__hc_batch", batch)
         try:
             self._con.execute(f"INSERT INTO {ds.table} ({names}) SELECT {', '.join(select)} FROM __hc_batch")
@@ -309,10 +313,10 @@ class Store:
         found = self._lookup(dataset)
         return [found] if found is not None else []
 
-    def tables_for(self, dataset: str) -> list[tuple[str, list[str]]]:
-        """(table, column names) of each dataset a query over ``dataset`` reads."""
+    def tables_for(self, dataset: str) -> list[tuple[str, dict[str, str]]]:
+        """(table, key name -> physical column) of each dataset a query over ``dataset`` reads."""
         with self._lock:
-            return [(d.table, list(d.columns)) for d in self._datasets_for(dataset)]
+            return [(d.table, dict(d.physical)) for d in self._datasets_for(dataset)]
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .auth import ApiKey
@@ -23,4 +23,3 @@ class Settings:
     team_name: str = "Honeycomb Emulator"
     environment_slug: str = "emulator"
     environment_name: str = "Emulator"
-    extra: dict[str, str] = field(default_factory=dict)

@@ -134,7 +134,3 @@ def method_not_allowed() -> ApiError:
 
 def internal_error() -> ApiError:
     return problem(500, "internal-error", "Something went wrong.", "internal error in the emulator")
-
-
-def error_response(err: ApiError) -> Response:
-    return err.response()

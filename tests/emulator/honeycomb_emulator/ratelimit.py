@@ -64,23 +64,6 @@ class RateLimiter:
             reset = math.ceil(window[0] + WINDOW_SECONDS - now) if window else 0
             return Decision(allowed, limit, max(0, limit - len(window)), max(0, reset))
 
-    def peek(self, key: str, relational: bool = False) -> Decision:
-        bucket = "relational" if relational else "default"
-        limit = self.limit_for(relational)
-        with self._lock:
-            now = self._clock()
-            window = self._window(key, bucket, now)
-            reset = math.ceil(window[0] + WINDOW_SECONDS - now) if window else 0
-            return Decision(len(window) < limit, limit, max(0, limit - len(window)), max(0, reset))
-
-    def release(self, key: str, relational: bool) -> None:
-        """Give back the newest creation (the result could not be created after all)."""
-        bucket = "relational" if relational else "default"
-        with self._lock:
-            window = self._windows.get((key, bucket))
-            if window:
-                window.pop()
-
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()

@@ -63,8 +63,9 @@ def evaluator_env(emulator: Server, **extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def emulator() -> Iterator[Server]:
+    """One per test process (faults and counters are reset before each test)."""
     with start_emulator(*emulator_flags()) as server:
         yield server
 

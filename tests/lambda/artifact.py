@@ -1,8 +1,9 @@
 """Build the Lambda artifact the way `sam build` does, and run its handler the way Lambda does.
 
 The build runs functions/evaluator/Makefile (the same target `sam build` runs), either for the
-real runtime (arm64, CPython 3.13) or, with `PLATFORM_FLAGS=`, for the local interpreter so the
-handler can actually be imported and invoked here. Invocations happen in a separate interpreter
+real runtime (arm64, CPython 3.13) or, with `PLATFORM_FLAGS=`, for a local interpreter so the
+handler can actually be imported and invoked here: CPython 3.13 when the machine has it (pyenv
+does here), else the interpreter running the tests. Invocations happen in a separate interpreter
 started with `-I -S`: no site-packages, so the artifact plus what the Lambda runtime itself
 provides (the AWS SDK) must be enough, and a missing dependency fails the test.
 
@@ -11,8 +12,11 @@ Used by tests/lambda and tests/bench/bench_lambda.py.
 
 from __future__ import annotations
 
+import functools
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,8 +41,41 @@ FUNCTION = "EvaluatorFunction"
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 
 
-def build(dest: Path, *, for_lambda: bool, python: str = sys.executable) -> Path:
-    """Run the SAM build target into `dest`; `for_lambda=False` builds for the local interpreter."""
+def runtime_version() -> str:
+    """The template's Python version, e.g. "3.13" for `Runtime: python3.13`."""
+    runtime: str = function_properties()["Runtime"]
+    return runtime.removeprefix("python")
+
+
+@functools.cache
+def local_python() -> str:
+    """The interpreter local builds are made for and run with: a CPython of the Lambda runtime's
+    version if this machine has one (on PATH or under pyenv), so the artifact runs on the same
+    Python minor as on Lambda; else the interpreter running this code."""
+    version = runtime_version()
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}")))
+    probe = "import sys, pip; print('%d.%d' % sys.version_info[:2])"
+    for candidate in filter(None, candidates):
+        answer = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, check=False)
+        if answer.returncode == 0 and answer.stdout.strip() == version:
+            return candidate
+    return sys.executable
+
+
+def local_python_version() -> str:
+    answer = subprocess.run(
+        [local_python(), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return answer.stdout.strip()
+
+
+def build(dest: Path, *, for_lambda: bool) -> Path:
+    """Run the SAM build target into `dest`: cross-built for Lambda, or for `local_python()`."""
+    python = sys.executable if for_lambda else local_python()
     argv = ["make", "--no-print-directory", "-C", str(CODE_URI), f"build-{FUNCTION}"]
     argv += [f"ARTIFACTS_DIR={dest}", f"PYTHON={python}"]
     if not for_lambda:
@@ -62,17 +99,21 @@ def runtime_sdk(dest: Path) -> Path:
 
 
 def unmet_requirements(paths: Sequence[Path]) -> list[str]:
-    """Requirements of distributions in `paths` that nothing in `paths` satisfies."""
+    """Requirements of distributions in `paths` that nothing in `paths` satisfies, on the Python
+    of the local build."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
+    full_version = local_python_version()
+    marker_env = {"extra": "", "python_full_version": full_version}
+    marker_env["python_version"] = ".".join(full_version.split(".")[:2])
     dists = list(metadata.distributions(path=[str(p) for p in paths]))
     versions = {canonicalize_name(d.metadata["Name"]): d.version for d in dists}
     problems = []
     for dist in dists:
         for text in dist.requires or ():
             req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            if req.marker is not None and not req.marker.evaluate(marker_env):
                 continue
             have = versions.get(canonicalize_name(req.name))
             if have is None or not req.specifier.contains(have, prereleases=True):
@@ -191,7 +232,7 @@ def invoke(
     """Invoke the built handler once per event, in order, in one fresh interpreter (one warm
     execution environment after its cold start)."""
     out = artifact.parent / f"invocation-{os.getpid()}-{time.monotonic_ns()}.json"
-    argv = [sys.executable, "-I", "-S", *python_flags, str(INVOKER), str(artifact), str(sdk), str(out)]
+    argv = [local_python(), "-I", "-S", *python_flags, str(INVOKER), str(artifact), str(sdk), str(out)]
     clean_env = {"PATH": os.environ.get("PATH", ""), "LAMBDA_TASK_ROOT": str(artifact), **env}
     proc = subprocess.run(
         [*argv, *map(str, events)], env=clean_env, capture_output=True, text=True, timeout=timeout

@@ -1,8 +1,15 @@
 """The emulator's query engine: a DuckDB event store and Honeycomb Query Data semantics.
 
-Public interface (agreed with the server in /tmp/engine_iface.md): Event, DatasetInfo, ColumnInfo,
+Public interface, as agreed with the server (/tmp/engine_iface.md): Event, DatasetInfo, ColumnInfo,
 QueryError, Store, normalize_query, unknown_columns, uses_relational_fields, resolve_window,
-run_query. Extras: slugify (dataset name -> slug), ALL_DATASETS ("__all__").
+run_query. Additions, none of which change that contract:
+- ``slugify`` (dataset name -> slug) and ``ALL_DATASETS`` (``"__all__"``);
+- ``Store.columns("__all__")`` merges every dataset's columns (widest type wins);
+- relational fields run instead of being refused (``root.``/``parent.`` anywhere,
+  ``any.``/``none.``/``child.`` in filters); see README.md;
+- ``Store.connection()``, ``Store.tables_for()`` and ``Store.column_types_info()`` exist for the
+  engine's own use.
+Semantics, type rules and approximations are in README.md.
 """
 
 from .errors import QueryError

@@ -80,7 +80,11 @@ def build(dest: Path, *, for_lambda: bool) -> Path:
     argv += [f"ARTIFACTS_DIR={dest}", f"PYTHON={python}"]
     if not for_lambda:
         argv.append("PLATFORM_FLAGS=")
-    subprocess.run(argv, check=True, capture_output=True, text=True)
+    # Run as SAM does, not as a sub-make of `make test`: no variables inherited from the outer make.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return dest
 
 

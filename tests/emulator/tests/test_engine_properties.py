@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
-from honeycomb_emulator.engine import Event, Store, run_query
+from honeycomb_emulator.engine import Event, Store, aggregate, run_query
 from honeycomb_emulator.engine.ops import PERCENTILES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -155,10 +156,12 @@ def test_aggregates_match_an_independent_computation(rows: list[Row], op: str, f
     op=st.sampled_from(OPS),
     having=st.one_of(st.none(), st.integers(min_value=0, max_value=40)),
     filter_index=st.integers(0, len(FILTERS) - 1),
+    expand_limit=st.sampled_from([0, aggregate.EXPAND_LIMIT]),
 )
 def test_breakdowns_havings_and_series(
-    rows: list[Row], op: str, having: int | None, filter_index: int
+    rows: list[Row], op: str, having: int | None, filter_index: int, expand_limit: int
 ) -> None:
+    # expand_limit 0 makes sampled data use the running-sum window instead of repeated rows.
     spec_filter, matches = FILTERS[filter_index]
     calculations = [{"op": "COUNT"}] if op == "COUNT" else [{"op": "COUNT"}, {"op": op, "column": "v"}]
     spec: dict[str, Any] = {
@@ -172,7 +175,8 @@ def test_breakdowns_havings_and_series(
         spec["filters"] = [spec_filter]
     if having is not None:
         spec["havings"] = [{"calculate_op": "COUNT", "op": ">=", "value": having}]
-    result = run_query(load(rows), "ds", spec, NOW, total_by_aggregate=True)
+    with mock.patch.object(aggregate, "EXPAND_LIMIT", expand_limit):
+        result = run_query(load(rows), "ds", spec, NOW, total_by_aggregate=True)
 
     groups: dict[str | None, list[Row]] = defaultdict(list)
     for r in in_window(rows):
@@ -212,14 +216,15 @@ def test_breakdowns_havings_and_series(
         assert same(result["total_by_aggregate"]["data"][key_of(op)], expected(op, everything))
 
 
-@pytest.mark.parametrize("samplerate", [1, 7])
-def test_percentile_modes_agree_on_large_samples(samplerate: int) -> None:
+@pytest.mark.parametrize(("samplerate", "expand_limit"), [(1, 0), (7, 0), (7, 10**9)])
+def test_percentile_modes_agree_on_large_samples(samplerate: int, expand_limit: int) -> None:
     rng = np.random.default_rng(3)
     values = rng.lognormal(3, 1, 3000)
     store = Store()
     store.add_events("ds", [Event(START + i, {"v": float(v)}, samplerate) for i, v in enumerate(values)])
     spec = {"time_range": 3600, "calculations": [{"op": op, "column": "v"} for op in PERCENTILES]}
-    (row,) = run_query(store, "ds", spec, NOW, disable_series=True)["results"]
+    with mock.patch.object(aggregate, "EXPAND_LIMIT", expand_limit):
+        (row,) = run_query(store, "ds", spec, NOW, disable_series=True)["results"]
     expanded = np.repeat(values, samplerate)
     for op, fraction in PERCENTILES.items():
         assert row["data"][f"{op}(v)"] == nearest_rank(expanded, fraction)

@@ -47,12 +47,12 @@ def _reseed_after_restore() -> None:
 
 def _prime_aws_sdk() -> None:
     """Load boto3 and the Secrets Manager and DynamoDB service models now, so SnapStart's snapshot
-    holds them: the first request after a restore then skips ~130 ms of CPU at a full core (about
-    four times that at 512 MB; docs/performance.md "Lambda artifact"). The app creates its real
+    holds them: the first request after a restore then skips ~150 ms of CPU at a full core, some
+    three times that at 512 MB (docs/performance.md "Lambda artifact"). The app creates its real
     clients later, from the same default session, which reuses the loaded models.
 
-    The throwaway clients get placeholder keys so no real credentials are resolved, and cached in
-    the snapshot, before the restore. Priming is an optimisation only: it never fails the import.
+    The throwaway clients get placeholder keys, so that no real credentials are resolved (and kept
+    in the snapshot) before the restore. Priming is an optimisation only: it never fails the import.
     """
     try:
         import boto3  # the runtime's copy

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .relational import EXISTENTIALS, LOOKUPS
+
 # Percentile ops and the exact fraction each stands for (P001 = 0.1 %, P999 = 99.9 %).
 PERCENTILES: dict[str, Fraction] = {
     "P001": Fraction(1, 1000),
@@ -64,7 +66,8 @@ FILTER_OPS: tuple[str, ...] = (
     "not-in",
 )
 
-RELATIONAL_PREFIXES = ("root.", "child.", "parent.", "any.", "any2.", "any3.", "none.")
+# root. child. parent. any. any2. any3. none. (see relational.py)
+RELATIONAL_PREFIXES = tuple(f"{relation}." for relation in (*LOOKUPS, *EXISTENTIALS))
 
 COMPARE_TIME_OFFSETS = frozenset({1800, 3600, 7200, 28800, 86400, 604800, 2419200, 15724800})
 

@@ -8,7 +8,7 @@ inputs, raw), ``r0..`` (per-second rates for RATE_* inputs) and ``d`` (duration_
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .calculated import Compiled, Compiler, parse_expression
@@ -43,7 +43,6 @@ class QueryPlan:
     end: int
     granularity: int
     buckets: int
-    group_kinds: list[str] = field(default_factory=list)
 
 
 class _Columns:
@@ -216,5 +215,4 @@ def build_plan(
         end=end,
         granularity=granularity,
         buckets=buckets,
-        group_kinds=[kind for _, kind in group_exprs],
     )

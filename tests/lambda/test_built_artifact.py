@@ -9,10 +9,12 @@ events/env.json gives.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import json
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tests.support.servers import DEFAULT_EMULATOR_KEY, aws_env, start_emulator,
 artifact = importlib.import_module("tests.lambda.artifact")
 
 DEMO_TOKEN = "demo-token-cluster-a"
+TRACE_ID = "1-6745ab00-0123456789abcdef01234567"
 BAD_CANARY_P99_FLOOR = 800  # the demo's bad canary has p99 ≈ 1200 ms, the stable version ≈ 300 ms
 Check = Callable[[dict[str, Any]], None]
 
@@ -166,3 +169,31 @@ def test_a_fresh_stack_answers_not_configured_until_its_secrets_have_values(
     for path, response in zip(events, invocation.responses, strict=True):
         body = json.loads(response["body"])
         assert (response["statusCode"], body["error"]["code"]) == (500, "not_configured"), (path.name, body)
+
+
+def test_traces_reach_xray_with_the_handler_and_every_honeycomb_call(
+    built: tuple[Path, Path], invoke_env: dict[str, str]
+) -> None:
+    # On Lambda (not under `sam local`) the tracer is live: the runtime sets _X_AMZN_TRACE_ID and
+    # the X-Ray SDK sends segment documents over UDP to the daemon, here a socket of ours.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(0.5)
+        env = {k: v for k, v in invoke_env.items() if k != "AWS_SAM_LOCAL"}
+        env["_X_AMZN_TRACE_ID"] = f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1"
+        env["AWS_XRAY_DAEMON_ADDRESS"] = f"127.0.0.1:{daemon.getsockname()[1]}"
+        invocation = artifact.invoke(*built, [artifact.EVENTS / "http-api-evaluate.json"], env)
+        assert invocation.responses[0]["statusCode"] == 200, invocation.responses
+        datagrams = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                datagrams.append(daemon.recv(65536).decode())
+    documents = [json.loads(d.split("\n", 1)[1]) for d in datagrams]
+    assert {d["trace_id"] for d in documents} == {TRACE_ID}
+    names = [d["name"] for d in documents]
+    assert "## handle_event" in names, names
+    handler = next(d for d in documents if d["name"] == "## handle_event")
+    assert handler["annotations"]["ColdStart"] is True
+    honeycomb_calls = [d for d in documents if d.get("http", {}).get("request", {}).get("url", "")]
+    assert any("/1/query_results/checkout" in d["http"]["request"]["url"] for d in honeycomb_calls), names
+    assert not any(DEFAULT_EMULATOR_KEY in d or DEMO_TOKEN in d for d in datagrams)

@@ -74,11 +74,11 @@ def _with_tracing(handler: LambdaHandler) -> LambdaHandler:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @_metrics.log_metrics(capture_cold_start_metric=True)
-def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response: dict[str, Any] = _asgi(event, context)
     return response
 
 
 _prime_aws_sdk()
 _reseed_after_restore()
-lambda_handler: LambdaHandler = _with_tracing(_handle)
+lambda_handler: LambdaHandler = _with_tracing(handle_event)

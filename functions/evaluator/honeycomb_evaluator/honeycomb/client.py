@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -37,6 +38,14 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    # httpcore tries `import sniffio` on every request; when it is not installed (anyio ≥ 4.11 no
+    # longer needs it) each failed attempt searches sys.path again, ~12 times per evaluation.
+    # A None entry makes those imports fail at once; httpcore then assumes asyncio, as it would.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from honeycomb_evaluator import __version__
 from honeycomb_evaluator.errors import ApiError

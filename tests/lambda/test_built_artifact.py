@@ -138,9 +138,10 @@ def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: d
     # The evaluations shared their state through the DynamoDB table, as deployed.
     dynamodb = artifact.aws_client("dynamodb", invoke_env)
     assert dynamodb.scan(TableName=invoke_env["EVALUATOR_TABLE_NAME"])["Count"] > 0
-    # Neither the Honeycomb key nor a caller's token ever reaches the logs.
-    assert DEFAULT_EMULATOR_KEY not in output
-    assert DEMO_TOKEN not in output
+    # Neither the Honeycomb key nor a caller's token ever reaches the logs or an answer.
+    for text in (output, json.dumps(responses)):
+        assert DEFAULT_EMULATOR_KEY not in text
+        assert DEMO_TOKEN not in text
 
 
 def test_artifact_has_every_dependency_it_needs(built: tuple[Path, Path]) -> None:

@@ -45,6 +45,7 @@ FULL_KEY = "emulator-key"
 QUERIES_ONLY_KEY = "queries-only-key"  # may run queries but not create them (no `columns`)
 NO_SLO_KEY = "no-slo-key"
 INGEST_KEY = "hcxik_emulatoringestkey0123456789"
+EVENTS_ONLY_KEY = "events-only-key"  # may send events to existing datasets, not create new ones
 KEY_FLAGS = (
     "--api-key",
     FULL_KEY,
@@ -54,6 +55,8 @@ KEY_FLAGS = (
     f"no-slo={NO_SLO_KEY}:queries,columns,events,createDatasets",
     "--api-key",
     f"ingest={INGEST_KEY}",
+    "--api-key",
+    f"events-only={EVENTS_ONLY_KEY}:events",
 )
 
 

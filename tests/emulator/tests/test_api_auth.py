@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from honeycomb_emulator.auth import KeySpecError, parse_key_spec
 
-from .conftest import FULL_KEY, INGEST_KEY, NO_SLO_KEY, QUERIES_ONLY_KEY, Honeycomb
+from .conftest import EVENTS_ONLY_KEY, FULL_KEY, INGEST_KEY, NO_SLO_KEY, QUERIES_ONLY_KEY, Honeycomb
 
 
 def test_auth_shows_the_key_and_every_permission(honeycomb: Honeycomb) -> None:
@@ -69,3 +69,58 @@ def test_key_spec_syntax() -> None:
     assert "abc" not in parse_key_spec("abc").name
     with pytest.raises(KeySpecError, match="unknown permission 'query'"):
         parse_key_spec("abc:query")
+
+
+ENDPOINTS = [
+    ("GET", "/1/datasets"),
+    ("GET", "/1/datasets/checkout"),
+    ("GET", "/1/columns/checkout"),
+    ("GET", "/1/derived_columns/checkout"),
+    ("POST", "/1/derived_columns/checkout"),
+    ("POST", "/1/queries/checkout"),
+    ("GET", "/1/queries/checkout/AAAAAAAAAAA"),
+    ("POST", "/1/query_results/checkout"),
+    ("GET", "/1/query_results/checkout/AAAAAAAAAAA"),
+    ("GET", "/1/slos/checkout"),
+    ("POST", "/1/slos/checkout"),
+    ("GET", "/1/slos/checkout/AAAAAAAAAAA"),
+    ("GET", "/1/burn_alerts/checkout"),
+    ("POST", "/1/burn_alerts/checkout"),
+    ("POST", "/1/reporting/slos/historical"),
+    ("POST", "/1/batch/checkout"),
+    ("POST", "/1/events/checkout"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_answers_401_without_a_key(honeycomb: Honeycomb, method: str, path: str) -> None:
+    body = {} if method == "POST" else None
+    response = honeycomb.call(method, path, key=None, json_body=body, expect=401)
+    assert response.json() == {"error": "unknown API key - check your credentials"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [(m, p) for m, p in ENDPOINTS if not p.startswith(("/1/batch", "/1/events", "/1/datasets"))],
+)
+def test_every_configuration_endpoint_answers_403_to_a_key_without_permission(
+    honeycomb: Honeycomb, method: str, path: str
+) -> None:
+    # the ingest key has none of queries/columns/slos
+    body = {} if method == "POST" else None
+    response = honeycomb.call(method, path, key=INGEST_KEY, json_body=body, expect=403)
+    assert response.json()["status"] == 403 and response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [(m, p.replace("checkout", "no-such-dataset")) for m, p in ENDPOINTS if "checkout" in p],
+)
+def test_every_dataset_endpoint_answers_404_for_an_unknown_dataset(
+    honeycomb: Honeycomb, method: str, path: str
+) -> None:
+    # Events create datasets, so only a key without createDatasets gets the 404 there.
+    key = EVENTS_ONLY_KEY if path.startswith(("/1/events", "/1/batch")) else FULL_KEY
+    body = {} if method == "POST" else None
+    response = honeycomb.call(method, path, key=key, json_body=body, expect=404)
+    assert response.json()["type"] == "https://api.honeycomb.io/problems/not-found"

@@ -14,7 +14,7 @@ from .faults import FaultBook
 from .ratelimit import RateLimiter
 from .stats import Stats
 
-MAX_RESULTS = 10_000  # oldest query results are forgotten beyond this (Honeycomb's retention is undocumented)
+MAX_RESULTS = 2_000  # oldest query results are forgotten beyond this (Honeycomb's retention is undocumented)
 
 
 @dataclass

@@ -15,6 +15,8 @@ from tests.support.servers import Server, start_emulator, start_evaluator
 # Distinctive keys, so a scan of the evaluator's output can prove they never leak.
 PRIMARY_KEY = "hcprimarykey0f9e8d7c6b5a4"
 ROTATED_KEY = "hcrotatedkey1a2b3c4d5e6f7"
+# Allowed to manage columns and queries but not to run them: Honeycomb answers 403.
+NO_RUN_KEY = "hcnorunkey5f4e3d2c1b0a9z8"
 BAD_CANARY_HASH = "7d9f8b6c5"
 STABLE_HASH = "6f8d9c7b5"
 NO_DATA_HASH = "0000000000"
@@ -50,6 +52,8 @@ def emulator_flags(result_delay_ms: int = 150) -> list[str]:
         f"primary={PRIMARY_KEY}",
         "--api-key",
         f"rotated={ROTATED_KEY}",
+        "--api-key",
+        f"norun={NO_RUN_KEY}:columns",
     ]
 
 

@@ -249,6 +249,12 @@ def test_deadline_is_504_and_a_retry_resumes_the_same_result(stack: Stack) -> No
     assert stack.requests(POST_RESULTS) == 1, "the retry resumed the first query result"
 
 
+def test_a_slow_honeycomb_is_a_timeout_not_a_hang(stack: Stack) -> None:
+    stack.fault(method="POST", path_prefix="/1/queries", mode="latency", latency_ms=3000, count=-1)
+    error(stack.evaluate(canary_body(STABLE_HASH, timeout_seconds=1)), 504, "timeout")
+    assert stack.requests(POST_RESULTS) == 0
+
+
 def test_correlation_id_is_echoed_and_logged(stack: Stack) -> None:
     response = stack.evaluate(canary_body(STABLE_HASH), headers={"X-Request-Id": "analysis-run-42"})
     assert response.headers["X-Request-Id"] == "analysis-run-42"

@@ -18,7 +18,15 @@ from honeycomb_evaluator.keys import FileKeys, NoKeys, StaticKeys, key_source, p
 from honeycomb_evaluator.settings import Settings
 from honeycomb_evaluator.target import US_API_URL
 
-from tests.evaluator.conftest import PRIMARY_KEY, ROTATED_KEY, STABLE_HASH, Stack, canary_body, evaluator_env
+from tests.evaluator.conftest import (
+    NO_RUN_KEY,
+    PRIMARY_KEY,
+    ROTATED_KEY,
+    STABLE_HASH,
+    Stack,
+    canary_body,
+    evaluator_env,
+)
 from tests.support.servers import Server, aws_env, start_evaluator, start_moto
 
 REVOKED_KEY = "hcrevokedkey9z8y7x6w5v4u3"
@@ -89,6 +97,14 @@ def test_a_replaced_key_file_is_picked_up_after_honeycomb_refuses_the_old_key(
         missing = stack.evaluate({**canary_body(STABLE_HASH), "environment": "eu"})
         assert missing.status_code == 500 and missing.json()["error"]["code"] == "not_configured"
         assert_no_key_in(evaluator.output(), refused.text, accepted.text, missing.text)
+
+
+def test_a_key_without_permission_to_run_queries_is_honeycomb_auth(emulator: Server) -> None:
+    with start_evaluator(evaluator_env(emulator, HONEYCOMB_API_KEY=NO_RUN_KEY)) as evaluator:
+        refused = Stack(emulator, evaluator).evaluate(canary_body(STABLE_HASH))
+        assert refused.status_code == 502 and refused.json()["error"]["code"] == "honeycomb_auth"
+        assert "403" in refused.json()["error"]["message"]
+        assert NO_RUN_KEY not in evaluator.output() + refused.text
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from honeycomb_emulator.engine import Event, Store, run_query
 
 EVENTS = 1_000_000
 BATCH = 10_000
+SMALL_EVENTS = 200_000
+SMALL_BATCH = 1_000
 QUERY_RUNS = 5
 VERSIONS = ("v1.4.2", "v1.5.0", "v1.5.1")
 ROUTES = ("GET /cart", "POST /checkout", "GET /health", "POST /pay", "GET /items")
@@ -56,6 +58,18 @@ def main() -> None:
         store.add_events("checkout", batch)
         ingest_seconds += time.perf_counter() - started
     print(f"ingest: {EVENTS:,} events in batches of {BATCH:,}: {EVENTS / ingest_seconds:,.0f} events/s")
+
+    # HTTP-sized batches (the emulator's /1/batch requests) into a second dataset.
+    small_seconds = 0.0
+    for seed in range(SMALL_EVENTS // SMALL_BATCH):
+        batch = _events(now, SMALL_BATCH, 1000 + seed)
+        started = time.perf_counter()
+        store.add_events("checkout-small", batch)
+        small_seconds += time.perf_counter() - started
+    print(
+        f"ingest: {SMALL_EVENTS:,} events in batches of {SMALL_BATCH:,}: "
+        f"{SMALL_EVENTS / small_seconds:,.0f} events/s"
+    )
 
     spec = {
         "calculations": [{"op": "P99", "column": "duration_ms"}],

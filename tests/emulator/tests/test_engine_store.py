@@ -88,6 +88,24 @@ def test_huge_integers_become_floats_and_sample_rates_below_one_count_once() -> 
     assert count(store, "ds") == [{"COUNT": 2}]
 
 
+def test_buffered_small_batches_are_visible_to_every_read(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for i in range(5):
+        store.add_events("ds", [Event(T, {"i": i, f"only{i}": True})])
+    assert len(store.columns("ds")) == 6  # columns appear at once
+    assert store.event_count("ds") == 5
+    store.add_events("ds", [Event(T, {"i": "text"})])  # widens a column with buffered values
+    assert sorted(r["i"] for r in count(store, "ds", breakdowns=["i"])) == ["0", "1", "2", "3", "4", "text"]
+    store.add_events("ds", [Event(T, {"i": 9})])
+    store.close()  # flushes what is still buffered
+    reopened = Store(tmp_path)
+    assert reopened.event_count("ds") == 7
+    assert {c.key_name: c.last_written is not None for c in reopened.columns("ds")} == dict.fromkeys(
+        ["i", "only0", "only1", "only2", "only3", "only4"], True
+    )
+    reopened.close()
+
+
 def test_column_metadata_times() -> None:
     store = Store()
     store.add_events("ds", [Event(T, {"a": 1})])

@@ -200,3 +200,51 @@ func freePort() (int, error) {
 	defer listener.Close()
 	return listener.Addr().(*net.TCPAddr).Port, nil
 }
+
+// clearFaults removes every emulator fault (DELETE /_emulator/faults).
+func (s *stack) clearFaults() error {
+	request, _ := http.NewRequest(http.MethodDelete, s.emulatorURL+"/_emulator/faults", nil)
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		return err
+	}
+	defer response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		return fmt.Errorf("DELETE /_emulator/faults: %s", response.Status)
+	}
+	return nil
+}
+
+// ingestSpans sends count healthy spans of a canary with hash to the emulator's batch API,
+// spread over the last 2 to 8 minutes (inside a 10-minute window that ends at the current
+// minute).
+func (s *stack) ingestSpans(hash string, count int) error {
+	now := time.Now().UTC()
+	events := make([]map[string]any, count)
+	for i := range events {
+		at := now.Add(-2*time.Minute - time.Duration(i)*6*time.Minute/time.Duration(count))
+		events[i] = map[string]any{
+			"time": at.Format(time.RFC3339Nano),
+			"data": map[string]any{
+				"name": "GET /cart", "service.name": "checkout", "rollouts_pod_template_hash": hash,
+				"duration_ms": 100.0 + float64(i), "error": false, "http.response.status_code": 200,
+			},
+		}
+	}
+	body, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
+	request, _ := http.NewRequest(http.MethodPost, s.emulatorURL+"/1/batch/checkout", bytes.NewReader(body))
+	request.Header.Set("Content-Type", "application/json")
+	request.Header.Set("X-Honeycomb-Team", "emulator-key")
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		return err
+	}
+	defer response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /1/batch/checkout: %s", response.Status)
+	}
+	return nil
+}

@@ -345,3 +345,81 @@ func TestTemplatesOutlastARateLimitedMinute(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorWhenDatasetIsForbidden: the callers may use only "checkout"; a Rollout that
+// points a template at another dataset gets 403.
+func TestErrorWhenDatasetIsForbidden(t *testing.T) {
+	overrides := append(localArgs(healthy), v1alpha1.AnalysisRunArgument{Name: "dataset", Value: "payments"})
+	for _, m := range measurements(t, goodCanaryHash, overrides) {
+		t.Run(m.name, func(t *testing.T) {
+			expectError(t, measure(t, m.run, m.metric, infra.secrets), "received non 2xx response code: 403")
+		})
+	}
+}
+
+// TestErrorWhenHoneycombIsSlowThenResumes: a query result that does not complete within the
+// evaluator's deadline (jsonBody timeout_seconds) gives Argo a 504 before Argo's own client
+// timeout (timeoutSeconds), and Argo's retry gets the value. Takes one evaluator deadline
+// (15 s), so it runs one metric only.
+func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
+	all := measurements(t, badCanaryHash, localArgs(healthy))
+	if len(all) == 0 {
+		t.Fatal("no measurements")
+	}
+	m := all[0]
+	if err := healthy.injectFault(map[string]any{
+		"method": "GET", "path_prefix": "/1/query_results", "count": -1, "mode": "never_complete",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	faultCleared := false
+	defer func() {
+		if !faultCleared {
+			_ = healthy.clearFaults()
+		}
+	}()
+	// A canary of this test's own, so no result for it is cached.
+	const slowCanaryHash = "1a2b3c4d5"
+	if err := healthy.ingestSpans(slowCanaryHash, 60); err != nil {
+		t.Fatal(err)
+	}
+	run, err := findBlock(t, m).newAnalysisRun(slowCanaryHash, stableHash, localArgs(healthy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	createdBefore := queryResultsCreated(t, healthy)
+	startMinute := time.Now().Truncate(time.Minute)
+	expectError(t, measure(t, run, m.metric, infra.secrets), "received non 2xx response code: 504")
+
+	if err := healthy.clearFaults(); err != nil {
+		t.Fatal(err)
+	}
+	faultCleared = true
+	retry := measure(t, run, m.metric, infra.secrets)
+	if retry.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Fatalf("retry after the slow result: phase %s (value %s, message %q), want Successful", retry.Phase, retry.Value, retry.Message)
+	}
+	created := queryResultsCreated(t, healthy) - createdBefore
+	t.Logf("retry: phase=%s value=%s; query results created for both tries: %v", retry.Phase, retry.Value, created)
+	// Within one minute both tries are the same query: the retry must resume the result the
+	// first try created rather than create another.
+	if time.Now().Truncate(time.Minute).Equal(startMinute) && created != 1 {
+		t.Fatalf("the retry created a new query result (%v in all) instead of resuming", created)
+	}
+}
+
+// findBlock finds the analysis block a measurement belongs to.
+func findBlock(t *testing.T, m measurement) analysisBlock {
+	t.Helper()
+	blocks, err := infra.analysisBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range blocks {
+		if block.templateOf(m.metric) == m.template && strings.HasPrefix(m.name, block.rollout.Name+"/"+block.where+"/") {
+			return block
+		}
+	}
+	t.Fatalf("no block for %s", m.name)
+	return analysisBlock{}
+}

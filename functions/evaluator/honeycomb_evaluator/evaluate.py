@@ -7,6 +7,7 @@ the evaluation's log line and metrics. Running the query is delegated to one fun
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from honeycomb_evaluator.errors import ApiError
 from honeycomb_evaluator.execution import Execution, ExecutionRequest, execute
 from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, current_stats
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthError
+from honeycomb_evaluator.honeycomb.errors import timeout as honeycomb_timeout
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.observability import MetricUnit, emit_metrics, logger, traced
@@ -66,7 +68,7 @@ class Evaluator:
         calculation = choose_calculation(request)
         check_match(request)
         window = resolve_window(request.query)
-        target = await self.keys.resolve(request.environment)
+        target = await self._resolve_key(request.environment, deadline)
         outcome.target = target
         execute_started = time.perf_counter()
         try:
@@ -116,12 +118,23 @@ class Evaluator:
             return await self.execute(self.client, execution_request(target))
         except HoneycombAuthError:
             # The key may have been rotated since we cached it: refetch once, retry only if it changed.
-            fresh = await self.keys.resolve(request.environment, refresh=True)
+            fresh = await self._resolve_key(request.environment, deadline, refresh=True)
             if fresh.key_id == target.key_id and fresh.api_url == target.api_url:
                 raise
             outcome.target = fresh
             logger.info("honeycomb key refetched after auth failure", extra={"key_id": fresh.key_id})
             return await self.execute(self.client, execution_request(fresh))
+
+    async def _resolve_key(
+        self, environment: str, deadline: float, *, refresh: bool = False
+    ) -> HoneycombTarget:
+        # Reading Secrets Manager is a network call too: it must not outlive the caller's deadline.
+        try:
+            return await asyncio.wait_for(
+                self.keys.resolve(environment, refresh=refresh), timeout=max(0.0, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            raise honeycomb_timeout("the Honeycomb key could not be read before the deadline") from None
 
     @staticmethod
     def _record(request: EvaluateRequest, outcome: Outcome, elapsed: float) -> None:

@@ -1,0 +1,30 @@
+"""`make run` without a terminal: shows the demo evaluations and a curl command, then stops."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_make_run_script_finishes_without_a_terminal() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("HONEYCOMB_API_KEY", "HONEYCOMB_API_URL")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "support" / "run_demo.py")],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "bad canary (v1.5.0)" in out and "8.00%" in out
+    assert "stable (v1.4.2)" in out and "0.50%" in out
+    assert "curl -s -X POST http://127.0.0.1:" in out
+    assert '"value": 0.08' in out
+    assert "stopping the servers" in out

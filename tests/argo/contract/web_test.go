@@ -52,6 +52,7 @@ func localArgs(s *stack) []v1alpha1.AnalysisRunArgument {
 type measurement struct {
 	name     string // rollout/block/metric, for subtest names
 	template string
+	block    analysisBlock
 	run      *v1alpha1.AnalysisRun
 	metric   string
 }
@@ -74,6 +75,7 @@ func measurements(t *testing.T, canaryHash string, overrides []v1alpha1.Analysis
 			all = append(all, measurement{
 				name:     fmt.Sprintf("%s/%s/%s", block.rollout.Name, block.where, metric.Name),
 				template: block.templateOf(metric.Name),
+				block:    block,
 				run:      run,
 				metric:   metric.Name,
 			})
@@ -380,7 +382,7 @@ func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
 	}()
 	// A canary of this test's own (its spans are sent in TestMain), so no result for it
 	// is cached.
-	run, err := findBlock(t, m).newAnalysisRun(slowCanaryHash, stableHash, localArgs(healthy))
+	run, err := m.block.newAnalysisRun(slowCanaryHash, stableHash, localArgs(healthy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,20 +405,4 @@ func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
 	if time.Now().Truncate(time.Minute).Equal(startMinute) && created != 1 {
 		t.Fatalf("the retry created a new query result (%v in all) instead of resuming", created)
 	}
-}
-
-// findBlock finds the analysis block a measurement belongs to.
-func findBlock(t *testing.T, m measurement) analysisBlock {
-	t.Helper()
-	blocks, err := infra.analysisBlocks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, block := range blocks {
-		if block.templateOf(m.metric) == m.template && strings.HasPrefix(m.name, block.rollout.Name+"/"+block.where+"/") {
-			return block
-		}
-	}
-	t.Fatalf("no block for %s", m.name)
-	return analysisBlock{}
 }

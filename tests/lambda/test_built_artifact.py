@@ -52,6 +52,7 @@ EXPECTED: dict[str, tuple[int, Check]] = {
     "http-api-evaluate": (200, _bad_canary_p99),
     "http-api-oauth-evaluate": (200, _bad_canary_p99),
     "function-url-iam-evaluate": (200, _bad_canary_p99),
+    "function-url-iam-base64-body": (200, _bad_canary_p99),
     "http-api-malformed-json": _error(400, "malformed_json"),
     "http-api-schema-error": _error(422, "invalid_request", "query.calculations.0.op"),
     "http-api-missing-token": _error(401, "unauthenticated"),

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from honeycomb_evaluator.app import create_app
 from honeycomb_evaluator.execution import ExecutionRequest
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
@@ -67,6 +68,7 @@ def test_committed_openapi_document_is_in_sync() -> None:
     committed = json.loads((REPO / "docs" / "openapi.json").read_text())
     assert committed == openapi_document(), "regenerate: honeycomb-evaluator openapi > docs/openapi.json"
     assert set(committed["components"]["schemas"]) >= {"EvaluateRequest", "EvaluateResponse", "ErrorResponse"}
+    validate(committed)  # a valid OpenAPI 3.1 document
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from openapi_spec_validator import validate
 from honeycomb_evaluator.app import create_app
 from honeycomb_evaluator.execution import ExecutionRequest
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.openapi import openapi_document
 from honeycomb_evaluator.settings import Settings
+from openapi_spec_validator import validate
 
 from tests.evaluator.conftest import BAD_CANARY_HASH, PRIMARY_KEY, canary_body, evaluator_env
 from tests.support.servers import VENV_BIN, Server

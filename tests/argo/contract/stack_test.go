@@ -108,8 +108,9 @@ func startProcess(name, logDir string, env []string, program string, args ...str
 	cmd := exec.Command(program, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so stopping it also stops any worker it spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so stopping it also stops any worker it spawned; and a SIGTERM
+	// from the kernel if the test binary dies without stopping it (a go test timeout).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, program, err)

@@ -59,6 +59,9 @@ class Evaluator:
         except ApiError as e:
             outcome.outcome = e.code
             raise
+        except Exception:
+            outcome.outcome = "internal_error"  # app.py answers the JSON 500
+            raise
         finally:
             current_stats.reset(token)
             self._record(request, outcome, time.perf_counter() - started)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 import uuid
@@ -48,6 +49,7 @@ class FleetReport:
             f"distinct (spec, window) pairs answered {len(self.pairs)}; query results created {self.created}",
             f"Honeycomb 429s {self.honeycomb_429}; 503 without Retry-After {self.missing_retry_after}",
             f"answered with a value: quiet clusters {self.quiet_ok}, noisy cluster {self.noisy_ok}",
+            f"served (how/status, from the evaluators' metrics): {dict(self.served.most_common())}",
         ]
 
 
@@ -171,6 +173,11 @@ def simulate(
             drive(servers, tokens, plan(clusters, rollouts, seed=5), intervals=intervals, every_s=every_s)
         )
         stats = emulator_stats(emulator.url)
+        for server in servers:
+            for line in server.output().splitlines():
+                if '"CallerEvaluations"' in line:
+                    record = json.loads(line)
+                    report.served[f"{record.get('served')}/{record.get('status')}"] += 1
     report.created = int(stats["query_results_created"])
     report.honeycomb_429 = int(stats["rate_limited"])
     return report

@@ -30,7 +30,7 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     return path, write_registry(path, ["cluster-a", "cluster-b"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def emulator() -> Iterator[Server]:
     # Slow enough that concurrent requests really overlap with the running query.
     with start_emulator("--demo", "--result-delay-ms", "300") as server:
@@ -46,7 +46,7 @@ def evaluator_env(emulator: Server, registry: Path, **extra: str) -> dict[str, s
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def evaluator(emulator: Server, tokens: tuple[Path, dict[str, str]]) -> Iterator[Server]:
     with start_evaluator(evaluator_env(emulator, tokens[0])) as server:
         yield server
@@ -105,7 +105,6 @@ def test_budget_answers_503_instead_of_a_honeycomb_429(
 ) -> None:
     reset_emulator(emulator.url)
     env = evaluator_env(emulator, tokens[0], EVALUATOR_RATE_LIMIT_PER_MINUTE="3", EVALUATOR_RATE_HEADROOM="0")
-    env["EVALUATOR_DEFAULT_BUDGET_SHARE"] = "1"
     with start_evaluator(env) as evaluator:
         answers = [
             post(

@@ -36,7 +36,6 @@ def test_dynamodb_with_a_custom_budget() -> None:
         ({"EVALUATOR_RATE_LIMIT_PER_MINUTE": "ten"}, "EVALUATOR_RATE_LIMIT_PER_MINUTE"),
         ({"EVALUATOR_RATE_LIMIT_PER_MINUTE": "0"}, "EVALUATOR_RATE_LIMIT_PER_MINUTE"),
         ({"EVALUATOR_RATE_HEADROOM": "10"}, "EVALUATOR_RATE_HEADROOM"),
-        ({"EVALUATOR_DEFAULT_BUDGET_SHARE": "2"}, "EVALUATOR_DEFAULT_BUDGET_SHARE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:

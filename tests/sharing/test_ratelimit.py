@@ -21,34 +21,43 @@ def slots(*grants: tuple[float, str]) -> list[Slot]:
 
 
 def test_empty_bucket_grants() -> None:
-    d = decide([], capacity=9, lifetime=LIFETIME, caller="a", share=0.25, reserve=2, now=1000.0)
+    d = decide([], capacity=9, lifetime=LIFETIME, caller="a", share=None, now=1000.0)
     assert d.granted and 0 <= d.index < 9 and d.seen_granted_at == 0.0
 
 
 def test_full_bucket_waits_for_the_first_token_back() -> None:
     full = slots(*[(1000.0 + i, "b") for i in range(3)])
-    d = decide(full, capacity=3, lifetime=LIFETIME, caller="a", share=0.5, reserve=1, now=1010.0)
+    d = decide(full, capacity=3, lifetime=LIFETIME, caller="a", share=None, now=1010.0)
     assert not d.granted and d.wait_seconds == pytest.approx(52.0)
 
 
-def test_caller_above_its_share_leaves_the_reserve_to_others() -> None:
-    # "noisy" holds 5 of 8 tokens; 3 are free and the reserve is 3: it may not take one.
-    bucket = slots(*[(1000.0, "noisy")] * 5)
-    noisy = decide(bucket, capacity=8, lifetime=LIFETIME, caller="noisy", share=0.25, reserve=3, now=1001.0)
-    assert not noisy.granted
-    assert noisy.wait_seconds == pytest.approx(61.0)
-    quiet = decide(bucket, capacity=8, lifetime=LIFETIME, caller="quiet", share=0.25, reserve=3, now=1001.0)
+def test_a_caller_alone_may_use_the_whole_bucket() -> None:
+    eight = slots(*[(1000.0, "busy")] * 8)
+    assert decide(eight, capacity=9, lifetime=LIFETIME, caller="busy", share=None, now=1001.0).granted
+
+
+def test_a_busy_caller_leaves_a_fair_share_for_each_other_active_caller() -> None:
+    # Active: busy, q1, q2 → a fair share is ceil(9 / 3) = 3. busy holds 3; 4 tokens are free,
+    # and one fair share for each of the two others is 6: busy may not take one.
+    bucket = slots(*[(1000.0, "busy")] * 3, (1000.0, "q1"), (1000.0, "q2"))
+    busy = decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=None, now=1001.0)
+    assert not busy.granted
+    assert busy.wait_seconds == pytest.approx(61.0)
+    # The others are below their share and take any free token.
+    quiet = decide(bucket, capacity=9, lifetime=LIFETIME, caller="q1", share=None, now=1001.0)
     assert quiet.granted and quiet.index >= 5
-    # With more free tokens than the reserve, the busy caller may borrow (work-conserving).
-    two = slots(*[(1000.0, "noisy")] * 2)
-    assert decide(
-        two, capacity=8, lifetime=LIFETIME, caller="noisy", share=0.25, reserve=3, now=1001.0
-    ).granted
+    # A registry share above the fair share raises the caller's own quota.
+    assert decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=0.5, now=1001.0).granted
+
+
+def test_callers_idle_for_two_lifetimes_no_longer_count() -> None:
+    bucket = slots(*[(1000.0, "busy")] * 3, (1000.0 - 2 * LIFETIME - 1, "gone"))
+    assert decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=None, now=1001.0).granted
 
 
 def test_expired_tokens_are_free_again() -> None:
     old = slots(*[(900.0, "a")] * 3)
-    d = decide(old, capacity=3, lifetime=LIFETIME, caller="a", share=0.1, reserve=1, now=1000.0)
+    d = decide(old, capacity=3, lifetime=LIFETIME, caller="a", share=None, now=1000.0)
     assert d.granted and d.seen_granted_at == 900.0
 
 
@@ -146,19 +155,26 @@ def test_noisy_caller_cannot_starve_a_quiet_one() -> None:
     )
     noisy, quiet = Caller(name="noisy", via="token"), Caller(name="quiet", via="token")
 
-    async def main() -> int:
-        noisy_grants = 0
-        for _ in range(30):  # the noisy cluster asks as fast as it can, without waiting
-            try:
-                await budget.acquire("key", noisy, relational=False, deadline=fake.now)
-                noisy_grants += 1
-            except RateLimited:
-                pass
-        # The quiet cluster still gets a token at once.
-        await budget.acquire("key", quiet, relational=False, deadline=fake.now)
-        return noisy_grants
+    async def try_take(caller: Caller) -> bool:
+        try:
+            await budget.acquire("key", caller, relational=False, deadline=fake.now)
+            return True
+        except RateLimited:
+            return False
 
-    assert asyncio.run(main()) == 9 - 3  # the reserve of ceil(0.3 * 9) = 3 is left to others
+    async def main() -> None:
+        # Alone, the noisy cluster may use every token.
+        assert [await try_take(noisy) for _ in range(10)] == [True] * 9 + [False]
+        fake.now += 1
+        assert not await try_take(quiet)  # nothing is free right now
+        fake.now += 62  # the first tokens come back
+        # With two active callers a fair share is ceil(9 / 2) = 5. The quiet cluster gets a token;
+        # the noisy one takes its 5 and must then leave the rest to the quiet one.
+        assert await try_take(quiet)
+        assert sum([await try_take(noisy) for _ in range(10)]) == 5
+        assert [await try_take(quiet) for _ in range(4)] == [True, True, True, False]
+
+    asyncio.run(main())
 
 
 def test_exhaust_spends_every_free_token() -> None:
@@ -170,5 +186,24 @@ def test_exhaust_spends_every_free_token() -> None:
         await budget.exhaust("key", relational=False)
         with pytest.raises(RateLimited):
             await budget.acquire("key", caller, relational=False, deadline=fake.now + 1)
+
+    asyncio.run(main())
+
+
+def test_a_shared_execution_is_charged_to_a_waiting_caller_with_room() -> None:
+    fake = FakeTime()
+    budget, _ = budget_with(fake, BudgetSettings(per_window=4, headroom=0, margin_seconds=0))
+    a, b, c = (Caller(name=n, via="token") for n in "abc")
+
+    async def main() -> None:
+        # a and b are active; a holds its fair share (ceil(4 / 2) = 2) and may not take more.
+        await budget.acquire("key", a, relational=False, deadline=fake.now)
+        await budget.acquire("key", a, relational=False, deadline=fake.now)
+        await budget.acquire("key", b, relational=False, deadline=fake.now)
+        with pytest.raises(RateLimited):
+            await budget.acquire("key", a, relational=False, deadline=fake.now)
+        # The same execution is also wanted by c, which holds nothing: c pays for it.
+        charged = await budget.acquire("key", lambda: [a, c], relational=False, deadline=fake.now)
+        assert charged == c
 
     asyncio.run(main())

@@ -21,11 +21,18 @@ TOKEN = "token-cluster-a"
 
 
 @pytest.fixture(scope="module")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str], Path]]:
-    registry = tmp_path_factory.mktemp("callers") / "callers.json"
+def moto_env() -> Iterator[dict[str, str]]:
+    with start_moto() as moto:
+        yield aws_env(moto.url)
+
+
+@pytest.fixture
+def infra(moto_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, dict[str, str], Path]]:
+    registry = tmp_path / "callers.json"
     write_registry(registry, ["cluster-a"])
-    with start_moto() as moto, start_emulator("--demo", "--result-delay-ms", "1500") as emulator:
-        yield emulator, aws_env(moto.url), registry
+    # An emulator per test: the counts asserted on are its own.
+    with start_emulator("--demo", "--result-delay-ms", "1500") as emulator:
+        yield emulator, moto_env, registry
 
 
 @contextlib.contextmanager
@@ -103,7 +110,6 @@ def test_instances_share_one_rate_budget(infra: tuple[Server, dict[str, str], Pa
     limits = {
         "EVALUATOR_RATE_LIMIT_PER_MINUTE": "3",
         "EVALUATOR_RATE_HEADROOM": "0",
-        "EVALUATOR_DEFAULT_BUDGET_SHARE": "1",
     }
     with fleet(infra, 2, **limits) as servers:
         bodies = [evaluation(VERSIONS["stable"], time_range=3000 + 60 * i) for i in range(6)]
@@ -120,7 +126,7 @@ def test_an_abandoned_claim_is_taken_over(infra: tuple[Server, dict[str, str], P
     with fleet(infra, 1) as (evaluator,):
         body = evaluation(VERSIONS["bad"], time_range=3600)
         first = post(evaluator, body)
-        assert first.status_code == 200
+        assert first.status_code == 200, first.text
         table = evaluator.extra["table"]
         items = dynamodb_client(aws).scan(TableName=table)["Items"]
         (execution,) = [

@@ -53,7 +53,5 @@ class SharingConfig:
             relational_per_window=int(
                 _number(env, "EVALUATOR_RATE_LIMIT_RELATIONAL_PER_MINUTE", 1, minimum=1, maximum=10_000)
             ),
-            default_share=_number(env, "EVALUATOR_DEFAULT_BUDGET_SHARE", 0.25, minimum=0.01, maximum=1),
-            reserve_fraction=_number(env, "EVALUATOR_RATE_RESERVE_FRACTION", 0.3, minimum=0, maximum=0.9),
         )
         return cls(backend=backend, table_name=table, budget=budget)  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
 PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
 CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instance is working on
-LEASE_MARGIN_SECONDS = 2.0  # an owner's claim outlives its deadline by this much
+LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
 
 
@@ -143,10 +143,14 @@ class SharedExecutor:
             if stored is not None:
                 _mark("store_cache", key)
                 return Execution(result=stored[1], query_id=stored[0], cached=True)
-        caller = current_caller.get()
+        # Results completed after this moment were in flight when the request arrived.
+        fresh_after = self._wall() - request.max_age_seconds
         try:
             outcome, joined = await self._flights.do(
-                key, lambda flight: self._run(client, request, fp, caller, flight), deadline=request.deadline
+                key,
+                lambda flight: self._run(client, request, fp, flight, fresh_after),
+                deadline=request.deadline,
+                member=current_caller.get(),
             )
         except FlightTimeout:
             raise honeycomb_errors.timeout(
@@ -187,17 +191,16 @@ class SharedExecutor:
         client: HoneycombClient,
         request: ExecutionRequest,
         fp: Fingerprint,
-        caller: Caller,
         flight: Flight,
+        fresh_after: float,
     ) -> _Outcome:
         key = fp.execution_key
-        started = self._wall()
         query_id: str | None = None
         lost: set[str] = set()  # result ids Honeycomb no longer knows
         in_flight: set[int] = set()  # generations seen claimed or pending: their result is ours
         while True:
             record = await self.store.get_execution(key)
-            state = self._classify(record, started, lost, in_flight)
+            state = self._classify(record, fresh_after, lost, in_flight)
             if record is not None and state in ("running", "wait"):
                 in_flight.add(record.generation)
             if state == "done":
@@ -217,18 +220,22 @@ class SharedExecutor:
                 continue
             if query_id is None:
                 query_id = await self._query_id(client, request, fp, flight)
+            # Waiting for a token and creating must end within the claim's lease, or another
+            # instance would take the claim over and create a second result: fix the deadline
+            # for both now (later joiners may extend the flight's, not this one).
+            claim_deadline = flight.deadline
             claim = await self.store.claim(
                 key,
                 seen=record,
                 owner=self._next_owner(),
                 lease_until=self._wall()
-                + max(1.0, flight.deadline - self._monotonic())
+                + max(0.0, claim_deadline - self._monotonic())
                 + LEASE_MARGIN_SECONDS,
                 ttl_seconds=RESULT_RETENTION_SECONDS,
             )
             if claim is None:
                 continue  # another instance claimed first; look at what it did
-            created = await self._create(client, request, fp, caller, flight, claim, query_id)
+            created = await self._create(client, request, fp, flight, claim_deadline, claim, query_id)
             pending = dataclasses.replace(claim, state="pending", query_id=query_id, result_id=created.id)
             if created.complete and (created.results or created.series):
                 await self._complete(key, pending, created)
@@ -243,16 +250,21 @@ class SharedExecutor:
         client: HoneycombClient,
         request: ExecutionRequest,
         fp: Fingerprint,
-        caller: Caller,
         flight: Flight,
+        deadline: float,
         claim: ExecutionRecord,
         query_id: str,
     ) -> QueryResult:
         relational = uses_relational_fields(spec_columns(request.spec))
         try:
             # Leave a moment to create and poll; a result created late is resumed by the retry.
+            # The token is charged to one of the callers waiting for this execution (the first the
+            # fair-share rule allows), so a caller at its share does not hold back the others.
             await self.budget.acquire(
-                fp.key_id, caller, relational=relational, deadline=flight.deadline - 0.5
+                fp.key_id,
+                lambda: flight.members or [ANONYMOUS],
+                relational=relational,
+                deadline=deadline - 0.5,
             )
         except (RateLimited, asyncio.CancelledError):
             # Nothing will be created on this claim: let others claim at once.
@@ -261,7 +273,7 @@ class SharedExecutor:
         # A token is spent: the result must be created and its id recorded even if every waiter
         # leaves now, or the next caller would spend another token on the same execution.
         return await _shielded(
-            self._create_and_record(client, request, fp, claim, query_id, relational, flight.deadline)
+            self._create_and_record(client, request, fp, claim, query_id, relational, deadline)
         )
 
     async def _create_and_record(
@@ -345,7 +357,7 @@ class SharedExecutor:
         return _Outcome(result=result, query_id=query_id, created=created, how=how)
 
     def _classify(
-        self, record: ExecutionRecord | None, started: float, lost: set[str], in_flight: set[int]
+        self, record: ExecutionRecord | None, fresh_after: float, lost: set[str], in_flight: set[int]
     ) -> str:
         """What a flight does with the record it read.
 
@@ -358,8 +370,8 @@ class SharedExecutor:
             return "replace"
         now = self._wall()
         if record.state == "complete":
-            # Seen in flight, or completed after this flight began (by any instance's clock).
-            waited_for = record.generation in in_flight or (record.completed_at or 0.0) >= started
+            # Seen in flight, or completed after the request arrived (less its max_age_seconds).
+            waited_for = record.generation in in_flight or (record.completed_at or 0.0) >= fresh_after
             return "done" if waited_for else "replace"
         owner_alive = record.lease_until > now and not record.owner.startswith(self._instance + ":")
         if record.state == "pending":

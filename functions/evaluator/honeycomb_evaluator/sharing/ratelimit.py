@@ -7,9 +7,13 @@ in any window at most N creations are sent, whatever the arrival pattern and how
 instances share the bucket: each token is a slot in the state store, taken with a conditional
 write.
 
-Fair share: a caller below its share of the bucket may take any free token; a caller at or
-above its share may only take one while more than `reserve` tokens are free. One busy cluster
-can use an idle budget, but the last tokens are kept for the others.
+Fair share: the callers that took tokens in the last two token lifetimes are "active". Each
+active caller's fair share is the bucket divided among them (at least one token; more if its
+registry entry sets `budget_share`). Below its share a caller may take any free token. At or
+above it, a caller may take one only while more tokens are free than one fair share for every
+other active caller. A cluster alone uses the whole budget; with others around, a busy one
+cannot take the tokens they will ask for. A token for an execution several callers wait for is
+charged to the first of them the rule allows.
 
 When no token can be had before the caller's deadline, the caller gets 503 `rate_limited` with
 the time until one frees up, and Honeycomb is not called.
@@ -21,7 +25,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .backends.base import Slot, StateStore
@@ -29,6 +33,7 @@ from .callers import Caller
 from .errors import RateLimited
 
 RELATIONAL_PREFIXES = ("root.", "parent.", "child.", "any.", "any2.", "any3.", "none.")
+EXHAUSTED = "honeycomb-429"  # marks tokens spent because Honeycomb refused us anyway
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,6 @@ class BudgetSettings:
     headroom: int = 1  # tokens never spent: room for other users of the key
     margin_seconds: float = 2.0  # clock skew between instances, latency to Honeycomb
     relational_per_window: int = 1
-    default_share: float = 0.25  # for callers without `budget_share`
-    reserve_fraction: float = 0.3  # tokens kept for callers below their share
 
     def capacity(self, relational: bool) -> int:
         limit = self.relational_per_window if relational else self.per_window
@@ -60,7 +63,7 @@ class Decision:
 
 
 def decide(
-    slots: list[Slot], *, capacity: int, lifetime: float, caller: str, share: float, reserve: int, now: float
+    slots: list[Slot], *, capacity: int, lifetime: float, caller: str, share: float | None, now: float
 ) -> Decision:
     """The fair-share rule on one snapshot of a bucket (pure, so it is tested on its own)."""
     by_index = {s.index: s for s in slots if s.index < capacity}
@@ -72,8 +75,13 @@ def decide(
         for s in by_index.values()
         if s.caller == caller and s.granted_at + lifetime > now
     )
-    quota = max(1, math.floor(share * capacity))
-    reserve = min(reserve, capacity - 1)
+    active = {s.caller for s in by_index.values() if s.granted_at > now - 2 * lifetime} - {EXHAUSTED}
+    others = len(active - {caller})
+    # Rounded up, so callers that all hold their share hold the whole bucket (nothing is stranded).
+    fair = math.ceil(capacity / (others + 1))
+    quota = max(fair, math.floor(share * capacity)) if share else fair
+    # One fair share stays free for every other active caller.
+    reserve = min(capacity - 1, others * fair)
     under_share = len(own) < quota
     if free and (under_share or len(free) > reserve):
         index = random.choice(free)  # spread concurrent takers over the free slots
@@ -113,44 +121,62 @@ class RateBudget:
     def bucket(key_id: str, relational: bool) -> str:
         return f"{'relational' if relational else 'results'}#{key_id}"
 
-    async def acquire(self, key_id: str, caller: Caller, *, relational: bool, deadline: float) -> None:
-        """Spend one token for `caller`, waiting for one until `deadline` (monotonic); else 503."""
+    async def acquire(
+        self,
+        key_id: str,
+        callers: Caller | Callable[[], Sequence[Caller]],
+        *,
+        relational: bool,
+        deadline: float,
+    ) -> Caller:
+        """Spend one token, waiting for one until `deadline` (monotonic); else 503 `rate_limited`.
+
+        `callers` is who the token is for: one caller, or (for an execution several callers are
+        waiting for) a function listing them, read again on every look. The token is charged to
+        the first of them the fair-share rule allows; that caller is returned.
+        """
         settings = self.settings
         capacity = settings.capacity(relational)
         bucket = self.bucket(key_id, relational)
-        share = caller.budget_share or settings.default_share
-        reserve = 0 if relational else math.ceil(settings.reserve_fraction * capacity)
         while True:
             now = self._wall()
             slots = await self._store.read_slots(bucket)
-            decision = decide(
-                slots,
-                capacity=capacity,
-                lifetime=settings.token_lifetime,
-                caller=caller.name,
-                share=share,
-                reserve=reserve,
-                now=now,
-            )
-            if decision.granted:
+            candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
+            decisions = [
+                (
+                    decide(
+                        slots,
+                        capacity=capacity,
+                        lifetime=settings.token_lifetime,
+                        caller=candidate.name,
+                        share=candidate.budget_share,
+                        now=now,
+                    ),
+                    candidate,
+                )
+                for candidate in candidates
+            ]
+            granted = next(((d, c) for d, c in decisions if d.granted), None)
+            if granted is not None:
+                decision, charged = granted
                 taken = await self._store.take_slot(
                     bucket,
                     decision.index,
                     seen_granted_at=decision.seen_granted_at,
-                    caller=caller.name,
+                    caller=charged.name,
                     now=now,
                     ttl_seconds=settings.token_lifetime * 2,
                 )
                 if taken:
-                    return
+                    return charged
                 continue  # another instance took that slot first: look again
+            soonest = min(d.wait_seconds for d, _ in decisions)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
-            wait = decision.wait_seconds + random.uniform(0.0, 0.2)
+            wait = soonest + random.uniform(0.0, 0.2)
             if self._monotonic() + wait > deadline:
                 raise RateLimited(
-                    "the Honeycomb query budget for this key is spent; "
-                    f"a token frees up in {decision.wait_seconds:.0f} s",
-                    retry_after_seconds=max(1.0, math.ceil(decision.wait_seconds)),
+                    f"the Honeycomb query budget for this key is spent; a token frees up in {soonest:.0f} s",
+                    retry_after_seconds=max(1.0, math.ceil(soonest)),
                 )
             await self._sleep(wait)
 
@@ -168,7 +194,7 @@ class RateBudget:
                     bucket,
                     index,
                     seen_granted_at=slot.granted_at if slot else 0.0,
-                    caller="honeycomb-429",
+                    caller=EXHAUSTED,
                     now=now,
                     ttl_seconds=lifetime * 2,
                 )

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -25,6 +25,7 @@ class Flight:
     deadline: float
     waiters: int = 0
     joined: int = field(default=0)  # callers that found the work already running
+    members: list[Any] = field(default_factory=list)  # what each waiting caller brought (`member=`)
 
 
 class FlightTimeout(Exception):
@@ -40,7 +41,7 @@ class SingleFlight(Generic[T]):
         return key in self._running
 
     async def do(
-        self, key: str, work: Callable[[Flight], Awaitable[T]], *, deadline: float
+        self, key: str, work: Callable[[Flight], Awaitable[T]], *, deadline: float, member: Any = None
     ) -> tuple[T, bool]:
         """Run `work` once for everyone asking for `key` now; returns (value, joined_existing)."""
         entry = self._running.get(key)
@@ -56,6 +57,8 @@ class SingleFlight(Generic[T]):
             flight.deadline = max(flight.deadline, deadline)
             flight.joined += 1
         flight.waiters += 1
+        if member is not None:
+            flight.members.append(member)
         try:
             remaining = deadline - self._clock()
             try:
@@ -65,6 +68,8 @@ class SingleFlight(Generic[T]):
                     return task.result(), joined
                 raise FlightTimeout(key) from None
         finally:
+            if member is not None:
+                flight.members.remove(member)
             flight.waiters -= 1
             if flight.waiters == 0 and not task.done():
                 task.cancel()

@@ -4,6 +4,7 @@ go 1.26.1
 
 require (
 	github.com/argoproj/argo-rollouts v1.10.1
+	github.com/juju/ansiterm v1.0.0
 	github.com/sirupsen/logrus v1.9.3
 	k8s.io/api v0.34.5
 	k8s.io/apiextensions-apiserver v0.34.5
@@ -108,6 +109,7 @@ require (
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.18.0 // indirect
 	github.com/liggitt/tabwriter v0.0.0-20181228230101-89fcab3d43de // indirect
+	github.com/lunixbochs/vtclean v1.0.0 // indirect
 	github.com/machinebox/graphql v0.2.2 // indirect
 	github.com/mailru/easyjson v0.7.7 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect

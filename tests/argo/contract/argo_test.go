@@ -5,15 +5,19 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/argoproj/argo-rollouts/metricproviders/webmetric"
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	analysisutil "github.com/argoproj/argo-rollouts/utils/analysis"
+	"github.com/argoproj/argo-rollouts/utils/annotations"
 	log "github.com/sirupsen/logrus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/kubernetes/pkg/apis/core"
 	corev1conversion "k8s.io/kubernetes/pkg/apis/core/v1"
 
@@ -45,6 +49,7 @@ func loadCluster() (*cluster, error) {
 				return nil, err
 			}
 			rollout.Namespace = namespace
+			rollout.UID = types.UID("uid-" + rollout.Name) // what the API server would assign
 			c.rollouts = append(c.rollouts, &rollout)
 		case "AnalysisTemplate":
 			var template v1alpha1.AnalysisTemplate
@@ -89,7 +94,8 @@ func (c *cluster) webTemplates() []string {
 // analysis step.
 type analysisBlock struct {
 	rollout   *v1alpha1.Rollout
-	where     string
+	where     string // "background" or "step<index>", for test names
+	infix     string // "" or the step index, as the rollout controller names AnalysisRuns
 	analysis  *v1alpha1.RolloutAnalysis
 	templates []*v1alpha1.AnalysisTemplate
 }
@@ -107,7 +113,7 @@ func (c *cluster) analysisBlocks() ([]analysisBlock, error) {
 		}
 		for i, step := range canary.Steps {
 			if step.Analysis != nil {
-				found = append(found, analysisBlock{rollout: rollout, where: fmt.Sprintf("step%d", i), analysis: step.Analysis})
+				found = append(found, analysisBlock{rollout: rollout, where: fmt.Sprintf("step%d", i), infix: strconv.Itoa(i), analysis: step.Analysis})
 			}
 		}
 		for _, block := range found {
@@ -153,9 +159,23 @@ func (b analysisBlock) newAnalysisRun(canaryHash, stableHash string, overrides [
 	for i, template := range b.templates {
 		templates[i] = template.DeepCopy()
 	}
-	return analysisutil.NewAnalysisRunFromTemplates(templates, nil, args, b.analysis.DryRun, b.analysis.MeasurementRetention,
-		map[string]string{}, map[string]string{}, b.rollout.Name+"-"+canaryHash+"-"+b.where, "", b.rollout.Namespace)
+	// Named, annotated and owned as rollout/analysis.go newAnalysisRunFromRollout does, for
+	// revision 2 of the Rollout.
+	name := strings.Join([]string{b.rollout.Name, canaryHash, rolloutRevision}, "-")
+	if b.infix != "" {
+		name += "-" + b.infix
+	}
+	run, err := analysisutil.NewAnalysisRunFromTemplates(templates, nil, args, b.analysis.DryRun, b.analysis.MeasurementRetention,
+		map[string]string{}, map[string]string{annotations.RevisionAnnotation: rolloutRevision}, name, "", b.rollout.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(b.rollout, v1alpha1.SchemeGroupVersion.WithKind("Rollout"))}
+	return run, nil
 }
+
+// rolloutRevision is the Rollout revision the suite's AnalysisRuns belong to.
+const rolloutRevision = "2"
 
 func replicaSet(rollout, hash string) *appsv1.ReplicaSet {
 	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{

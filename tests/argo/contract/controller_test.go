@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -12,8 +13,11 @@ import (
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	argofake "github.com/argoproj/argo-rollouts/pkg/client/clientset/versioned/fake"
 	argoinformers "github.com/argoproj/argo-rollouts/pkg/client/informers/externalversions"
+	"github.com/argoproj/argo-rollouts/pkg/kubectl-argo-rollouts/cmd/get"
+	"github.com/argoproj/argo-rollouts/pkg/kubectl-argo-rollouts/info"
 	"github.com/argoproj/argo-rollouts/utils/queue"
 	"github.com/argoproj/argo-rollouts/utils/record"
+	"github.com/juju/ansiterm"
 	log "github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -135,11 +139,12 @@ func TestAnalysisRunsWithArgoController(t *testing.T) {
 		name, hash string
 		phase      v1alpha1.AnalysisPhase
 		message    string
+		kubectl    string // in the AnalysisRun's line of `kubectl argo rollouts get rollout`
 		run        *v1alpha1.AnalysisRun
 	}
 	cases := []controllerCase{
-		{"good-canary", goodCanaryHash, v1alpha1.AnalysisPhaseSuccessful, "", nil},
-		{"bad-canary", badCanaryHash, v1alpha1.AnalysisPhaseFailed, "assessed Failed due to failed (2) > failureLimit (1)", nil},
+		{"good-canary", goodCanaryHash, v1alpha1.AnalysisPhaseSuccessful, "", "AnalysisRun  ✔ Successful", nil},
+		{"bad-canary", badCanaryHash, v1alpha1.AnalysisPhaseFailed, "assessed Failed due to failed (2) > failureLimit (1)", "AnalysisRun  ✖ Failed", nil},
 	}
 	var runs []*v1alpha1.AnalysisRun
 	for i := range cases {
@@ -162,13 +167,22 @@ func TestAnalysisRunsWithArgoController(t *testing.T) {
 		wrong.Spec.Metrics[i].ConsecutiveErrorLimit = ptrTo(intstr.FromInt32(0))
 	}
 	cases = append(cases, controllerCase{"wrong-token", goodCanaryHash, v1alpha1.AnalysisPhaseError,
-		`assessed Error due to consecutiveErrors (1) > consecutiveErrorLimit (0): "Error Message: received non 2xx response code: 401"`, wrong})
+		`assessed Error due to consecutiveErrors (1) > consecutiveErrorLimit (0): "Error Message: received non 2xx response code: 401"`,
+		"AnalysisRun  ⚠ Error", wrong})
 	runs = append(runs, wrong)
+	for _, run := range runs {
+		run.CreationTimestamp = metav1.Now() // set by the API server on create
+	}
 	controller := startAnalysisController(t, runs...)
 	defer controller.stop()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			done := controller.wait(t, c.run, 60*time.Second)
+			line := kubectlLine(step.rollout, done)
+			t.Logf("kubectl argo rollouts get rollout: %s", line)
+			if !strings.Contains(line, c.kubectl) {
+				t.Errorf("kubectl line %q does not contain %q", line, c.kubectl)
+			}
 			for _, result := range done.Status.MetricResults {
 				t.Logf("%s: %s count=%d successful=%d failed=%d error=%d", result.Name, result.Phase, result.Count, result.Successful, result.Failed, result.Error)
 			}
@@ -188,3 +202,19 @@ func TestAnalysisRunsWithArgoController(t *testing.T) {
 }
 
 func ptrTo[T any](value T) *T { return &value }
+
+// kubectlLine is the AnalysisRun's line in `kubectl argo rollouts get rollout`, rendered by the
+// kubectl plugin's own code (info.NewRolloutInfo, GetOptions.PrintAnalysisRunInfo) without color.
+func kubectlLine(owner *v1alpha1.Rollout, run *v1alpha1.AnalysisRun) string {
+	rollout := owner.DeepCopy()
+	rollout.Namespace = run.Namespace
+	roInfo := info.NewRolloutInfo(rollout, nil, nil, nil, []*v1alpha1.AnalysisRun{run}, nil)
+	var out bytes.Buffer
+	options := get.GetOptions{NoColor: true}
+	writer := ansiterm.NewTabWriter(&out, 0, 0, 2, ' ', 0)
+	for _, arInfo := range roInfo.AnalysisRuns {
+		options.PrintAnalysisRunInfo(writer, *arInfo, "", "")
+	}
+	_ = writer.Flush()
+	return strings.TrimSpace(out.String())
+}

@@ -218,3 +218,70 @@ func kubectlLine(owner *v1alpha1.Rollout, run *v1alpha1.AnalysisRun) string {
 	_ = writer.Flush()
 	return strings.TrimSpace(out.String())
 }
+
+// TestControllerRidesOutARateLimitedMinute: Honeycomb answers one 429, after which the
+// evaluator holds back for its one-minute window and answers 503 (Argo retries every 10 s).
+// Run by Argo's controller, the step analysis with the templates' consecutiveErrorLimit (6)
+// outlasts that minute and succeeds; the same analysis with Argo's default (4) errors out
+// first. Takes a little over a minute, spent waiting.
+func TestControllerRidesOutARateLimitedMinute(t *testing.T) {
+	t.Parallel()
+	budget, err := startStack("budget", suiteDir, callersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer budget.stop()
+	if err := budget.injectFault(map[string]any{
+		"method": "POST", "path_prefix": "/1/query_results", "count": 1, "status": 429, "mode": "status",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var step *analysisBlock
+	blocks, err := infra.analysisBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range blocks {
+		if blocks[i].rollout.Name == "checkout" && blocks[i].where != "background" {
+			step = &blocks[i]
+		}
+	}
+	if step == nil {
+		t.Fatal("rollout checkout has no analysis step")
+	}
+	templateLimit, err := step.newAnalysisRun(goodCanaryHash, stableHash, localArgs(budget))
+	if err != nil {
+		t.Fatal(err)
+	}
+	templateLimit = withInterval(templateLimit, "1s")
+	argoDefault := templateLimit.DeepCopy()
+	argoDefault.Name += "-default-limit"
+	for i := range argoDefault.Spec.Metrics {
+		argoDefault.Spec.Metrics[i].ConsecutiveErrorLimit = nil // Argo's default, 4
+	}
+	for _, run := range []*v1alpha1.AnalysisRun{templateLimit, argoDefault} {
+		run.CreationTimestamp = metav1.Now()
+	}
+	controller := startAnalysisController(t, templateLimit, argoDefault)
+	defer controller.stop()
+
+	rodeOut := controller.wait(t, templateLimit, 150*time.Second)
+	gaveUp := controller.wait(t, argoDefault, 150*time.Second)
+	for _, done := range []*v1alpha1.AnalysisRun{rodeOut, gaveUp} {
+		t.Logf("%s: %s %q", kubectlLine(step.rollout, done), done.Status.Phase, done.Status.Message)
+	}
+	if rodeOut.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("with consecutiveErrorLimit 6: %s %q, want Successful", rodeOut.Status.Phase, rodeOut.Status.Message)
+	}
+	errorCount := int32(0)
+	for _, result := range rodeOut.Status.MetricResults {
+		errorCount += result.Error
+	}
+	if errorCount == 0 {
+		t.Errorf("with consecutiveErrorLimit 6: no measurement was an Error, so the 429 was never seen")
+	}
+	want := `consecutiveErrorLimit (4): "Error Message: received non 2xx response code: 503"`
+	if gaveUp.Status.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(gaveUp.Status.Message, want) {
+		t.Errorf("with Argo's default limit: %s %q, want Error containing %q", gaveUp.Status.Phase, gaveUp.Status.Message, want)
+	}
+}

@@ -34,6 +34,8 @@ var (
 	healthy, rateLimited *stack
 	// oauth plays the issuer's token endpoint for honeycomb-error-rate-oauth2.
 	oauth *tokenEndpoint
+	// suiteDir holds the caller registry callersFile and the servers' logs.
+	suiteDir, callersFile string
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +65,8 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(workDir)
-	callersFile := filepath.Join(workDir, "callers.json")
+	suiteDir = workDir
+	callersFile = filepath.Join(workDir, "callers.json")
 	if err := writeCallers(callersFile, bearerToken, oauth.accessToken); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -364,6 +364,9 @@ func TestErrorWhenDatasetIsForbidden(t *testing.T) {
 // timeout (timeoutSeconds), and Argo's retry gets the value. Takes one evaluator deadline
 // (15 s), so it runs one metric only.
 func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
+	// Parallel only with TestControllerRidesOutARateLimitedMinute, which has its own stack:
+	// parallel tests start after every sequential one has finished with the healthy stack.
+	t.Parallel()
 	all := measurements(t, badCanaryHash, localArgs(healthy))
 	if len(all) == 0 {
 		t.Fatal("no measurements")

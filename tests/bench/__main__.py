@@ -15,7 +15,8 @@ import tests.bench as bench_package
 
 
 def _modules(selected: list[str]) -> list[str]:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench_package.__path__) if m.name.startswith("bench_"))
+    found = pkgutil.iter_modules(bench_package.__path__)
+    names = sorted(m.name for m in found if m.name.startswith("bench_"))
     if selected:
         names = [n for n in names if any(s in n for s in selected)]
     return names

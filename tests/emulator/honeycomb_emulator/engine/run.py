@@ -16,7 +16,7 @@ from .errors import invalid
 from .ops import DEFAULT_LIMIT, MAX_LIMIT_WITHOUT_SERIES, PERCENTILES, result_key
 from .plan import CalcPlan, QueryPlan, build_plan
 from .spec import normalize_query
-from .store import Store
+from .store import Store, first_row
 from .window import resolve_granularity, resolve_window
 
 _INTEGER_OPS = frozenset({"COUNT", "CONCURRENCY", "COUNT_DISTINCT"})
@@ -145,7 +145,7 @@ class _Execution:
 
     def __enter__(self) -> _Execution:
         self.con.execute(f"CREATE TEMP TABLE {self.src} AS {self.plan.source_sql}")
-        stats = self.con.execute(f"SELECT max(sr), sum(sr) FROM {self.src}").fetchone()
+        stats = first_row(self.con, f"SELECT max(sr), sum(sr) FROM {self.src}")
         self.mode = percentile_mode(int((stats or (0, 0))[0] or 0), int((stats or (0, 0))[1] or 0))
         return self
 

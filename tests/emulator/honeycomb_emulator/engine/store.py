@@ -47,6 +47,16 @@ _SQL_TYPES: dict[str, str] = {
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...] | None:
+    """The first row of a query, with the result fully consumed.
+
+    DuckDB 2 keeps a result opened by ``fetchone()`` pending on the connection and then refuses
+    ``register()`` (the next ingest flush) with ResourceInUseException; ``fetchall()`` finishes it.
+    """
+    rows = con.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
 def slugify(name: str) -> str:
     """Honeycomb's dataset slug: lower case, anything but letters, digits, ``-`` and ``_`` becomes ``-``."""
     return re.sub(r"[^a-z0-9_-]", "-", name.strip().lower())
@@ -348,7 +358,7 @@ class Store:
             tables = [d.table for d in self._datasets_for(dataset or ALL_DATASETS)]
             total = 0
             for table in tables:
-                row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                row = first_row(self._con, f"SELECT count(*) FROM {table}")
                 total += int(row[0]) if row else 0
             return total
 

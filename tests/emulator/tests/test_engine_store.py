@@ -219,3 +219,16 @@ def test_any_events_are_stored_counted_and_typed(batches: list[list[Event]]) -> 
     types = {c.key_name: c.type for c in store.columns("ds")}
     for key in {k for e in events for k in e.data}:
         assert types.get(key) == expected_type([e.data.get(key) for e in events]), key
+
+
+def test_ingest_after_queries_and_counts_keeps_working() -> None:
+    # Regression: a half-read DuckDB result (fetchone) made the next buffered flush fail, so every
+    # query after "query, then ingest" answered 500 in the emulator.
+    store = Store()
+    store.add_events("ds", [Event(T, {"a": 1})])
+    assert count(store, "ds") == [{"COUNT": 1}]
+    assert store.event_count("ds") == 1
+    store.add_events("ds", [Event(T, {"a": 2})])
+    assert count(store, "ds") == [{"COUNT": 2}]
+    store.add_events("ds", [Event(T, {"a": 3})])
+    assert store.event_count() == 3

@@ -41,6 +41,8 @@ class FleetReport:
     duration_s: float = 0.0
     noisy_ok: int = 0
     quiet_ok: int = 0
+    quiet_refused_by_second: Counter[int] = field(default_factory=Counter)  # wall-clock second in the minute
+    samples: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
@@ -115,6 +117,12 @@ async def drive(
                     report.quiet_ok += 1
                 return
             report.codes[data.get("error", {}).get("code", "?")] += 1
+            if not rollout.noisy:
+                report.quiet_refused_by_second[int(time.time()) % 60 // 5 * 5] += 1
+                if len(report.samples) < 12:
+                    report.samples.append(
+                        f"{time.time() % 60:.1f} {spec} {server.url[-5:]} {data['error']['message']}"
+                    )
             if answer.status_code == 503 and "Retry-After" not in answer.headers:
                 report.missing_retry_after += 1
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.sharing.backends.base import Slot, StateStore
 from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 
@@ -87,6 +87,13 @@ def test_slots_are_taken_once_per_grant(store: StateStore) -> None:
     assert not run(store.take_slot("b", 3, seen_granted_at=99.0, caller="c2", now=200.0, ttl_seconds=60))
     assert run(store.take_slot("b", 3, seen_granted_at=100.25, caller="c2", now=200.0, ttl_seconds=60))
     assert run(store.read_slots("other")) == []
+    # Who else waited for what a token paid for is kept with it.
+    assert run(
+        store.take_slot(
+            "w", 2, seen_granted_at=0.0, caller="a", now=1.0, ttl_seconds=60, wanted_by=("b", "c")
+        )
+    )
+    assert run(store.read_slots("w")) == [Slot(index=2, granted_at=1.0, caller="a", wanted_by=("b", "c"))]
 
 
 def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> None:

@@ -37,17 +37,27 @@ def test_a_caller_alone_may_use_the_whole_bucket() -> None:
 
 
 def test_a_busy_caller_leaves_a_fair_share_for_each_other_active_caller() -> None:
-    # Active: busy, q1, q2 → a fair share is ceil(9 / 3) = 3. busy holds 3; 4 tokens are free,
-    # and one fair share for each of the two others is 6: busy may not take one.
-    bucket = slots(*[(1000.0, "busy")] * 3, (1000.0, "q1"), (1000.0, "q2"))
+    # Active: busy, q1, q2 → a fair share is ceil(9 / 3) = 3. busy holds 4; 3 tokens are free,
+    # and it must leave min(a third of the bucket, a share for each other) = 3: it may not take one.
+    bucket = slots(*[(1000.0, "busy")] * 4, (1000.0, "q1"), (1000.0, "q2"))
     busy = decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=None, now=1001.0)
     assert not busy.granted
     assert busy.wait_seconds == pytest.approx(61.0)
     # The others are below their share and take any free token.
     quiet = decide(bucket, capacity=9, lifetime=LIFETIME, caller="q1", share=None, now=1001.0)
-    assert quiet.granted and quiet.index >= 5
+    assert quiet.granted and quiet.index >= 6
     # A registry share above the fair share raises the caller's own quota.
-    assert decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=0.5, now=1001.0).granted
+    assert decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=0.6, now=1001.0).granted
+
+
+def test_callers_served_by_a_shared_token_count_as_active() -> None:
+    # One token paid for a query 8 other clusters waited for: 10 active callers, a fair share of
+    # ceil(9 / 10) = 1. The busy caller holds 6 and, with 2 free (fewer than the reserve of 3),
+    # may not take another; a caller that only waited so far may.
+    shared = Slot(index=0, granted_at=1000.0, caller="q0", wanted_by=tuple(f"q{i}" for i in range(1, 9)))
+    bucket = [shared, *(Slot(index=i, granted_at=1000.0, caller="busy") for i in range(1, 7))]
+    assert not decide(bucket, capacity=9, lifetime=LIFETIME, caller="busy", share=None, now=1001.0).granted
+    assert decide(bucket, capacity=9, lifetime=LIFETIME, caller="q5", share=None, now=1001.0).granted
 
 
 def test_callers_idle_for_two_lifetimes_no_longer_count() -> None:

@@ -7,7 +7,8 @@ in any window at most N creations are sent, whatever the arrival pattern and how
 instances share the bucket: each token is a slot in the state store, taken with a conditional
 write.
 
-Fair share: the callers that took tokens in the last two token lifetimes are "active". Each
+Fair share: the callers that took tokens in the last two token lifetimes, or waited for what
+such a token paid for, are "active". Each
 active caller's fair share is the bucket divided among them (at least one token; more if its
 registry entry sets `budget_share`). Below its share a caller may take any free token. At or
 above it, a caller may take one only while more tokens are free than one fair share for every
@@ -34,6 +35,9 @@ from .errors import RateLimited
 
 RELATIONAL_PREFIXES = ("root.", "parent.", "child.", "any.", "any2.", "any3.", "none.")
 EXHAUSTED = "honeycomb-429"  # marks tokens spent because Honeycomb refused us anyway
+MAX_WANTED_BY = 32  # callers recorded per token (keeps the bucket item small)
+JOIN_RECHECK_SECONDS = 0.5
+RESERVE_FRACTION = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Decision:
     wait_seconds: float  # if not granted: when this caller may take a token
     index: int = -1
     seen_granted_at: float = 0.0
+    held_back: bool = False  # refused by the fair-share rule although tokens are free
 
 
 def decide(
@@ -75,13 +80,15 @@ def decide(
         for s in by_index.values()
         if s.caller == caller and s.granted_at + lifetime > now
     )
-    active = {s.caller for s in by_index.values() if s.granted_at > now - 2 * lifetime} - {EXHAUSTED}
+    recent = [s for s in by_index.values() if s.granted_at > now - 2 * lifetime]
+    active = {name for s in recent for name in (s.caller, *s.wanted_by)} - {EXHAUSTED}
     others = len(active - {caller})
     # Rounded up, so callers that all hold their share hold the whole bucket (nothing is stranded).
     fair = math.ceil(capacity / (others + 1))
     quota = max(fair, math.floor(share * capacity)) if share else fair
-    # One fair share stays free for every other active caller.
-    reserve = min(capacity - 1, others * fair)
+    # Tokens a caller at its share must leave free: a fair share for each other active caller,
+    # at most a third of the bucket (so callers holding one token each do not lock it up).
+    reserve = min(math.ceil(capacity * RESERVE_FRACTION), others * fair, capacity - 1)
     under_share = len(own) < quota
     if free and (under_share or len(free) > reserve):
         index = random.choice(free)  # spread concurrent takers over the free slots
@@ -94,7 +101,7 @@ def decide(
     more_needed = reserve + 1 - len(free)
     wait_for_reserve = busy[more_needed - 1] - now
     wait_for_own = own[len(own) - quota] - now
-    return Decision(False, min(wait_for_reserve, wait_for_own))
+    return Decision(False, min(wait_for_reserve, wait_for_own), held_back=bool(free))
 
 
 def uses_relational_fields(columns: list[str]) -> bool:
@@ -166,6 +173,7 @@ class RateBudget:
                     caller=charged.name,
                     now=now,
                     ttl_seconds=settings.token_lifetime * 2,
+                    wanted_by=tuple(c.name for c in candidates if c != charged)[:MAX_WANTED_BY],
                 )
                 if taken:
                     return charged
@@ -173,7 +181,13 @@ class RateBudget:
             soonest = min(d.wait_seconds for d, _ in decisions)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
-            if self._monotonic() + wait > deadline:
+            remaining = deadline - self._monotonic()
+            if callable(callers) and remaining > 0 and all(d.held_back for d, _ in decisions):
+                # Tokens are free, only not for these callers: another caller with room may still
+                # join this execution and pay for it. Look again until the deadline.
+                await self._sleep(min(wait, JOIN_RECHECK_SECONDS, remaining))
+                continue
+            if wait > remaining:
                 raise RateLimited(
                     f"the Honeycomb query budget for this key is spent; a token frees up in {soonest:.0f} s",
                     retry_after_seconds=max(1.0, math.ceil(soonest)),

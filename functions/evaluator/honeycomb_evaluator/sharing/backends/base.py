@@ -38,7 +38,8 @@ class ExecutionRecord:
 class Slot:
     index: int
     granted_at: float  # 0 for a slot never used
-    caller: str
+    caller: str  # who was charged
+    wanted_by: tuple[str, ...] = ()  # every caller waiting for what the token paid for
 
 
 class StateStore(Protocol):
@@ -87,7 +88,15 @@ class StateStore(Protocol):
         ...
 
     async def take_slot(
-        self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
+        self,
+        bucket: str,
+        index: int,
+        *,
+        seen_granted_at: float,
+        caller: str,
+        now: float,
+        ttl_seconds: float,
+        wanted_by: tuple[str, ...] = (),
     ) -> bool:
         """Spend slot `index` if it still holds `seen_granted_at` (0 = never used)."""
         ...

@@ -253,16 +253,33 @@ class DynamoDBStore:
         slots = []
         for index, entry in ((item or {}).get("slots", {}).get("M") or {}).items():
             fields = entry["M"]
+            wanted = tuple(str(v["S"]) for v in fields.get("wanted", {}).get("L", []))
             slots.append(
-                Slot(index=int(index), granted_at=float(fields["granted"]["N"]), caller=fields["caller"]["S"])
+                Slot(
+                    index=int(index),
+                    granted_at=float(fields["granted"]["N"]),
+                    caller=fields["caller"]["S"],
+                    wanted_by=wanted,
+                )
             )
         return slots
 
     async def take_slot(
-        self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
+        self,
+        bucket: str,
+        index: int,
+        *,
+        seen_granted_at: float,
+        caller: str,
+        now: float,
+        ttl_seconds: float,
+        wanted_by: tuple[str, ...] = (),
     ) -> bool:
+        slot: dict[str, Any] = {"granted": _n(now), "caller": _s(caller)}
+        if wanted_by:
+            slot["wanted"] = {"L": [_s(name) for name in wanted_by]}
         values: dict[str, Any] = {
-            ":slot": {"M": {"granted": _n(now), "caller": _s(caller)}},
+            ":slot": {"M": slot},
             ":expires": self._expires(ttl_seconds),
         }
         if seen_granted_at == 0.0:

@@ -97,11 +97,19 @@ class MemoryStore:
         return list(self._slots.get(bucket, {}).values())
 
     async def take_slot(
-        self, bucket: str, index: int, *, seen_granted_at: float, caller: str, now: float, ttl_seconds: float
+        self,
+        bucket: str,
+        index: int,
+        *,
+        seen_granted_at: float,
+        caller: str,
+        now: float,
+        ttl_seconds: float,
+        wanted_by: tuple[str, ...] = (),
     ) -> bool:
         slots = self._slots.setdefault(bucket, {})
         current = slots.get(index)
         if (current.granted_at if current else 0.0) != seen_granted_at:
             return False
-        slots[index] = Slot(index=index, granted_at=now, caller=caller)
+        slots[index] = Slot(index=index, granted_at=now, caller=caller, wanted_by=wanted_by)
         return True

@@ -5,11 +5,13 @@
 1. A completed result younger than `max_age_seconds` is served from this process's cache,
    then from the state store (another instance's result).
 2. Otherwise the request joins this process's flight for the same execution (single-flight).
-3. The flight reads the execution record in the store. A result still running (created by
-   any instance, or by an earlier call whose deadline passed) is polled, never re-created. A
-   claim by another instance is waited for. Else the flight claims a new generation with a
-   conditional write, takes a token from the rate budget (503 `rate_limited` if none frees up
-   before the deadline), creates the query result, records its id and polls it.
+3. The flight reads the execution record in the store. A result still running is never
+   created again: the instance that created it polls Honeycomb while its lease lasts, the
+   others re-read the record until the result is in it; after the lease (its owner's deadline
+   passed) whoever asks next resumes polling. A live claim by another instance is waited for.
+   Else the flight claims a new generation with a conditional write, takes a token from the
+   rate budget (503 `rate_limited` if none frees up before the deadline), creates the query
+   result, records its id and polls it.
 
 Everything the store keeps is keyed by digests and the non-secret key id; never the key.
 """
@@ -45,8 +47,8 @@ from .singleflight import Flight, FlightTimeout, SingleFlight
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The caller of the current request, set by the app after authentication; it is charged for
-# the query results its request creates.
+# The caller of the current request, set by the app after authentication. A query result is
+# charged to one of the callers waiting for it (see ratelimit.py).
 current_caller: ContextVar[Caller] = ContextVar("evaluator_caller", default=ANONYMOUS)
 
 QUERY_ID_TTL_SECONDS = 24 * 3600.0

@@ -63,7 +63,13 @@ class Authenticator:
         if path := environ.get("EVALUATOR_CALLERS_FILE", "").strip():
             source = FileRegistrySource(path)
         elif secret_id := environ.get("EVALUATOR_CALLERS_SECRET_ID", "").strip():
-            max_age = float(environ.get("EVALUATOR_CALLERS_MAX_AGE", "300") or 300)
+            raw = environ.get("EVALUATOR_CALLERS_MAX_AGE", "").strip() or "300"
+            try:
+                max_age = float(raw)
+            except ValueError:
+                raise ValueError(
+                    f"EVALUATOR_CALLERS_MAX_AGE must be a number of seconds, got {raw!r}"
+                ) from None
             source = SecretRegistrySource(secret_id, max_age_seconds=max_age)
         return cls(source, allow_anonymous=allow_anonymous)
 

@@ -10,6 +10,9 @@ SAM_VENV := .venv-sam
 SETUP_STAMP := $(VENV)/.setup-stamp
 GO_MODULES := tests/argo infra/rollouts-plugin
 export GOFLAGS ?= -mod=mod
+# argo-rollouts v1.10.2 (the newest release) requires Go >= 1.26.10; machines here ship 1.26.8.
+# The go command fetches this approved toolchain from the module proxy on first use (~76 MB).
+export GOTOOLCHAIN := go1.27.3
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \

@@ -1,9 +1,9 @@
 module github.com/honeycomb-rollouts-evaluator/infra/rollouts-plugin
 
-go 1.26.1
+go 1.26.10
 
 require (
-	github.com/argoproj/argo-rollouts v1.10.1
+	github.com/argoproj/argo-rollouts v1.10.2
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/hashicorp/go-hclog v1.6.3

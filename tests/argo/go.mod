@@ -1,9 +1,9 @@
 module github.com/honeycomb-rollouts-evaluator/tests/argo
 
-go 1.26.1
+go 1.26.10
 
 require (
-	github.com/argoproj/argo-rollouts v1.10.1
+	github.com/argoproj/argo-rollouts v1.10.2
 	github.com/juju/ansiterm v1.0.0
 	github.com/sirupsen/logrus v1.9.3
 	k8s.io/api v0.34.5

@@ -126,6 +126,7 @@ def aws_env(moto_url: str) -> dict[str, str]:
 def start_evaluator(env: Mapping[str, str], *flags: str) -> Iterator[Server]:
     """The evaluator as `honeycomb-evaluator serve`, configured only through env."""
     port = free_port()
-    argv = [str(VENV_BIN / "honeycomb-evaluator"), "serve", "--host", "127.0.0.1", "--port", str(port), *flags]
+    argv = [str(VENV_BIN / "honeycomb-evaluator"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += flags
     with start_process(argv, port, "/healthz", env=env) as server:
         yield server

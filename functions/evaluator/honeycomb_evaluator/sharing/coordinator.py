@@ -34,6 +34,7 @@ from honeycomb_evaluator.errors import ApiError
 from honeycomb_evaluator.execution import Execution, ExecutionRequest
 from honeycomb_evaluator.honeycomb import errors as honeycomb_errors
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.polling import query_shape
 from honeycomb_evaluator.honeycomb.results import QueryResult
 
 from .backends.base import ExecutionRecord, StateStore
@@ -319,10 +320,32 @@ class SharedExecutor:
         *,
         created: bool,
     ) -> _Outcome | None:
-        """Poll a pending result until complete (its outcome) or gone (None); 504 at the deadline."""
+        """Poll a pending result until complete (its outcome) or gone (None); 504 at the deadline.
+
+        The delays come from the client (`poll_delay`), which knows how long this query shape took
+        recently, so a repeated canary check polls just before its expected completion. A result
+        this flight just created was running a moment ago: the first look waits for the schedule.
+        A resumed one may have completed meanwhile: it is looked at once.
+        """
         assert pending.result_id is not None
-        began = self._monotonic()
+        # Waiting counts from the result's creation: the client timed it if this process created
+        # it; else (another instance did) the record says when.
+        created_ago = client.tracker.waited(pending.result_id)
+        if created_ago is None:
+            created_ago = 0.0 if created else max(0.0, self._wall() - (pending.created_at or self._wall()))
+        began = self._monotonic() - created_ago
+        look_now = not created
         while True:
+            if not look_now:
+                now = self._monotonic()
+                delay = min(client.poll_delay(pending.result_id, now - began), flight.deadline - now - 0.05)
+                if delay < 0:
+                    raise honeycomb_errors.timeout(
+                        f"query result {pending.result_id} was not complete before the deadline; "
+                        "retrying the same request resumes it"
+                    )
+                await asyncio.sleep(delay)
+            look_now = False
             try:
                 result = await client.get_query_result(
                     request.target, request.dataset, pending.result_id, deadline=flight.deadline
@@ -338,14 +361,6 @@ class SharedExecutor:
                     created=created,
                     how="created" if created else "resumed",
                 )
-            now = self._monotonic()
-            delay = min(client.poll.delay(now - began), flight.deadline - now - 0.05)
-            if delay < 0:
-                raise honeycomb_errors.timeout(
-                    f"query result {pending.result_id} was not complete before the deadline; "
-                    "retrying the same request resumes it"
-                )
-            await asyncio.sleep(delay)
 
     async def _complete(self, key: str, pending: ExecutionRecord, result: QueryResult) -> None:
         blob = encode_result(result)
@@ -411,6 +426,12 @@ class SharedExecutor:
                     request.target, request.dataset, request.spec, deadline=flight.deadline
                 )
                 await self.store.put_query_id(fp.spec_key, query_id, QUERY_ID_TTL_SECONDS)
+            else:
+                # Another instance created it: tell the client its shape, so the poll schedule
+                # learns this shape's run time here too (see honeycomb/polling.py).
+                client.tracker.query_created(
+                    query_id, query_shape(request.target.key_id, request.dataset, request.spec)
+                )
             self._query_ids.put(fp.spec_key, query_id)
             return query_id
 

@@ -1,0 +1,100 @@
+"""The shared executor's poll loop follows the client's schedule (cold and learned per query shape).
+
+Against the real emulator, with the real client; only the order of calls is checked, never time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from honeycomb_evaluator.execution import ExecutionRequest
+from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+from honeycomb_evaluator.sharing.coordinator import SharedExecutor
+from honeycomb_evaluator.sharing.ratelimit import RateBudget
+from honeycomb_evaluator.target import HoneycombTarget
+
+from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
+
+
+class RecordingClient(HoneycombClient):
+    """The real client, noting each call of interest in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def create_query_result(
+        self,
+        target: HoneycombTarget,
+        dataset: str,
+        query_id: str,
+        *,
+        disable_series: bool,
+        limit: int | None = None,
+        deadline: float | None = None,
+    ) -> QueryResult:
+        result = await super().create_query_result(
+            target, dataset, query_id, disable_series=disable_series, limit=limit, deadline=deadline
+        )
+        self.calls.append("create")
+        return result
+
+    async def get_query_result(
+        self, target: HoneycombTarget, dataset: str, result_id: str, *, deadline: float | None = None
+    ) -> QueryResult:
+        result = await super().get_query_result(target, dataset, result_id, deadline=deadline)
+        self.calls.append("get")
+        return result
+
+    def poll_delay(self, result_id: str, waited: float) -> float:
+        expected = self.tracker.expected(result_id)
+        self.calls.append("cold" if expected is None else "warm")
+        delay: float = super().poll_delay(result_id, waited)
+        return delay
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Server]:
+    with start_emulator("--demo", "--result-delay-ms", "300", "--rate-limit-per-minute", "1000") as server:
+        yield server
+
+
+def request_for(emulator: Server) -> ExecutionRequest:
+    now = int(time.time())
+    return ExecutionRequest(
+        target=HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default"),
+        dataset="checkout",
+        spec={"calculations": [{"op": "COUNT"}], "start_time": now - 600, "end_time": now},
+        disable_series=True,
+        limit=None,
+        max_age_seconds=0,
+        deadline=time.monotonic() + 10,
+    )
+
+
+def test_a_created_result_waits_for_the_schedule_and_a_repeated_shape_uses_what_it_learned(
+    emulator: Server,
+) -> None:
+    async def run() -> tuple[list[str], list[str]]:
+        client = RecordingClient()
+        store = MemoryStore()
+        executor = SharedExecutor(store, RateBudget(store))
+        try:
+            await executor.execute(client, request_for(emulator))
+            first, client.calls = client.calls, []
+            await executor.execute(client, request_for(emulator))  # max_age 0: a new result
+            return first, client.calls
+        finally:
+            await client.aclose()
+
+    first, second = asyncio.run(run())
+    # Never a GET right after creating: the result was running a moment ago.
+    assert first[:2] == ["create", "cold"], first
+    assert first[-1] == "get" and "warm" not in first, first
+    # The same query shape again: the schedule knows its run time.
+    assert second[:2] == ["create", "warm"], second

@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -30,13 +30,15 @@ from honeycomb_evaluator.errors import ApiError, internal_error
 from honeycomb_evaluator.evaluate import Evaluator
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
-from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import Settings
 from honeycomb_evaluator.sharing.callers import Caller
 from honeycomb_evaluator.sharing.service import SharedService
 
-Authorize = Callable[[Request, EvaluateRequest], Awaitable[None]]
+if TYPE_CHECKING:
+    from honeycomb_evaluator.models.request import EvaluateRequest
+
+Authorize = Callable[[Request, "EvaluateRequest"], Awaitable[None]]
 
 CORRELATION_HEADERS = ("x-request-id", "x-correlation-id", "x-analysis-run")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:/-]")
@@ -124,6 +126,10 @@ def create_app(
         try:
             caller = await sharing.authenticate(request)  # 401 before the body is even read
             body = await read_json_object(request, settings.max_body_bytes)
+            # Imported (and its validator built) on first use, not with the app: an import costs
+            # every cold start, and on SnapStart handler.prime builds it before the snapshot.
+            from honeycomb_evaluator.models.request import EvaluateRequest
+
             try:
                 parsed = EvaluateRequest.model_validate(body)
             except ValidationError as e:

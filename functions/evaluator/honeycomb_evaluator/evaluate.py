@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.errors import ApiError
 from honeycomb_evaluator.execution import Execution, ExecutionRequest, execute
@@ -19,11 +19,13 @@ from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, cur
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthError
 from honeycomb_evaluator.honeycomb.errors import timeout as honeycomb_timeout
 from honeycomb_evaluator.keys import KeySource
-from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.observability import MetricUnit, emit_metrics, logger, traced
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
 from honeycomb_evaluator.target import HoneycombTarget
 from honeycomb_evaluator.window import Window, resolve_window
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.models.request import EvaluateRequest
 
 ExecuteFn = Callable[[HoneycombClient, ExecutionRequest], Awaitable[Execution]]
 

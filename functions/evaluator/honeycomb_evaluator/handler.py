@@ -1,9 +1,11 @@
 """The Lambda entry point (`honeycomb_evaluator.handler.lambda_handler`): wiring only.
 
-Everything is built at import, once per execution environment. With SnapStart that work runs
-before the snapshot is taken, so a restored environment starts with the app, its pooled HTTP
-client and Powertools already in memory (no connection is opened and no secret is read at
-import: both happen on the first request).
+The app is built at import, once per execution environment; no connection is opened and no
+secret is read there (both happen on the first request). What only speeds up the first request —
+building the pydantic validators, loading boto3's service models, the pooled HTTP client's SSL
+context — is `prime()`. On a SnapStart function it runs as a before-snapshot hook, so every
+restored environment starts with it done; elsewhere nothing calls it and the first request does
+that work as it needs it (docs/performance.md "Lambda artifact").
 
 The same handler serves both front doors (HTTP API payload v2 and the Function URL, whose event
 has the same shape); Mangum turns either into an ASGI request and puts the event in the scope as
@@ -35,25 +37,24 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 _asgi = Mangum(create_app(), lifespan="off")
 
 
-def _reseed_after_restore() -> None:
-    """Every environment restored from one snapshot starts with the same `random` state; retry
-    jitter must differ between them, or restored instances retry Honeycomb in lockstep."""
-    try:
-        from snapshot_restore_py import register_after_restore  # only in Lambda's runtime
-    except ImportError:
-        return
-    register_after_restore(random.seed)
+def prime() -> None:
+    """Do now what the first request would otherwise do, so SnapStart's snapshot holds it.
 
-
-def _prime_aws_sdk() -> None:
-    """Load boto3 and the Secrets Manager and DynamoDB service models now, so SnapStart's snapshot
-    holds them: the first request after a restore then skips ~150 ms of CPU at a full core, some
-    three times that at 512 MB (docs/performance.md "Lambda artifact"). The app creates its real
-    clients later, from the same default session, which reuses the loaded models.
-
-    The throwaway clients get placeholder keys, so that no real credentials are resolved (and kept
-    in the snapshot) before the restore. Priming is an optimisation only: it never fails the import.
+    Builds the request models' validators (they are built on first use, see models/query.py),
+    the pooled HTTP client, and loads boto3 with the Secrets Manager and DynamoDB service models
+    (the app creates its real clients later from the same default session, which reuses them).
+    The throwaway clients get placeholder keys, so that no real credentials are resolved (and
+    kept in the snapshot) before the restore. Priming is an optimisation only: it never fails.
     """
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.sharing.registry_document import RegistryDocument
+
+    EvaluateRequest.model_rebuild()
+    RegistryDocument.model_rebuild()
+    app_state = getattr(_asgi.app, "state", None)
+    evaluator = getattr(app_state, "evaluator", None)
+    if evaluator is not None:
+        evaluator.client.warm()
     try:
         import boto3  # the runtime's copy
 
@@ -61,6 +62,20 @@ def _prime_aws_sdk() -> None:
             boto3.client(service, aws_access_key_id="priming", aws_secret_access_key="priming")
     except Exception as e:  # no region outside Lambda, for example
         logger.debug("AWS SDK not primed: %s", type(e).__name__)
+
+
+def _register_snapshot_hooks() -> bool:
+    """On a SnapStart function: prime before the snapshot, and reseed `random` after each restore
+    (every environment restored from one snapshot starts with the same `random` state; retry
+    jitter must differ between them, or restored instances retry Honeycomb in lockstep).
+    Returns whether the hooks were registered (the module exists only in Lambda's runtime)."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:
+        return False
+    register_before_snapshot(prime)
+    register_after_restore(random.seed)
+    return True
 
 
 def _with_tracing(handler: LambdaHandler) -> LambdaHandler:
@@ -79,6 +94,5 @@ def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-_prime_aws_sdk()
-_reseed_after_restore()
+_register_snapshot_hooks()
 lambda_handler: LambdaHandler = _with_tracing(handle_event)

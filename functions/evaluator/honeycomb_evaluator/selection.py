@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.errors import ApiError, invalid_request
 from honeycomb_evaluator.honeycomb.results import QueryResult
-from honeycomb_evaluator.models.request import EvaluateRequest, Reduction, Select
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.models.request import EvaluateRequest, Reduction
 
 
 def ambiguous(message: str) -> ApiError:
@@ -100,6 +102,10 @@ def reduce_values(values: Sequence[float], how: Reduction) -> float:
 
 def select_value(request: EvaluateRequest, result: QueryResult, calculation: str) -> float | None:
     """The value for the response; None means no data (the `empty` policy is applied here)."""
+    # The request models are loaded by now (the request was validated); imported here so that
+    # importing the app does not build them (docs/performance.md "Evaluator").
+    from honeycomb_evaluator.models.request import Select
+
     select = request.select or Select()
     if select.over == "series":
         rows: list[Mapping[str, Any]] = [point["data"] for point in result.series]

@@ -1,7 +1,7 @@
 """Configuration from environment variables (docs/design.md "Configuration").
 
 A plain dataclass rather than pydantic-settings: it is read once per process and keeps the
-Lambda's import graph small. Secrets are held as SecretStr so a repr never shows them.
+Lambda's import graph small. Secrets are held as `Secret` so a repr never shows them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pydantic import SecretStr
+from honeycomb_evaluator.secret import Secret
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -31,7 +31,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    api_key: SecretStr | None = field(default=None, repr=False)
+    api_key: Secret | None = field(default=None, repr=False)
     api_url: str | None = None
     api_key_file: str | None = None
     secret_id: str | None = None
@@ -44,7 +44,7 @@ class Settings:
         env = os.environ if env is None else env
         key = env.get("HONEYCOMB_API_KEY", "").strip()
         return cls(
-            api_key=SecretStr(key) if key else None,
+            api_key=Secret(key) if key else None,
             api_url=env.get("HONEYCOMB_API_URL", "").strip() or None,
             api_key_file=env.get("HONEYCOMB_API_KEY_FILE", "").strip() or None,
             secret_id=env.get("HONEYCOMB_SECRET_ID", "").strip() or None,

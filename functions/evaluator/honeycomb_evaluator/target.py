@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from pydantic import SecretStr
+from honeycomb_evaluator.secret import Secret
 
 US_API_URL = "https://api.honeycomb.io"
 EU_API_URL = "https://api.eu1.honeycomb.io"
@@ -20,11 +20,11 @@ def key_id_for(api_key: str) -> str:
 class HoneycombTarget:
     """One configured Honeycomb environment.
 
-    `api_key` is a SecretStr so that printing or logging the target never shows the key;
+    `api_key` is a `Secret` so that printing or logging the target never shows the key;
     only `HoneycombClient` calls `get_secret_value()`, to build the request header.
     """
 
-    api_key: SecretStr = field(repr=False)
+    api_key: Secret = field(repr=False)
     api_url: str
     environment: str
     key_id: str
@@ -32,7 +32,7 @@ class HoneycombTarget:
     @classmethod
     def build(cls, api_key: str, api_url: str | None, environment: str) -> HoneycombTarget:
         return cls(
-            api_key=SecretStr(api_key),
+            api_key=Secret(api_key),
             api_url=(api_url or US_API_URL).rstrip("/"),
             environment=environment,
             key_id=key_id_for(api_key),

@@ -11,9 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.errors import invalid_request
-from honeycomb_evaluator.models.query import DEFAULT_TIME_RANGE, MAX_WINDOW_SECONDS, QuerySpec
+from honeycomb_evaluator.models.limits import DEFAULT_TIME_RANGE, MAX_WINDOW_SECONDS
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.models.query import QuerySpec
 
 SIX_HOURS = 6 * 3600
 TWO_DAYS = 2 * 24 * 3600

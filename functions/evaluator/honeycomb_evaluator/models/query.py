@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from honeycomb_evaluator.models.limits import DEFAULT_TIME_RANGE, MAX_QUERY_LIMIT, MAX_WINDOW_SECONDS
+
 QueryOp = Literal[
     "COUNT",
     "CONCURRENCY",
@@ -106,13 +108,12 @@ STRING_FILTER_OPS = frozenset(
         "does-not-contain",
     }
 )
-MAX_WINDOW_SECONDS = 7 * 24 * 3600
-DEFAULT_TIME_RANGE = 7200  # Honeycomb's own default
-MAX_QUERY_LIMIT = 1000  # "the normal allowed maximum value when creating a query"
 
 ColumnName = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
-STRICT = ConfigDict(extra="forbid", frozen=True)
+# Validators are built on first use, not at import (docs/performance.md "Evaluator"); the Lambda
+# handler builds them before a SnapStart snapshot (handler.prime).
+STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Invalid(ValueError):

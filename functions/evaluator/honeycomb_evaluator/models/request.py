@@ -23,7 +23,7 @@ MatchValue = StrictBool | StrictInt | StrictFloat | StrictStr
 class Select(BaseModel):
     """Which single number to return from a result."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     calculation: Annotated[StrictStr, Field(min_length=1)] | None = Field(
         default=None, description="Result key such as `P99(duration_ms)` or `COUNT`."
@@ -38,7 +38,7 @@ class Select(BaseModel):
 
 
 class EvaluateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dataset: DatasetSlug = Field(description="Dataset slug or `__all__`.")
     environment: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(

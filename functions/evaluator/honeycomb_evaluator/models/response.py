@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class WindowOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     start: str = Field(description="RFC 3339 UTC start of the window Honeycomb ran.")
     end: str = Field(description="RFC 3339 UTC end of the window Honeycomb ran.")
@@ -17,14 +17,14 @@ class WindowOut(BaseModel):
 
 
 class SeriesPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     time: Any = Field(description="The bucket's time as Honeycomb sent it (usually RFC 3339).")
     data: dict[str, Any]
 
 
 class EvaluateResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     value: float | None = Field(description="The selected number, or null when there was no data.")
     calculation: str = Field(description="The result key the value was read from.")
@@ -39,7 +39,7 @@ class EvaluateResponse(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     code: str = Field(description="Stable error code, e.g. `invalid_request`, `rate_limited`, `timeout`.")
     message: str
@@ -48,7 +48,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: ErrorDetail
 

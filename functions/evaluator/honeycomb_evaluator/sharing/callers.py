@@ -14,12 +14,13 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
-# Caller names end up as log keys and metric dimensions, so keep them short and plain.
-CALLER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+if TYPE_CHECKING:
+    from .registry_document import CallerEntry, RegistryDocument
+
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$"
 )
@@ -33,47 +34,6 @@ Via = Literal["token", "iam", "jwt", "anonymous"]
 def hash_token(token: str) -> str:
     """The digest the registry stores for a bearer token (`honeycomb-evaluator hash-token`)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-class CallerEntry(BaseModel):
-    """One entry of the registry JSON, validated strictly so a typo cannot widen access."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Annotated[str, Field(pattern=CALLER_NAME_PATTERN)]
-    token_sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
-    iam_principal: Annotated[str, Field(pattern=r"^arn:[\w-]+:(iam|sts)::\d{12}:.+$")] | None = None
-    jwt_client_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
-    datasets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = ["*"]
-    environments: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = ["*"]
-    budget_share: Annotated[float, Field(gt=0, le=1)] | None = None
-
-    @field_validator("token_sha256")
-    @classmethod
-    def _lowercase_digest(cls, value: str | None) -> str | None:
-        return value.lower() if value is not None else None
-
-    @model_validator(mode="after")
-    def _has_identity(self) -> CallerEntry:
-        if not (self.token_sha256 or self.iam_principal or self.jwt_client_id):
-            raise ValueError("a caller needs token_sha256, iam_principal or jwt_client_id")
-        return self
-
-
-class RegistryDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    callers: list[CallerEntry]
-
-    @model_validator(mode="after")
-    def _unique(self) -> RegistryDocument:
-        for attribute in ("name", "token_sha256", "iam_principal", "jwt_client_id"):
-            values = [getattr(c, attribute) for c in self.callers if getattr(c, attribute) is not None]
-            duplicates = sorted({v for v in values if values.count(v) > 1})
-            if duplicates:
-                shown = duplicates if attribute != "token_sha256" else ["<digest>"]
-                raise ValueError(f"duplicate {attribute}: {', '.join(shown)}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -125,6 +85,8 @@ class CallerRegistry:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CallerRegistry:
+        from .registry_document import RegistryDocument  # pydantic's models load with the registry
+
         try:
             return cls(RegistryDocument.model_validate_json(text))
         except ValidationError as e:
@@ -132,6 +94,8 @@ class CallerRegistry:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CallerRegistry:
+        from .registry_document import RegistryDocument
+
         try:
             return cls(RegistryDocument.model_validate(data))
         except ValidationError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from honeycomb_evaluator.honeycomb.errors import error_message
@@ -105,6 +106,7 @@ def test_result_bodies_are_read_tolerantly() -> None:
     assert r.series == [{"time": "2021-04-09T14:16:00Z", "data": {"COUNT": 3}}]
     pending = QueryResult.from_json({"id": "x", "complete": False})
     assert not pending.complete and pending.results == [] and pending.query_url is None
+    bad: Any
     for bad in (None, [], {"complete": True}, {"id": 3}):
         with pytest.raises(ValueError):
             QueryResult.from_json(bad)

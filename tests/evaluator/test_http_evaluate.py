@@ -69,7 +69,7 @@ def test_no_data_is_null_zero_or_an_error_as_asked(stack: Stack) -> None:
 
 
 def test_breakdowns_select_and_series(stack: Stack) -> None:
-    body = {
+    body: dict[str, Any] = {
         "dataset": "checkout",
         "query": {
             "calculations": [{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}],

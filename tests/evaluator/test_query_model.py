@@ -63,12 +63,13 @@ def test_filter_values_follow_the_op(op: str, good: Any, bad: Any) -> None:
 
 
 def test_unknown_fields_are_rejected_at_every_level() -> None:
-    for body in (
+    bodies: list[dict[str, Any]] = [
         {"calculation": []},
         {"calculations": [{"op": "COUNT", "col": "x"}]},
         {"filters": [{"column": "c", "op": "=", "value": 1, "x": 1}]},
         {"id": "abc"},
-    ):
+    ]
+    for body in bodies:
         with pytest.raises(ValidationError, match="Extra inputs"):
             QuerySpec.model_validate(body)
 

@@ -127,7 +127,7 @@ def handler(registry_file: Path) -> Mangum:
 
 
 def invoke(handler: Mangum, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    answer = handler(event, None)
+    answer = handler(event, None)  # type: ignore[arg-type]  # the app reads no Lambda context
     return int(answer["statusCode"]), json.loads(answer["body"])
 
 

@@ -63,8 +63,11 @@ typecheck: setup
 	$(BIN)/mypy functions/evaluator/honeycomb_evaluator
 	$(BIN)/mypy tests/emulator/honeycomb_emulator
 
+# The fleet simulation (marked slow) starts its own 4 evaluators, moto and the emulator, so it
+# runs alone after the rest instead of competing with them for the 2 cores.
 pytest: setup
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 -m "not slow" tests
+	$(BIN)/pytest -m slow tests
 
 # No telemetry, and a region so the SAM transform never has to look for AWS config.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}

@@ -46,15 +46,17 @@ def prime() -> None:
     The throwaway clients get placeholder keys, so that no real credentials are resolved (and
     kept in the snapshot) before the restore. Priming is an optimisation only: it never fails.
     """
-    from honeycomb_evaluator.models.request import EvaluateRequest
-    from honeycomb_evaluator.sharing.registry_document import RegistryDocument
+    try:
+        from honeycomb_evaluator.models.request import EvaluateRequest
+        from honeycomb_evaluator.sharing.registry_document import RegistryDocument
 
-    EvaluateRequest.model_rebuild()
-    RegistryDocument.model_rebuild()
-    app_state = getattr(_asgi.app, "state", None)
-    evaluator = getattr(app_state, "evaluator", None)
-    if evaluator is not None:
-        evaluator.client.warm()
+        EvaluateRequest.model_rebuild()
+        RegistryDocument.model_rebuild()
+        evaluator = getattr(getattr(_asgi.app, "state", None), "evaluator", None)
+        if evaluator is not None:
+            evaluator.client.warm()
+    except Exception:  # a bug here shows on the first request too; never fail the snapshot
+        logger.exception("priming the app failed")
     try:
         import boto3  # the runtime's copy
 

@@ -184,3 +184,43 @@ def test_a_result_honeycomb_forgot_is_created_again(tokens: tuple[Path, dict[str
         assert answer.status_code == 200, answer.text
         assert answer.json()["cached"] is False
         assert created(slow.url) == 2
+
+
+def test_a_caller_leaving_a_query_queued_for_a_token_is_told_rate_limited(
+    emulator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    # One token per 3 s: after the first evaluation spends it, a new query waits ~3 s for the next.
+    # A caller with a long deadline keeps that execution queued; an identical request with a 1 s
+    # deadline joins it and leaves while it is still queued: the budget held it back (503 with
+    # Retry-After, which Argo retries), not a slow Honeycomb query (504).
+    reset_emulator(emulator.url)
+    env = evaluator_env(
+        emulator,
+        tokens[0],
+        EVALUATOR_RATE_LIMIT_PER_MINUTE="1",
+        EVALUATOR_RATE_HEADROOM="0",
+        EVALUATOR_RATE_WINDOW_SECONDS="2",
+        EVALUATOR_RATE_MARGIN_SECONDS="1",
+    )
+    token = tokens[1]["cluster-a"]
+    with start_evaluator(env) as evaluator:
+        assert post(evaluator.url, evaluation(VERSIONS["stable"]), token).status_code == 200
+        patient = evaluation(VERSIONS["bad"], time_range=1800, timeout_seconds=10)
+        hurried = {**patient, "timeout_seconds": 1}
+
+        async def both() -> list[httpx.Response]:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(timeout=60) as client:
+                first = asyncio.ensure_future(
+                    client.post(evaluator.url + "/v1/evaluate", json=patient, headers=headers)
+                )
+                await asyncio.sleep(0.2)  # the patient request is queued for the token by now
+                second = await client.post(evaluator.url + "/v1/evaluate", json=hurried, headers=headers)
+                return [await first, second]
+
+        waited, left = asyncio.run(both())
+    assert waited.status_code == 200, waited.text
+    assert left.status_code == 503, left.text
+    assert left.json()["error"]["code"] == "rate_limited"
+    assert int(left.headers["Retry-After"]) >= 1
+    assert created(emulator.url) == 2 and rate_limited(emulator.url) == 0

@@ -56,6 +56,9 @@ QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
 PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
 CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instance is working on
+# Retry-After for a caller that left while its execution was queued for a token: Argo retries
+# a measurement error after 10 s anyway, and the queued execution keeps its place meanwhile.
+BUDGET_QUEUE_RETRY_SECONDS = 10.0
 LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
 
@@ -155,7 +158,14 @@ class SharedExecutor:
                 deadline=request.deadline,
                 member=current_caller.get(),
             )
-        except FlightTimeout:
+        except FlightTimeout as left:
+            if left.flight.waiting_for_budget:
+                # Joined an execution that is still queued for a token (its deadline was extended
+                # by a later caller): the budget held this caller back, so say so.
+                raise RateLimited(
+                    "the Honeycomb query budget for this key is spent; this query is queued for a token",
+                    retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
+                ) from None
             raise honeycomb_errors.timeout(
                 "the query result was not complete before the deadline; retrying the same request resumes it"
             ) from None
@@ -263,12 +273,16 @@ class SharedExecutor:
             # Leave a moment to create and poll; a result created late is resumed by the retry.
             # The token is charged to one of the callers waiting for this execution (the first the
             # fair-share rule allows), so a caller at its share does not hold back the others.
-            await self.budget.acquire(
-                fp.key_id,
-                lambda: flight.members or [ANONYMOUS],
-                relational=relational,
-                deadline=deadline - 0.5,
-            )
+            flight.waiting_for_budget = True
+            try:
+                await self.budget.acquire(
+                    fp.key_id,
+                    lambda: flight.members or [ANONYMOUS],
+                    relational=relational,
+                    deadline=deadline - 0.5,
+                )
+            finally:
+                flight.waiting_for_budget = False
         except (RateLimited, asyncio.CancelledError):
             # Nothing will be created on this claim: let others claim at once.
             await _shielded(self.store.release(fp.execution_key, claim))

@@ -26,10 +26,17 @@ class Flight:
     waiters: int = 0
     joined: int = field(default=0)  # callers that found the work already running
     members: list[Any] = field(default_factory=list)  # what each waiting caller brought (`member=`)
+    # The work is waiting for a rate-limit token: a caller leaving at its deadline now was held
+    # back by the budget (503 rate_limited), not by a slow query (504 timeout).
+    waiting_for_budget: bool = False
 
 
 class FlightTimeout(Exception):
     """This caller's deadline passed while the shared work was still running."""
+
+    def __init__(self, flight: Flight) -> None:
+        super().__init__(flight.key)
+        self.flight = flight
 
 
 class SingleFlight(Generic[T]):
@@ -66,7 +73,7 @@ class SingleFlight(Generic[T]):
             except TimeoutError:
                 if task.done():  # finished at the very moment the deadline passed
                     return task.result(), joined
-                raise FlightTimeout(key) from None
+                raise FlightTimeout(flight) from None
         finally:
             if member is not None:
                 flight.members.remove(member)

@@ -52,6 +52,7 @@ class FleetReport:
             f"Honeycomb 429s {self.honeycomb_429}; 503 without Retry-After {self.missing_retry_after}",
             f"answered with a value: quiet clusters {self.quiet_ok}, noisy cluster {self.noisy_ok}",
             f"served (how/status, from the evaluators' metrics): {dict(self.served.most_common())}",
+            *(f"  sample: {sample}" for sample in self.samples),
         ]
 
 
@@ -104,8 +105,9 @@ async def drive(
             report.requests += 1
             try:
                 answer = await client.post(server.url + "/v1/evaluate", json=body, headers=headers)
-            except httpx.HTTPError:
+            except httpx.HTTPError as e:
                 report.transport_errors += 1
+                report.samples.append(f"{spec} {server.url[-5:]} transport error {e!r}")
                 return
             report.statuses[answer.status_code] += 1
             data = answer.json()

@@ -33,6 +33,11 @@ def _serve(args: argparse.Namespace) -> int:
         # Our own JSON logs carry the request details; uvicorn's access log would duplicate them.
         access_log=False,
         lifespan="off",
+        # Callers keep connections alive between measurements. With uvicorn's 5 s default the
+        # server closes idle ones just as a client (httpx also expires them at 5 s) may be sending
+        # on them, and that request is lost. Outlast common clients' idle timeouts (Go's default
+        # transport: 90 s) so the client, not the server, closes idle connections.
+        timeout_keep_alive=120,
     )
     return 0
 

@@ -74,6 +74,16 @@ class Served:
 current_served: ContextVar[Served | None] = ContextVar("evaluator_served", default=None)
 
 
+def _deadline_error(flight: Flight, slow_query_message: str) -> ApiError:
+    """Why a caller's deadline passed: queued for a rate-limit token (503) or a slow query (504)."""
+    if flight.waiting_for_budget:
+        return RateLimited(
+            "the Honeycomb query budget for this key is spent; this query is queued for a token",
+            retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
+        )
+    return honeycomb_errors.timeout(slow_query_message)
+
+
 def _mark(how: str, key: str) -> None:
     served = current_served.get()
     if served is not None:
@@ -159,15 +169,9 @@ class SharedExecutor:
                 member=current_caller.get(),
             )
         except FlightTimeout as left:
-            if left.flight.waiting_for_budget:
-                # Joined an execution that is still queued for a token (its deadline was extended
-                # by a later caller): the budget held this caller back, so say so.
-                raise RateLimited(
-                    "the Honeycomb query budget for this key is spent; this query is queued for a token",
-                    retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
-                ) from None
-            raise honeycomb_errors.timeout(
-                "the query result was not complete before the deadline; retrying the same request resumes it"
+            raise _deadline_error(
+                left.flight,
+                "the query result was not complete before the deadline; retrying the same request resumes it",
             ) from None
         _mark("joined" if joined else outcome.how, key)
         return Execution(
@@ -228,6 +232,9 @@ class SharedExecutor:
                     return outcome
                 lost.add(record.result_id)
                 continue
+            # A claim another instance holds without a result id yet is queued for a rate-limit
+            # token (creating takes a moment): a caller leaving meanwhile was held back by the budget.
+            flight.waiting_for_budget = state == "wait" and record is not None and record.result_id is None
             if state == "wait":
                 await self._sleep_until_next_look(flight)
                 continue
@@ -415,8 +422,8 @@ class SharedExecutor:
     async def _sleep_until_next_look(self, flight: Flight) -> None:
         remaining = flight.deadline - self._monotonic()
         if remaining <= 0:
-            raise honeycomb_errors.timeout(
-                "another evaluator instance is running this query; a retry resumes it"
+            raise _deadline_error(
+                flight, "another evaluator instance is running this query; a retry resumes it"
             )
         await asyncio.sleep(min(CLAIM_WAIT_SECONDS, remaining))
 

@@ -26,8 +26,8 @@ class Flight:
     waiters: int = 0
     joined: int = field(default=0)  # callers that found the work already running
     members: list[Any] = field(default_factory=list)  # what each waiting caller brought (`member=`)
-    # The work is waiting for a rate-limit token: a caller leaving at its deadline now was held
-    # back by the budget (503 rate_limited), not by a slow query (504 timeout).
+    # The work is waiting for a rate-limit token (here or in another instance): a caller leaving
+    # at its deadline now was held back by the budget (503 rate_limited), not by a slow query (504).
     waiting_for_budget: bool = False
 
 

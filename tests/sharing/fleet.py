@@ -11,7 +11,6 @@ import contextlib
 import json
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.aws import create_state_table
+from tests.sharing.aws import evaluators_sharing_one_table
 from tests.sharing.helpers import VERSIONS, emulator_stats, error_rate, evaluation, write_registry
-from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
+from tests.support.servers import Server, aws_env, start_emulator, start_moto
 
 CANARIES = ("bad", "good", "stable")
 
@@ -152,20 +151,8 @@ def fleet_servers(
         start_emulator("--demo", "--result-delay-ms", "200", "--rate-limit-per-minute", "10") as emulator,
     ):
         aws = aws_env(moto.url)
-        table = f"fleet-{uuid.uuid4().hex[:8]}"
-        create_state_table(aws, table)
-        env = {
-            **aws,
-            "HONEYCOMB_API_KEY": emulator.extra["api_key"],
-            "HONEYCOMB_API_URL": emulator.url,
-            "EVALUATOR_CALLERS_FILE": str(registry),
-            "EVALUATOR_STATE_BACKEND": "dynamodb",
-            "EVALUATOR_TABLE_NAME": table,
-            "EVALUATOR_RATE_LIMIT_PER_MINUTE": "10",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-        with contextlib.ExitStack() as stack:
-            servers = [stack.enter_context(start_evaluator(env)) for _ in range(instances)]
+        settings = {"EVALUATOR_RATE_LIMIT_PER_MINUTE": "10", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        with evaluators_sharing_one_table(emulator, aws, registry, instances, **settings) as servers:
             yield emulator, servers, tokens
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.aws import create_state_table, dynamodb_client
+from tests.sharing.aws import dynamodb_client, evaluators_sharing_one_table
 from tests.sharing.helpers import VERSIONS, created, evaluation, rate_limited, reset_emulator, write_registry
-from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
+from tests.support.servers import Server, aws_env, start_emulator, start_moto
 
 TOKEN = "token-cluster-a"
 
@@ -38,21 +37,7 @@ def infra(moto_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, di
 @contextlib.contextmanager
 def fleet(infra: tuple[Server, dict[str, str], Path], count: int, **extra: str) -> Iterator[list[Server]]:
     emulator, aws, registry = infra
-    table = f"state-{uuid.uuid4().hex[:8]}"
-    create_state_table(aws, table)
-    env = {
-        **aws,
-        "HONEYCOMB_API_KEY": emulator.extra["api_key"],
-        "HONEYCOMB_API_URL": emulator.url,
-        "EVALUATOR_CALLERS_FILE": str(registry),
-        "EVALUATOR_STATE_BACKEND": "dynamodb",
-        "EVALUATOR_TABLE_NAME": table,
-        **extra,
-    }
-    with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(start_evaluator(env)) for _ in range(count)]
-        for server in servers:
-            server.extra["table"] = table
+    with evaluators_sharing_one_table(emulator, aws, registry, count, **extra) as servers:
         yield servers
 
 

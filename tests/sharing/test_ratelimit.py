@@ -217,3 +217,25 @@ def test_a_shared_execution_is_charged_to_a_waiting_caller_with_room() -> None:
         assert charged == c
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("taken", [0, 3, 8, 100, 398])
+def test_a_granted_token_is_a_free_slot_and_every_free_slot_gets_chosen(taken: int) -> None:
+    """Free slots are found without listing the whole bucket when most are free; either way the
+    choice is one of the free slots (never a token still out), and spread over all of them."""
+    capacity, now = 400, 10_000.0
+    rng = random.Random(taken)
+    out = rng.sample(range(capacity), taken)
+    expired = [i for i in range(capacity) if i not in out][:5]
+    bucket = [Slot(index=i, granted_at=now - 1.0, caller="anyone") for i in out] + [
+        Slot(index=i, granted_at=now - 10 * LIFETIME, caller="old") for i in expired
+    ]
+    free = set(range(capacity)) - set(out)
+    chosen = set()
+    for _ in range(4000 if len(free) < 50 else 20 * len(free)):
+        d = decide(bucket, capacity=capacity, lifetime=LIFETIME, caller="anyone", share=1.0, now=now)
+        assert d.granted and d.index in free
+        chosen.add(d.index)
+        if d.index in expired:
+            assert d.seen_granted_at == now - 10 * LIFETIME  # the conditional write's expectation
+    assert chosen == free

@@ -106,7 +106,15 @@ async def _shielded(work: Coroutine[Any, Any, T]) -> T:
 
 
 def encode_result(result: QueryResult) -> bytes:
-    return zlib.compress(json.dumps(dataclasses.asdict(result), separators=(",", ":")).encode(), 6)
+    # The fields by hand: dataclasses.asdict deep-copies every row first, for nothing.
+    fields = {
+        "id": result.id,
+        "complete": result.complete,
+        "results": result.results,
+        "series": result.series,
+        "query_url": result.query_url,
+    }
+    return zlib.compress(json.dumps(fields, separators=(",", ":")).encode(), 6)
 
 
 def decode_result(blob: bytes) -> QueryResult:
@@ -132,7 +140,6 @@ class SharedExecutor:
         )
         self._query_ids: AgeCache[str] = AgeCache(10_000, QUERY_ID_TTL_SECONDS, wall_clock)
         self._flights: SingleFlight[_Outcome] = SingleFlight(monotonic)
-        self._query_flights: SingleFlight[str] = SingleFlight(monotonic)
         self._instance = uuid.uuid4().hex[:12]
         self._claims = 0
 
@@ -436,30 +443,26 @@ class SharedExecutor:
     async def _query_id(
         self, client: HoneycombClient, request: ExecutionRequest, fp: Fingerprint, flight: Flight
     ) -> str:
+        """The query id for this spec: this process's cache, the shared store, else created.
+
+        No single-flight of its own: identical requests already share the execution's flight, and
+        creating a query is free, so two executions of one spec that differ only in their options
+        may at worst both create it (costing one extra task per evaluation for that was not worth it).
+        """
         cached = self._query_ids.get(fp.spec_key)
         if cached is not None:
             return cached.value
-
-        async def lookup_or_create(_: Flight) -> str:
-            query_id = await self.store.get_query_id(fp.spec_key)
-            if query_id is None:
-                query_id = await client.create_query(
-                    request.target, request.dataset, request.spec, deadline=flight.deadline
-                )
-                await self.store.put_query_id(fp.spec_key, query_id, QUERY_ID_TTL_SECONDS)
-            else:
-                # Another instance created it: tell the client its shape, so the poll schedule
-                # learns this shape's run time here too (see honeycomb/polling.py).
-                client.tracker.query_created(
-                    query_id, query_shape(request.target.key_id, request.dataset, request.spec)
-                )
-            self._query_ids.put(fp.spec_key, query_id)
-            return query_id
-
-        try:
-            query_id, _ = await self._query_flights.do(
-                fp.spec_key, lookup_or_create, deadline=flight.deadline
+        query_id = await self.store.get_query_id(fp.spec_key)
+        if query_id is None:
+            query_id = await client.create_query(
+                request.target, request.dataset, request.spec, deadline=flight.deadline
             )
-        except FlightTimeout:
-            raise honeycomb_errors.timeout("creating the query took longer than the deadline") from None
+            await self.store.put_query_id(fp.spec_key, query_id, QUERY_ID_TTL_SECONDS)
+        else:
+            # Another instance created it: tell the client its shape, so the poll schedule
+            # learns this shape's run time here too (see honeycomb/polling.py).
+            client.tracker.query_created(
+                query_id, query_shape(request.target.key_id, request.dataset, request.spec)
+            )
+        self._query_ids.put(fp.spec_key, query_id)
         return query_id

@@ -72,16 +72,23 @@ def decide(
 ) -> Decision:
     """The fair-share rule on one snapshot of a bucket (pure, so it is tested on its own)."""
     by_index = {s.index: s for s in slots if s.index < capacity}
-    release_at = {i: (by_index[i].granted_at + lifetime if i in by_index else 0.0) for i in range(capacity)}
-    free = [i for i, t in release_at.items() if t <= now]
-    busy = sorted(t for t in release_at.values() if t > now)
-    own = sorted(
-        s.granted_at + lifetime
-        for s in by_index.values()
-        if s.caller == caller and s.granted_at + lifetime > now
-    )
-    recent = [s for s in by_index.values() if s.granted_at > now - 2 * lifetime]
-    active = {name for s in recent for name in (s.caller, *s.wanted_by)} - {EXHAUSTED}
+    # One pass over the tokens ever taken; never a pass over all `capacity` slots.
+    busy: list[float] = []  # when each token still out comes back
+    own: list[float] = []  # the same for this caller's tokens
+    active: set[str] = set()  # callers that took, or waited for, a token in two lifetimes
+    for slot in by_index.values():
+        release = slot.granted_at + lifetime
+        if release > now:
+            busy.append(release)
+            if slot.caller == caller:
+                own.append(release)
+        if slot.granted_at > now - 2 * lifetime:
+            active.add(slot.caller)
+            active.update(slot.wanted_by)
+    busy.sort()
+    own.sort()
+    free = capacity - len(busy)
+    active.discard(EXHAUSTED)
     others = len(active - {caller})
     # Rounded up, so callers that all hold their share hold the whole bucket (nothing is stranded).
     fair = math.ceil(capacity / (others + 1))
@@ -90,18 +97,35 @@ def decide(
     # at most a third of the bucket (so callers holding one token each do not lock it up).
     reserve = min(math.ceil(capacity * RESERVE_FRACTION), others * fair, capacity - 1)
     under_share = len(own) < quota
-    if free and (under_share or len(free) > reserve):
-        index = random.choice(free)  # spread concurrent takers over the free slots
-        slot = by_index.get(index)
-        return Decision(True, 0.0, index, slot.granted_at if slot else 0.0)
+    if free and (under_share or free > reserve):
+        index = _random_free_index(by_index, capacity, lifetime, now, free)
+        previous = by_index.get(index)
+        return Decision(True, 0.0, index, previous.granted_at if previous else 0.0)
     if under_share:
         return Decision(False, busy[0] - now)
     # Above its share the caller waits for more than `reserve` free tokens, or for enough of its
     # own tokens to come back that it is below its share again (one of them is then free).
-    more_needed = reserve + 1 - len(free)
+    more_needed = reserve + 1 - free
     wait_for_reserve = busy[more_needed - 1] - now
     wait_for_own = own[len(own) - quota] - now
-    return Decision(False, min(wait_for_reserve, wait_for_own), held_back=bool(free))
+    return Decision(False, min(wait_for_reserve, wait_for_own), held_back=free > 0)
+
+
+def _random_free_index(
+    by_index: dict[int, Slot], capacity: int, lifetime: float, now: float, free: int
+) -> int:
+    """A free slot chosen uniformly, so concurrent takers spread over the free slots."""
+
+    def is_free(index: int) -> bool:
+        slot = by_index.get(index)
+        return slot is None or slot.granted_at + lifetime <= now
+
+    if free * 4 >= capacity:  # mostly free: a few random draws beat listing every slot
+        while True:
+            index = random.randrange(capacity)
+            if is_free(index):
+                return index
+    return random.choice([i for i in range(capacity) if is_free(i)])
 
 
 def uses_relational_fields(columns: list[str]) -> bool:

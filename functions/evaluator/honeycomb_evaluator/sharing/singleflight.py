@@ -69,7 +69,11 @@ class SingleFlight(Generic[T]):
         try:
             remaining = deadline - self._clock()
             try:
-                return await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, remaining)), joined
+                # shield: this caller's timeout must not cancel the work others wait for.
+                # asyncio.timeout rather than wait_for: one future less between the work's end
+                # and this caller waking up.
+                async with asyncio.timeout(max(0.0, remaining)):
+                    return await asyncio.shield(task), joined
             except TimeoutError:
                 if task.done():  # finished at the very moment the deadline passed
                     return task.result(), joined

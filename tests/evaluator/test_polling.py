@@ -60,22 +60,71 @@ def test_shapes_ignore_the_window() -> None:
     a = query_shape("k", "checkout", {"calculations": [{"op": "COUNT"}], "start_time": 1, "end_time": 61})
     b = query_shape("k", "checkout", {"calculations": [{"op": "COUNT"}], "start_time": 61, "end_time": 121})
     assert a == b
-    assert a != query_shape("k2", "checkout", {"calculations": [{"op": "COUNT"}]})
-    assert a != query_shape("k", "checkout", {"calculations": [{"op": "COUNT"}], "breakdowns": ["x"]})
+    assert a.exact != query_shape("k2", "checkout", {"calculations": [{"op": "COUNT"}]}).exact
+    assert (
+        a.exact
+        != query_shape("k", "checkout", {"calculations": [{"op": "COUNT"}], "breakdowns": ["x"]}).exact
+    )
+
+
+def canary(pod_hash: str, op: str = "=") -> dict[str, object]:
+    return {
+        "calculations": [{"op": "P99", "column": "duration_ms"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": op, "value": pod_hash}],
+    }
+
+
+def test_a_new_rollouts_query_is_a_new_shape_of_the_same_family() -> None:
+    old, new = query_shape("k", "d", canary("7d9f8b6c5")), query_shape("k", "d", canary("5c6b8f9d7"))
+    assert old.exact != new.exact and old.family == new.family
+    # A different check (another filter op, column or calculation) is another family.
+    assert query_shape("k", "d", canary("7d9f8b6c5", op="!=")).family != old.family
+    assert old.family != query_shape("k2", "d", canary("7d9f8b6c5")).family
+
+
+def run_once(
+    tracker: PollTracker, clock: list[float], query_id: str, spec: dict[str, object], run: float
+) -> None:
+    """One execution that the tracker sees still running at `run - 0.25` s and complete at `run + 0.25` s."""
+    tracker.query_created(query_id, query_shape("k", "d", spec))
+    tracker.result_created(query_id, "r-" + query_id)
+    clock[0] += run - 0.25
+    tracker.polled("r-" + query_id, complete=False)
+    clock[0] += 0.5
+    tracker.polled("r-" + query_id, complete=True)
 
 
 def test_tracker_learns_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr("honeycomb_evaluator.honeycomb.polling.time.monotonic", lambda: clock[0])
     tracker = PollTracker()
-    tracker.query_created("q1", "shape")
+    tracker.query_created("q1", query_shape("k", "d", canary("a")))
     tracker.result_created("q1", "r1")
     assert tracker.expected("r1") is None
     clock[0] += 1.5
     tracker.polled("r1", complete=False)
     clock[0] += 0.5
     tracker.polled("r1", complete=True)
-    tracker.query_created("q2", "shape")  # next minute: new query id, same shape
+    tracker.query_created("q2", query_shape("k", "d", canary("a")))  # next minute: new query id, same shape
     tracker.result_created("q2", "r2")
     assert tracker.expected("r2") == pytest.approx(1.75)
     assert tracker.expected("unknown") is None
+
+
+def test_a_new_shape_is_predicted_by_its_family_until_it_has_run_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("honeycomb_evaluator.honeycomb.polling.time.monotonic", lambda: clock[0])
+    tracker = PollTracker()
+    run_once(tracker, clock, "q1", canary("old-rollout"), run=2.0)  # the last rollout's check took 2 s
+    tracker.query_created("q2", query_shape("k", "d", canary("new-rollout")))
+    tracker.result_created("q2", "r2")
+    assert tracker.expected("r2") == pytest.approx(2.0)  # the family's run time
+    tracker.query_created("q3", query_shape("k", "d", {"calculations": [{"op": "COUNT"}]}))
+    tracker.result_created("q3", "r3")
+    assert tracker.expected("r3") is None  # another family: cold
+    run_once(tracker, clock, "q4", canary("new-rollout"), run=1.0)
+    tracker.query_created("q5", query_shape("k", "d", canary("new-rollout")))
+    tracker.result_created("q5", "r5")
+    assert tracker.expected("r5") == pytest.approx(1.0)  # its own runs win over the family's

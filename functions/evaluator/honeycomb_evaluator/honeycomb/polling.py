@@ -7,9 +7,11 @@ result takes 8 GETs).
 
 Warm: canary analysis runs the same query every interval, only the window moves, so the run time
 of the last executions of the same *shape* (key, dataset, spec without its window) predicts the
-next one. Then the first poll lands just before the expected completion and the next ones follow
-every `dense_step` until a little after it, so completion is seen within ~`dense_step` using a
-handful of GETs. A run that takes much longer falls back to the cold schedule.
+next one. A new rollout changes the shape (its filters name the new pod-template hash); then the
+*family* (the shape without filter values: the same check for an earlier rollout) predicts it.
+The first poll lands just before the expected completion and the next ones follow every
+`dense_step` until a little after it, so completion is seen within ~`dense_step` using a handful
+of GETs. A run that takes much longer falls back to the cold schedule.
 
 All bookkeeping happens in `PollTracker`, fed by the client's own calls, so any poll loop that
 asks `HoneycombClient.poll_delay()` benefits.
@@ -56,11 +58,31 @@ class PollSchedule:
         return instant
 
 
-def query_shape(key_id: str, dataset: str, spec: Mapping[str, Any]) -> str:
-    """The query without its window: equal for every run of one canary check."""
+@dataclass(frozen=True)
+class QueryShape:
+    """Which earlier runs predict how long a query will take."""
+
+    exact: str  # the query without its window: every run of one canary check
+    # Also without filter values: the same check for another rollout. A canary's query names
+    # its pod-template hash, so each rollout brings a new exact shape, but queries that differ
+    # only in filter values read the same columns over the same span and take about as long.
+    family: str
+
+
+def query_shape(key_id: str, dataset: str, spec: Mapping[str, Any]) -> QueryShape:
     stable = {k: v for k, v in spec.items() if k not in WINDOW_FIELDS}
-    text = json.dumps(stable, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{key_id}\n{dataset}\n{text}".encode()).hexdigest()[:32]
+    family = dict(stable)
+    if isinstance(stable.get("filters"), list):
+        family["filters"] = [
+            {k: v for k, v in f.items() if k != "value"} if isinstance(f, dict) else f
+            for f in stable["filters"]
+        ]
+    return QueryShape(_digest("exact", key_id, dataset, stable), _digest("family", key_id, dataset, family))
+
+
+def _digest(kind: str, key_id: str, dataset: str, spec: Mapping[str, Any]) -> str:
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{kind}\n{key_id}\n{dataset}\n{text}".encode()).hexdigest()[:32]
 
 
 class _Bounded(OrderedDict[str, Any]):
@@ -77,7 +99,7 @@ class _Bounded(OrderedDict[str, Any]):
 
 @dataclass
 class _Running:
-    shape: str | None
+    shape: QueryShape | None
     created_at: float  # time.monotonic() when the create answer arrived
     still_running_at: float = 0.0  # seconds after creation of the last poll that saw complete: false
 
@@ -89,22 +111,26 @@ class PollTracker:
     SMOOTHING = 0.5
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._shapes = _Bounded(max_entries)  # query_id → shape
+        self._shapes = _Bounded(max_entries)  # query_id → QueryShape
         self._running = _Bounded(max_entries)  # result_id → _Running
-        self._durations = _Bounded(max_entries)  # shape → expected seconds
+        self._durations = _Bounded(max_entries)  # exact or family digest → expected seconds
 
-    def query_created(self, query_id: str, shape: str) -> None:
+    def query_created(self, query_id: str, shape: QueryShape) -> None:
         self._shapes.remember(query_id, shape)
 
     def result_created(self, query_id: str, result_id: str) -> None:
         self._running.remember(result_id, _Running(self._shapes.get(query_id), time.monotonic()))
 
     def expected(self, result_id: str) -> float | None:
+        """The run time of this exact shape recently, else of its family, else None (cold)."""
         running = self._running.get(result_id)
         if running is None or running.shape is None:
             return None
-        expected: float | None = self._durations.get(running.shape)
-        return expected
+        for digest in (running.shape.exact, running.shape.family):
+            expected: float | None = self._durations.get(digest)
+            if expected is not None:
+                return expected
+        return None
 
     def waited(self, result_id: str) -> float | None:
         running = self._running.get(result_id)
@@ -123,6 +149,7 @@ class PollTracker:
             return
         # The run ended between the last "still running" poll and this one; take the middle.
         observed = (running.still_running_at + waited) / 2
-        previous = self._durations.get(running.shape)
-        estimate = observed if previous is None else previous + self.SMOOTHING * (observed - previous)
-        self._durations.remember(running.shape, estimate)
+        for digest in (running.shape.exact, running.shape.family):
+            previous = self._durations.get(digest)
+            estimate = observed if previous is None else previous + self.SMOOTHING * (observed - previous)
+            self._durations.remember(digest, estimate)

@@ -185,7 +185,7 @@ def aws_client(service: str, env: Mapping[str, str]) -> Any:
     import boto3
 
     return boto3.client(
-        service,
+        service,  # type: ignore[call-overload]  # boto3-stubs list each service name as a literal
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=env["AWS_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],

@@ -6,6 +6,7 @@ Against the real emulator, with the real client; only the order of calls is chec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -98,3 +99,38 @@ def test_a_created_result_waits_for_the_schedule_and_a_repeated_shape_uses_what_
     assert first[-1] == "get" and "warm" not in first, first
     # The same query shape again: the schedule knows its run time.
     assert second[:2] == ["create", "warm"], second
+
+
+def canary_request(emulator: Server, pod_hash: str) -> ExecutionRequest:
+    request = request_for(emulator)
+    spec = {
+        **request.spec,
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": pod_hash}],
+    }
+    return dataclasses.replace(request, spec=spec)
+
+
+def test_a_new_rollouts_first_check_uses_what_the_previous_rollouts_check_taught(emulator: Server) -> None:
+    """Only the pod-template hash differs: a new shape of a known family, so no cold schedule."""
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        client = RecordingClient()
+        store = MemoryStore()
+        executor = SharedExecutor(store, RateBudget(store))
+        try:
+            await executor.execute(client, canary_request(emulator, "7d9f8b6c5"))
+            first, client.calls = client.calls, []
+            await executor.execute(client, canary_request(emulator, "5c6b8f9d7"))
+            rollout, client.calls = client.calls, []
+            other_kind = request_for(emulator)  # no filter at all: another family
+            await executor.execute(
+                client, dataclasses.replace(other_kind, spec={**other_kind.spec, "limit": 7})
+            )
+            return first, rollout, client.calls
+        finally:
+            await client.aclose()
+
+    first, rollout, other = asyncio.run(run())
+    assert first[:2] == ["create", "cold"], first
+    assert rollout[:2] == ["create", "warm"] and "cold" not in rollout, rollout
+    assert other[:2] == ["create", "cold"], other

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,19 @@ def evaluation(hash_value: str = VERSIONS["bad"], *, time_range: int = 600, **op
     }
     body.update(options)
     return copy.deepcopy(body)
+
+
+def pinned(body: dict[str, Any]) -> dict[str, Any]:
+    """The same request with its relative `time_range` turned into a window fixed now.
+
+    For a test whose requests must all hit one execution: with a relative range, requests on both
+    sides of a minute boundary ask for different (snapped) windows, so different executions.
+    """
+    pinned_body = copy.deepcopy(body)
+    query = pinned_body["query"]
+    end = int(time.time())
+    query["start_time"], query["end_time"] = end - query.pop("time_range"), end
+    return pinned_body
 
 
 def error_rate(hash_value: str, *, time_range: int = 600, **options: Any) -> dict[str, Any]:

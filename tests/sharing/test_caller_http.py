@@ -14,6 +14,7 @@ from honeycomb_evaluator.sharing.callers import hash_token
 from honeycomb_evaluator.sharing.service import SharedService
 from mangum import Mangum
 
+from tests.sharing.helpers import pinned
 from tests.support.servers import Server, start_emulator, start_evaluator
 
 ROLE = "arn:aws:iam::123456789012:role/argo-rollouts"
@@ -76,13 +77,14 @@ def test_no_or_wrong_token_is_401(servers: tuple[Server, Server]) -> None:
 
 def test_known_token_evaluates_and_is_limited_to_its_datasets(servers: tuple[Server, Server]) -> None:
     _, evaluator = servers
-    answer = post(evaluator, BODY, "token-a")
+    body = pinned(BODY)  # the OAuth call below must ask for the very same window
+    answer = post(evaluator, body, "token-a")
     assert answer.status_code == 200, answer.text
     assert answer.json()["value"] > 500
-    forbidden = post(evaluator, {**BODY, "dataset": "inventory"}, "token-a")
+    forbidden = post(evaluator, {**body, "dataset": "inventory"}, "token-a")
     assert forbidden.status_code == 403 and error_code(forbidden) == "forbidden"
     assert forbidden.json()["error"]["field"] == "dataset"
-    oauth = post(evaluator, BODY, "token-a", path="/oauth/v1/evaluate")
+    oauth = post(evaluator, body, "token-a", path="/oauth/v1/evaluate")
     assert oauth.status_code == 200 and oauth.json()["cached"] is True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.sharing.helpers import (
     emulator_stats,
     error_rate,
     evaluation,
+    pinned,
     rate_limited,
     reset_emulator,
     write_registry,
@@ -72,7 +74,7 @@ def test_concurrent_identical_requests_create_one_result(
     emulator: Server, evaluator: Server, tokens: tuple[Path, dict[str, str]]
 ) -> None:
     reset_emulator(emulator.url)
-    body = evaluation(VERSIONS["bad"], time_range=900)
+    body = pinned(evaluation(VERSIONS["bad"], time_range=900))
     answers = asyncio.run(post_many(evaluator.url, [body] * 40, tokens[1]["cluster-a"]))
     assert [a.status_code for a in answers] == [200] * 40, answers[0].text
     assert len({a.json()["query_result_id"] for a in answers}) == 1
@@ -84,11 +86,11 @@ def test_different_callers_and_spellings_share_one_result(
     emulator: Server, evaluator: Server, tokens: tuple[Path, dict[str, str]]
 ) -> None:
     reset_emulator(emulator.url)
-    body = error_rate(VERSIONS["good"], time_range=1200, max_age_seconds=60)
+    body = pinned(error_rate(VERSIONS["good"], time_range=1200, max_age_seconds=60))
     first = post(evaluator.url, body, tokens[1]["cluster-a"])
     assert first.status_code == 200, first.text
     # The same query written differently (explicit defaults), by another cluster.
-    respelled = error_rate(VERSIONS["good"], time_range=1200, max_age_seconds=60)
+    respelled = copy.deepcopy(body)
     respelled["query"]["filter_combination"] = "AND"
     second = post(evaluator.url, respelled, tokens[1]["cluster-b"])
     assert second.status_code == 200 and second.json()["cached"] is True
@@ -126,7 +128,7 @@ def test_a_retry_after_the_deadline_resumes_the_same_result(tokens: tuple[Path, 
         start_emulator("--demo", "--result-delay-ms", "2500") as slow,
         start_evaluator(evaluator_env(slow, tokens[0])) as evaluator,
     ):
-        body = evaluation(VERSIONS["bad"], timeout_seconds=0.8)
+        body = pinned(evaluation(VERSIONS["bad"], timeout_seconds=0.8))
         first = post(evaluator.url, body, tokens[1]["cluster-a"])
         assert first.status_code == 504 and first.json()["error"]["code"] == "timeout"
         answer = first
@@ -169,7 +171,7 @@ def test_a_result_honeycomb_forgot_is_created_again(tokens: tuple[Path, dict[str
         start_emulator("--demo", "--result-delay-ms", "2500") as slow,
         start_evaluator(evaluator_env(slow, tokens[0])) as evaluator,
     ):
-        body = evaluation(VERSIONS["stable"], timeout_seconds=0.8)
+        body = pinned(evaluation(VERSIONS["stable"], timeout_seconds=0.8))
         assert post(evaluator.url, body, tokens[1]["cluster-a"]).status_code == 504
         # The pending result expired upstream: the next poll answers 404.
         fault = {
@@ -205,7 +207,7 @@ def test_a_caller_leaving_a_query_queued_for_a_token_is_told_rate_limited(
     token = tokens[1]["cluster-a"]
     with start_evaluator(env) as evaluator:
         assert post(evaluator.url, evaluation(VERSIONS["stable"]), token).status_code == 200
-        patient = evaluation(VERSIONS["bad"], time_range=1800, timeout_seconds=10)
+        patient = pinned(evaluation(VERSIONS["bad"], time_range=1800, timeout_seconds=10))
         hurried = {**patient, "timeout_seconds": 1}
 
         async def both() -> list[httpx.Response]:

@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from tests.sharing.aws import dynamodb_client, evaluators_sharing_one_table
-from tests.sharing.helpers import VERSIONS, created, evaluation, rate_limited, reset_emulator, write_registry
+from tests.sharing.helpers import (
+    VERSIONS,
+    created,
+    evaluation,
+    pinned,
+    rate_limited,
+    reset_emulator,
+    write_registry,
+)
 from tests.support.servers import Server, aws_env, start_emulator, start_moto
 
 TOKEN = "token-cluster-a"
@@ -61,7 +69,7 @@ def test_instances_share_one_result_and_its_cache(infra: tuple[Server, dict[str,
     emulator = infra[0]
     reset_emulator(emulator.url)
     with fleet(infra, 2) as (a, b):
-        body = evaluation(VERSIONS["bad"], time_range=1800, max_age_seconds=120)
+        body = pinned(evaluation(VERSIONS["bad"], time_range=1800, max_age_seconds=120))
         answers = asyncio.run(spread([a, b], [body] * 20))
         assert [r.status_code for r in answers] == [200] * 20, answers[0].text
         assert len({r.json()["query_result_id"] for r in answers}) == 1
@@ -80,7 +88,7 @@ def test_another_instance_resumes_a_pending_result(infra: tuple[Server, dict[str
         for server in (a, b):
             assert post(server, evaluation(VERSIONS["none"], time_range=2460)).status_code == 200
         reset_emulator(emulator.url)
-        body = evaluation(VERSIONS["good"], time_range=2400)
+        body = pinned(evaluation(VERSIONS["good"], time_range=2400))
         first = post(a, {**body, "timeout_seconds": 1})
         assert first.status_code == 504, first.text
         second = post(b, body)  # Argo's retry landed on another instance

@@ -206,11 +206,16 @@ Resolver = Callable[[str], Compiled]
 
 NUMERIC = frozenset({"integer", "float"})
 
+# A column no event of the dataset has: a null *value*, which equals nothing, like a null in a
+# column that exists. Only the literal `null` asks "is this missing" (EQUALS($x, null)).
+NULL_LITERAL: Compiled = ("NULL", "null")
+MISSING_COLUMN: Compiled = ("(NULL)", "null")  # untyped, as NULL, so it mixes with any kind
+
 
 def sql_literal(value: Any) -> Compiled:
     """A value as SQL text with its kind; strings are escaped, numbers rendered by Python."""
     if value is None:
-        return "NULL", "null"
+        return NULL_LITERAL
     if isinstance(value, bool):
         return ("TRUE" if value else "FALSE"), "boolean"
     if isinstance(value, int) and -(2**63) <= value < 2**63:
@@ -274,9 +279,11 @@ def _cast_to(compiled: Compiled, kind: str) -> str:
 
 
 def _equals(a: Compiled, b: Compiled) -> str:
-    if a[1] == "null" or b[1] == "null":
-        other = b if a[1] == "null" else a
+    if a == NULL_LITERAL or b == NULL_LITERAL:
+        other = b if a == NULL_LITERAL else a
         return f"({other[0]} IS NULL)"
+    if a[1] == "null" or b[1] == "null":
+        return "FALSE"
     if a[1] in NUMERIC and b[1] in NUMERIC:
         return f"COALESCE({a[0]} = {b[0]}, FALSE)"
     if a[1] != b[1]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .calculated import Compiled, Compiler, parse_expression
+from .calculated import MISSING_COLUMN, Compiled, Compiler, parse_expression
 from .errors import invalid
 from .filters import combine, filter_sql
 from .ops import COLUMNLESS_OPS, RATE_OPS, result_key
@@ -83,7 +83,7 @@ class _Columns:
         relational = split(name)
         if relational is not None:
             return self._related(name, *relational)
-        return "NULL", "null"
+        return MISSING_COLUMN
 
     def _related(self, name: str, relation: str, base: str) -> Compiled:
         if relation in EXISTENTIALS:

@@ -118,15 +118,14 @@ func withInterval(run *v1alpha1.AnalysisRun, interval v1alpha1.DurationString) *
 	return run
 }
 
-// TestAnalysisRunsWithArgoController runs the step analysis of rollout.yaml (error rate,
-// p99 and error count; count 5, failureLimit 1) through Argo's AnalysisRun controller,
-// with the token read from the Secret by the controller itself.
-func TestAnalysisRunsWithArgoController(t *testing.T) {
-	var step *analysisBlock
+// checkoutStep is the step analysis (not the background one) of rollout "checkout" in rollout.yaml.
+func checkoutStep(t *testing.T) *analysisBlock {
+	t.Helper()
 	blocks, err := infra.analysisBlocks()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var step *analysisBlock
 	for i := range blocks {
 		if blocks[i].rollout.Name == "checkout" && blocks[i].where != "background" {
 			step = &blocks[i]
@@ -135,6 +134,14 @@ func TestAnalysisRunsWithArgoController(t *testing.T) {
 	if step == nil {
 		t.Fatal("rollout checkout has no analysis step")
 	}
+	return step
+}
+
+// TestAnalysisRunsWithArgoController runs the step analysis of rollout.yaml (error rate,
+// p99 and error count; count 5, failureLimit 1) through Argo's AnalysisRun controller,
+// with the token read from the Secret by the controller itself.
+func TestAnalysisRunsWithArgoController(t *testing.T) {
+	step := checkoutStep(t)
 	type controllerCase struct {
 		name, hash string
 		phase      v1alpha1.AnalysisPhase
@@ -236,19 +243,7 @@ func TestControllerRidesOutARateLimitedMinute(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var step *analysisBlock
-	blocks, err := infra.analysisBlocks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range blocks {
-		if blocks[i].rollout.Name == "checkout" && blocks[i].where != "background" {
-			step = &blocks[i]
-		}
-	}
-	if step == nil {
-		t.Fatal("rollout checkout has no analysis step")
-	}
+	step := checkoutStep(t)
 	templateLimit, err := step.newAnalysisRun(goodCanaryHash, stableHash, localArgs(budget))
 	if err != nil {
 		t.Fatal(err)

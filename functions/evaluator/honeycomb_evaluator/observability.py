@@ -51,16 +51,23 @@ async def traced(name: str, **annotations: str) -> AsyncIterator[None]:
         yield
 
 
-# One reused instance: emit_metrics never awaits between adding and flushing, so concurrent
-# requests on the event loop cannot interleave inside it, and building a provider per call costs
-# more than the flush itself.
+# One reused instance: building a provider per document costs more than the flush itself.
 _metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def empty_metrics() -> EphemeralMetrics:
+    """The process's metrics instance, emptied, for one EMF document.
+
+    Callers add and flush without awaiting in between, so concurrent requests on the event loop
+    cannot interleave inside it.
+    """
+    _metrics.clear_metrics()
+    return _metrics
 
 
 def emit_metrics(outcome: str, *, environment: str, values: dict[str, tuple[float, MetricUnit]]) -> None:
     """One EMF line: `Evaluations` plus the given metrics, dimensioned by outcome."""
-    metrics = _metrics
-    metrics.clear_metrics()
+    metrics = empty_metrics()
     metrics.add_dimension(name="outcome", value=outcome)
     metrics.add_metric(name="Evaluations", unit=MetricUnit.Count, value=1)
     for name, (value, unit) in values.items():
@@ -69,4 +76,13 @@ def emit_metrics(outcome: str, *, environment: str, values: dict[str, tuple[floa
     metrics.flush_metrics()
 
 
-__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "emit_metrics", "logger", "traced", "tracing_enabled"]
+__all__ = [
+    "NAMESPACE",
+    "SERVICE",
+    "MetricUnit",
+    "emit_metrics",
+    "empty_metrics",
+    "logger",
+    "traced",
+    "tracing_enabled",
+]

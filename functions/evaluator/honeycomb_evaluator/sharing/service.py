@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -21,9 +19,6 @@ from .callers import Caller
 from .config import SharingConfig
 from .coordinator import Served, SharedExecutor, current_caller, current_served
 from .ratelimit import RateBudget
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.metrics import EphemeralMetrics
 
 # How a request was served → the per-caller metric that counts it.
 _SERVED_METRICS = {
@@ -43,17 +38,6 @@ def build_store(config: SharingConfig) -> StateStore:
         assert config.table_name is not None
         return DynamoDBStore(config.table_name)
     return MemoryStore()
-
-
-@cache
-def _caller_metrics() -> EphemeralMetrics:
-    # One reused instance, as in observability.emit_metrics: finish() never awaits between adding
-    # and flushing, so concurrent requests cannot interleave in it.
-    from aws_lambda_powertools.metrics import EphemeralMetrics
-
-    from honeycomb_evaluator.observability import NAMESPACE, SERVICE
-
-    return EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
 
 
 class SharedService:
@@ -90,11 +74,10 @@ class SharedService:
         """One EMF document per request with the caller as dimension; drops the log key."""
         from aws_lambda_powertools.metrics import MetricUnit
 
-        from honeycomb_evaluator.observability import logger
+        from honeycomb_evaluator.observability import empty_metrics, logger
 
         served = current_served.get() or Served()
-        metrics = _caller_metrics()
-        metrics.clear_metrics()
+        metrics = empty_metrics()
         metrics.add_dimension(name="caller", value=caller.name if caller else "unidentified")
         metrics.add_metric(name="CallerEvaluations", unit=MetricUnit.Count, value=1)
         if status == 503:

@@ -194,8 +194,6 @@ async def measure_overhead(emulator: Server, *, poll_at_once: bool = False) -> f
     allow_anonymous_evaluations()
     from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.honeycomb.client import HoneycombClient
-    from honeycomb_evaluator.secret import Secret
-    from honeycomb_evaluator.settings import Settings
 
     class PollAtOnce(HoneycombClient):
         def poll_delay(self, result_id: str, waited: float) -> float:
@@ -203,7 +201,7 @@ async def measure_overhead(emulator: Server, *, poll_at_once: bool = False) -> f
 
     transport = TimedClient()
     client = (PollAtOnce if poll_at_once else HoneycombClient)(transport)
-    app = create_app(Settings(api_key=Secret(DEFAULT_EMULATOR_KEY), api_url=emulator.url), client=client)
+    app = create_app(service=service_for(emulator, client))
 
     slept = [0.0]
     real_sleep = asyncio.sleep
@@ -346,16 +344,36 @@ def print_detection_header(title: str) -> None:
     print("  result delay  " + "  ".join(f"{k + ' latency, GETs':>17}" for k in KINDS))
 
 
+def service_for(emulator: Server, client: Any) -> Any:
+    """The app's service on the emulator's key, anonymous callers, with `client` as its HTTP client."""
+    from honeycomb_evaluator.service import build_service
+    from honeycomb_evaluator.settings import Settings
+
+    env = {
+        "HONEYCOMB_API_KEY": DEFAULT_EMULATOR_KEY,
+        "HONEYCOMB_API_URL": emulator.url,
+        "EVALUATOR_ALLOW_ANONYMOUS": "true",
+    }
+    return build_service(Settings.from_env(env), client=client)
+
+
 async def measure_detection() -> None:
-    from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, current_stats
+    from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
+    from honeycomb_evaluator.settings import BudgetSettings
+    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+    from honeycomb_evaluator.sharing.execution import ExecutionRequest
+    from honeycomb_evaluator.sharing.executor import SharedExecutor
+    from honeycomb_evaluator.sharing.ratelimit import RateBudget
     from honeycomb_evaluator.target import HoneycombTarget
 
-    print_detection_header("completion detection, the client's own loop")
+    print_detection_header("completion detection, the executor's poll loop (memory backend, as the CLI)")
     for delay_ms in DELAYS_MS:
         flags = ("--demo", "--result-delay-ms", str(delay_ms), "--rate-limit-per-minute", "100000")
         with start_emulator(*flags) as emulator:
             target = HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default")
             client = HoneycombClient()
+            store = MemoryStore()
+            executor = SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100_000)))
             figures: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in KINDS}
             try:
                 for kind in KINDS:
@@ -368,16 +386,19 @@ async def measure_detection() -> None:
                             "end_time": now - run,
                         }
                         spec.pop("time_range", None)
-                        query_id = await client.create_query(target, "checkout", spec)
                         stats = CallStats()
-                        token = current_stats.set(stats)
                         sent = time.monotonic()
-                        created = await client.create_query_result(
-                            target, "checkout", query_id, disable_series=True
+                        request = ExecutionRequest(
+                            target=target,
+                            dataset="checkout",
+                            spec=spec,
+                            options=ResultOptions(disable_series=True),
+                            max_age_seconds=0,
+                            deadline=sent + 25,
+                            stats=stats,
                         )
-                        result = await client.wait_for_result(target, "checkout", created.id, sent + 25)
+                        result = (await executor.execute(client, request)).result
                         seen = time.monotonic()
-                        current_stats.reset(token)
                         assert result.complete
                         if teaching and run == 0:
                             continue
@@ -392,8 +413,6 @@ async def measure_served_detection() -> None:
     """The same through the served app: the shared-service coordinator runs the poll loop."""
     from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.honeycomb.client import HoneycombClient
-    from honeycomb_evaluator.secret import Secret
-    from honeycomb_evaluator.settings import Settings
 
     allow_anonymous_evaluations()
     print_detection_header("completion detection through the served app (POST /v1/evaluate)")
@@ -402,9 +421,7 @@ async def measure_served_detection() -> None:
         with start_emulator(*flags) as emulator:
             transport = TimedClient()
             client = HoneycombClient(transport)
-            app = create_app(
-                Settings(api_key=Secret(DEFAULT_EMULATOR_KEY), api_url=emulator.url), client=client
-            )
+            app = create_app(service=service_for(emulator, client))
             figures: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in KINDS}
             try:
                 with quiet_output():

@@ -83,9 +83,11 @@ def cache_hits(emulator: Server, registry: Path, token: str) -> None:
         }
     )
     from honeycomb_evaluator.app import create_app
-    from honeycomb_evaluator.execution import ExecutionRequest
+    from honeycomb_evaluator.evaluate import EvaluationRecord
+    from honeycomb_evaluator.honeycomb.client import ResultOptions
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.observability import logger
+    from honeycomb_evaluator.sharing.execution import ExecutionRequest
     from honeycomb_evaluator.window import resolve_window
 
     logger.setLevel("WARNING")
@@ -108,11 +110,11 @@ def cache_hits(emulator: Server, registry: Path, token: str) -> None:
                 answer = await client.post("/v1/evaluate", json=body, headers=headers)
                 timings["app"].append((time.perf_counter() - started) * 1000)
                 assert answer.json()["cached"] is True
-        evaluator = app.state.evaluator
+        evaluator = app.state.service.evaluator
         parsed = EvaluateRequest.model_validate(body)
         for _ in range(HIT_ROUNDS):
             started = time.perf_counter()
-            await evaluator.evaluate(parsed)
+            await evaluator.evaluate(parsed, EvaluationRecord())
             timings["evaluate"].append((time.perf_counter() - started) * 1000)
         target = await evaluator.keys.resolve("default")
         window = resolve_window(parsed.query)
@@ -120,12 +122,11 @@ def cache_hits(emulator: Server, registry: Path, token: str) -> None:
             target=target,
             dataset="checkout",
             spec=parsed.query.honeycomb_body(window.start_time, window.end_time),
-            disable_series=True,
-            limit=None,
+            options=ResultOptions(disable_series=True),
             max_age_seconds=600,
             deadline=time.monotonic() + 60,
         )
-        executor = app.state.sharing.executor
+        executor = evaluator.executor
         for _ in range(HIT_ROUNDS):
             started = time.perf_counter()
             await executor.execute(evaluator.client, request)

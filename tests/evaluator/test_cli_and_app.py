@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from honeycomb_evaluator.app import create_app
-from honeycomb_evaluator.execution import ExecutionRequest
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.openapi import openapi_document
 from honeycomb_evaluator.settings import Settings
+from honeycomb_evaluator.sharing.execution import ExecutionRequest
 from openapi_spec_validator import validate
 
 from tests.evaluator.conftest import BAD_CANARY_HASH, PRIMARY_KEY, canary_body, evaluator_env
@@ -71,20 +71,16 @@ def test_committed_openapi_document_is_in_sync() -> None:
     validate(committed)  # a valid OpenAPI 3.1 document
 
 
-@pytest.fixture
-def anonymous(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVALUATOR_ALLOW_ANONYMOUS", "true")
-
-
 @pytest.mark.anyio
-@pytest.mark.usefixtures("anonymous")
 async def test_a_bug_is_a_json_500_never_a_bare_one() -> None:
-    app = create_app(Settings.from_env({"HONEYCOMB_API_KEY": PRIMARY_KEY}), client=HoneycombClient())
+    app = create_app(
+        Settings.from_env({"HONEYCOMB_API_KEY": PRIMARY_KEY, "EVALUATOR_ALLOW_ANONYMOUS": "true"})
+    )
 
     async def broken_execute(client: HoneycombClient, request: ExecutionRequest) -> Any:
         raise RuntimeError(f"bug holding {request.target.api_key}")
 
-    app.state.evaluator.execute = broken_execute
+    app.state.service.evaluator.executor.execute = broken_execute
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://evaluator"
     ) as client:

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.honeycomb.client import USER_AGENT, HoneycombClient
+from honeycomb_evaluator.errors import answer_for
+from honeycomb_evaluator.honeycomb.client import USER_AGENT, HoneycombClient, Scope
 from honeycomb_evaluator.target import HoneycombTarget
 
 
@@ -73,10 +74,13 @@ def test_requests_carry_defaults_and_their_own_key_but_never_cookies(recorder: s
 
     async def run() -> None:
         client = HoneycombClient()
+        deadline = time.monotonic() + 10
         try:
-            await client.create_query(first, "checkout", {"calculations": [{"op": "COUNT"}]})
-            await client.create_query(second, "checkout", {"calculations": [{"op": "COUNT"}]})
-            await client.get_query_result(first, "checkout", "r1")
+            await client.create_query(Scope(first, "checkout", deadline), {"calculations": [{"op": "COUNT"}]})
+            await client.create_query(
+                Scope(second, "checkout", deadline), {"calculations": [{"op": "COUNT"}]}
+            )
+            await client.get_query_result(Scope(first, "checkout", deadline), "r1")
         finally:
             await client.aclose()
 
@@ -105,9 +109,9 @@ def test_the_callers_deadline_bounds_each_call(recorder: str) -> None:
     async def code_of(result_id: str, seconds: float) -> str:
         client = HoneycombClient()
         try:
-            await client.get_query_result(target, "checkout", result_id, deadline=time.monotonic() + seconds)
+            await client.get_query_result(Scope(target, "checkout", time.monotonic() + seconds), result_id)
         except Exception as e:
-            return str(getattr(e, "code", type(e).__name__))
+            return answer_for(e).code
         finally:
             await client.aclose()
         return "no error"

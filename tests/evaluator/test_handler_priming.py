@@ -40,7 +40,7 @@ print(json.dumps({
     "after": after,
     "validator": type(EvaluateRequest.__pydantic_validator__).__name__,
     "boto3_loaded": "boto3" in sys.modules,
-    "http_client_built": handler._asgi.app.state.evaluator.client._client is not None,
+    "http_client_built": handler._asgi.app.state.service.evaluator.client._client is not None,
 }))
 """
 

@@ -179,8 +179,9 @@ def test_honeycomb_rejects_the_query(stack: Stack) -> None:
     assert "no_such_column" in found["message"]
 
 
-def test_unconfigured_environment(stack: Stack) -> None:
-    error(stack.evaluate({**canary_body(STABLE_HASH), "environment": "eu"}), 500, "not_configured")
+def test_an_environment_no_configuration_names_is_the_callers_mistake(stack: Stack) -> None:
+    found = error(stack.evaluate({**canary_body(STABLE_HASH), "environment": "eu"}), 422, "invalid_request")
+    assert found["field"] == "environment" and "'default'" in found["message"]
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.keys import FileKeys, NoKeys, StaticKeys, key_source, parse_key_document
 from honeycomb_evaluator.settings import Settings
 from honeycomb_evaluator.target import US_API_URL
@@ -57,19 +57,19 @@ def test_a_json_document_maps_environments_to_keys_and_regions() -> None:
     "text", ['{"default": ' + f'"{PRIMARY_KEY}"' + ", ", '{"default": {"api_url": "x"}}', '{"default": 3}']
 )
 def test_broken_documents_are_not_configured_and_never_echoed(text: str) -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         parse_key_document(text, None)
     assert e.value.code == "not_configured" and PRIMARY_KEY not in e.value.message
 
 
 def test_the_source_is_chosen_by_configuration(tmp_path: Path) -> None:
-    assert isinstance(key_source(Settings()), NoKeys)
-    assert isinstance(key_source(Settings.from_env({"HONEYCOMB_API_KEY": "k"})), StaticKeys)
+    assert isinstance(key_source(Settings().honeycomb), NoKeys)
+    assert isinstance(key_source(Settings.from_env({"HONEYCOMB_API_KEY": "k"}).honeycomb), StaticKeys)
     key_file = tmp_path / "key"
     env = {"HONEYCOMB_API_KEY": "k", "HONEYCOMB_API_KEY_FILE": str(key_file)}
-    assert isinstance(key_source(Settings.from_env(env)), FileKeys)
+    assert isinstance(key_source(Settings.from_env(env).honeycomb), FileKeys)
     assert (
-        type(key_source(Settings.from_env({**env, "HONEYCOMB_SECRET_ID": "s"}))).__name__
+        type(key_source(Settings.from_env({**env, "HONEYCOMB_SECRET_ID": "s"}).honeycomb)).__name__
         == "SecretsManagerKeys"
     )
     assert PRIMARY_KEY not in repr(Settings.from_env({"HONEYCOMB_API_KEY": PRIMARY_KEY}))
@@ -95,7 +95,9 @@ def test_a_replaced_key_file_is_picked_up_after_honeycomb_refuses_the_old_key(
         accepted = stack.evaluate(canary_body(STABLE_HASH))
         assert accepted.status_code == 200, accepted.text
         missing = stack.evaluate({**canary_body(STABLE_HASH), "environment": "eu"})
-        assert missing.status_code == 500 and missing.json()["error"]["code"] == "not_configured"
+        # An environment the configuration does not name is the caller's mistake, not ours.
+        assert missing.status_code == 422 and missing.json()["error"]["code"] == "invalid_request"
+        assert missing.json()["error"]["field"] == "environment"
         assert_no_key_in(evaluator.output(), refused.text, accepted.text, missing.text)
 
 

@@ -7,7 +7,7 @@ import statistics
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.selection import choose_calculation, matching_rows, reduce_values, select_value
@@ -48,7 +48,7 @@ def test_single_calculation_single_row_needs_no_select() -> None:
 
 
 def test_several_calculations_without_select_is_ambiguous_and_says_how() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         choose_calculation(request(query=BY_VERSION))
     assert e.value.code == "ambiguous_selection" and e.value.status == 422
     assert '"select": {"calculation": "P99(duration_ms)"}' in e.value.message
@@ -56,7 +56,7 @@ def test_several_calculations_without_select_is_ambiguous_and_says_how() -> None
 
 def test_several_rows_without_select_is_ambiguous_and_says_how() -> None:
     req = request(query={**BY_VERSION, "calculations": [{"op": "P99", "column": "duration_ms"}]})
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         select_value(req, result(ROWS), P99)
     assert e.value.code == "ambiguous_selection"
     assert '"match": {"service.version"' in e.value.message and '"reduce"' in e.value.message
@@ -72,7 +72,7 @@ def test_match_picks_a_row_and_compares_values_as_honeycomb_shows_them() -> None
 
 
 def test_select_refers_only_to_what_the_query_computes() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         choose_calculation(request(select={"calculation": "P95(duration_ms)"}))
     assert e.value.field == "select.calculation"
 
@@ -100,7 +100,7 @@ def test_no_data_is_a_value_not_an_error(empty: str, expected: float | None) -> 
 
 
 def test_no_data_with_empty_error_is_422() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         select_value(request(empty="error"), result([]), P99)
     assert (e.value.status, e.value.code) == (422, "no_data")
 
@@ -110,7 +110,7 @@ def test_non_numeric_values_cannot_be_selected() -> None:
         query={"calculations": [{"op": "HEATMAP", "column": "duration_ms"}], "time_range": 600},
         select={"calculation": "HEATMAP(duration_ms)"},
     )
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         select_value(req, result([{"HEATMAP(duration_ms)": {"counts": [1]}}]), "HEATMAP(duration_ms)")
     assert e.value.field == "select.calculation"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.models.query import QuerySpec
 from honeycomb_evaluator.window import requested_window, resolve_window, truncation_step
 from hypothesis import given, settings
@@ -45,7 +45,7 @@ def test_a_window_shorter_than_one_step_keeps_one_step() -> None:
 
 
 def test_windows_older_than_seven_days_are_rejected_before_any_call() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         window_of(start_time=NOW - 8 * 86400, time_range=3600)
     assert e.value.code == "invalid_request"
     start, _ = window_of(time_range=7 * 86400)  # snapping alone must not push it out

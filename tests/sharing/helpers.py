@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from honeycomb_evaluator.sharing.callers import hash_token
+from honeycomb_evaluator.callers.registry import hash_token
 
 VERSIONS = {"stable": "6f8d9c7b5", "bad": "7d9f8b6c5", "good": "5b7c6d8e9", "none": "0000000000"}
 

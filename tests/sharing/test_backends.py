@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.sharing.backends.base import Slot, StateStore
+from honeycomb_evaluator.sharing.backends.base import Slot, SlotGrant, StateStore
 from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 
@@ -79,20 +79,16 @@ def test_released_claim_can_be_taken_over(store: StateStore) -> None:
 
 def test_slots_are_taken_once_per_grant(store: StateStore) -> None:
     assert run(store.read_slots("b")) == []
-    assert run(store.take_slot("b", 3, seen_granted_at=0.0, caller="c1", now=100.25, ttl_seconds=60))
-    assert not run(store.take_slot("b", 3, seen_granted_at=0.0, caller="c2", now=100.5, ttl_seconds=60))
-    assert run(store.take_slot("b", 0, seen_granted_at=0.0, caller="c2", now=100.5, ttl_seconds=60))
+    assert run(store.take_slot("b", SlotGrant(3, 0.0, "c1", 100.25, 60)))
+    assert not run(store.take_slot("b", SlotGrant(3, 0.0, "c2", 100.5, 60)))
+    assert run(store.take_slot("b", SlotGrant(0, 0.0, "c2", 100.5, 60)))
     slots = sorted(run(store.read_slots("b")), key=lambda s: s.index)
     assert [(s.index, s.granted_at, s.caller) for s in slots] == [(0, 100.5, "c2"), (3, 100.25, "c1")]
-    assert not run(store.take_slot("b", 3, seen_granted_at=99.0, caller="c2", now=200.0, ttl_seconds=60))
-    assert run(store.take_slot("b", 3, seen_granted_at=100.25, caller="c2", now=200.0, ttl_seconds=60))
+    assert not run(store.take_slot("b", SlotGrant(3, 99.0, "c2", 200.0, 60)))
+    assert run(store.take_slot("b", SlotGrant(3, 100.25, "c2", 200.0, 60)))
     assert run(store.read_slots("other")) == []
     # Who else waited for what a token paid for is kept with it.
-    assert run(
-        store.take_slot(
-            "w", 2, seen_granted_at=0.0, caller="a", now=1.0, ttl_seconds=60, wanted_by=("b", "c")
-        )
-    )
+    assert run(store.take_slot("w", SlotGrant(2, 0.0, "a", 1.0, 60, ("b", "c"))))
     assert run(store.read_slots("w")) == [Slot(index=2, granted_at=1.0, caller="a", wanted_by=("b", "c"))]
 
 
@@ -100,10 +96,7 @@ def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> Non
     async def race() -> list[bool]:
         return list(
             await asyncio.gather(
-                *(
-                    store.take_slot("race", 1, seen_granted_at=0.0, caller=f"c{i}", now=50.0, ttl_seconds=60)
-                    for i in range(8)
-                )
+                *(store.take_slot("race", SlotGrant(1, 0.0, f"c{i}", 50.0, 60)) for i in range(8))
             )
         )
 

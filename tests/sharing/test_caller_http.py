@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from honeycomb_evaluator.app import create_app
-from honeycomb_evaluator.sharing.callers import hash_token
-from honeycomb_evaluator.sharing.service import SharedService
+from honeycomb_evaluator.callers.registry import hash_token
+from honeycomb_evaluator.settings import Settings
 from mangum import Mangum
 
 from tests.sharing.helpers import pinned
@@ -124,8 +124,8 @@ def lambda_event(path: str, authorizer: dict[str, Any] | None, body: dict[str, A
 
 @pytest.fixture(scope="module")
 def handler(registry_file: Path) -> Mangum:
-    sharing = SharedService.from_environment({"EVALUATOR_CALLERS_FILE": str(registry_file)})
-    return Mangum(create_app(sharing=sharing), lifespan="off")
+    settings = Settings.from_env({"EVALUATOR_CALLERS_FILE": str(registry_file)})
+    return Mangum(create_app(settings), lifespan="off")
 
 
 def invoke(handler: Mangum, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -155,6 +155,6 @@ def test_http_api_jwt_caller_is_identified(handler: Mangum) -> None:
 
 
 def test_no_registry_and_no_anonymous_refuses_everyone(tmp_path: Path) -> None:
-    handler = Mangum(create_app(sharing=SharedService.from_environment({})), lifespan="off")
+    handler = Mangum(create_app(Settings.from_env({})), lifespan="off")
     status, body = invoke(handler, lambda_event("/v1/evaluate", None, BODY))
     assert status == 401 and "EVALUATOR_ALLOW_ANONYMOUS" in body["error"]["message"]

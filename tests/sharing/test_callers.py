@@ -11,16 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
-from honeycomb_evaluator.sharing.auth import Authenticator, authorize, credentials_from
-from honeycomb_evaluator.sharing.caller_sources import FileRegistrySource, SecretRegistrySource
-from honeycomb_evaluator.sharing.callers import (
+from honeycomb_evaluator.callers.auth import Authenticator, authorize, credentials_from
+from honeycomb_evaluator.callers.registry import (
     CallerRegistry,
     Credentials,
     RegistryError,
     hash_token,
     iam_principal_matches,
 )
-from honeycomb_evaluator.sharing.errors import Forbidden, RegistryUnavailable, Unauthenticated
+from honeycomb_evaluator.callers.sources import FileRegistrySource, SecretRegistrySource
+from honeycomb_evaluator.errors import Forbidden, NotConfigured, Unauthenticated
+from honeycomb_evaluator.settings import Settings
 
 from tests.support.servers import aws_env, start_moto
 
@@ -162,19 +163,19 @@ def test_authenticator_from_file_reloads_on_change(tmp_path: Path) -> None:
 
 def test_missing_registry_file_is_not_configured(tmp_path: Path) -> None:
     auth = Authenticator(FileRegistrySource(tmp_path / "missing.json"))
-    with pytest.raises(RegistryUnavailable):
+    with pytest.raises(NotConfigured):
         run(auth.authenticate(Credentials(bearer_token="t")))
 
 
 def test_anonymous_only_when_enabled(tmp_path: Path) -> None:
     with pytest.raises(Unauthenticated, match="no caller registry"):
-        run(Authenticator.from_environment({}).authenticate(Credentials()))
-    anonymous = Authenticator.from_environment({"EVALUATOR_ALLOW_ANONYMOUS": "true"})
+        run(Authenticator.from_settings(Settings.from_env({}).callers).authenticate(Credentials()))
+    anonymous = Authenticator.from_settings(Settings.from_env({"EVALUATOR_ALLOW_ANONYMOUS": "true"}).callers)
     assert run(anonymous.authenticate(Credentials())).name == "anonymous"
     path = tmp_path / "callers.json"
     path.write_text(json.dumps(REGISTRY))
-    both = Authenticator.from_environment(
-        {"EVALUATOR_ALLOW_ANONYMOUS": "true", "EVALUATOR_CALLERS_FILE": str(path)}
+    both = Authenticator.from_settings(
+        Settings.from_env({"EVALUATOR_ALLOW_ANONYMOUS": "true", "EVALUATOR_CALLERS_FILE": str(path)}).callers
     )
     assert run(both.authenticate(Credentials())).name == "anonymous"
     assert run(both.authenticate(Credentials(bearer_token="token-a"))).name == "cluster-a"
@@ -222,7 +223,7 @@ def test_registry_from_secrets_manager_refreshes_after_a_miss(moto_env: dict[str
 def test_missing_secret_is_not_configured(moto_env: dict[str, str]) -> None:
     client = _secrets_client(moto_env)
     auth = Authenticator(SecretRegistrySource("no-such-secret", client_factory=lambda: client))
-    with pytest.raises(RegistryUnavailable, match="ResourceNotFoundException"):
+    with pytest.raises(NotConfigured, match="ResourceNotFoundException"):
         run(auth.authenticate(Credentials(bearer_token="t")))
 
 

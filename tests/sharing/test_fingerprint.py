@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.sharing.fingerprint import fingerprint, normalize_spec, spec_columns
+from honeycomb_evaluator.honeycomb.client import ResultOptions
+from honeycomb_evaluator.sharing.fingerprint import fingerprint, spec_columns
 from hypothesis import given
 from hypothesis import strategies as st
 
-NOW = 1_795_539_037.0  # 2026-11-25T16:50:37Z
 START, END = 1_795_538_400, 1_795_539_000
 
 
@@ -36,10 +36,10 @@ BASE: dict[str, Any] = {
 
 
 def key(spec: dict[str, Any], **kwargs: Any) -> str:
-    options = {"disable_series": True, "limit": 1000, "now": NOW, **kwargs}
+    options = {"disable_series": True, "limit": 1000, **kwargs}
     target = options.pop("target", Target())
     dataset = options.pop("dataset", "checkout")
-    return fingerprint(target, dataset, spec, **options).execution_key
+    return fingerprint(target, dataset, spec, ResultOptions(**options)).execution_key
 
 
 def variant(**changes: Any) -> dict[str, Any]:
@@ -78,12 +78,10 @@ def test_calculation_order_matters_only_without_orders() -> None:
     )
 
 
-def test_window_is_snapped_like_honeycomb() -> None:
-    assert key(variant(start_time=START + 30, end_time=END + 59)) == key(BASE)
+def test_the_window_is_part_of_the_execution() -> None:
+    # Windows arrive absolute and snapped (window.py, tested in tests/evaluator/test_window.py).
     assert key(variant(end_time=END + 60)) != key(BASE)
-    relative = {k: v for k, v in BASE.items() if k not in ("start_time", "end_time")}
-    assert key({**relative, "time_range": 600}) == key(BASE)  # now snaps to END
-    assert normalize_spec({"time_range": 600}, NOW)["end_time"] == END
+    assert key(variant(start_time=START - 60)) != key(BASE)
 
 
 @pytest.mark.parametrize(
@@ -111,10 +109,10 @@ def test_target_dataset_and_result_options_are_part_of_the_execution() -> None:
 
 
 def test_spec_key_is_shared_by_different_executions() -> None:
-    a = fingerprint(Target(), "checkout", BASE, disable_series=True, limit=1000, now=NOW)
-    b = fingerprint(Target(), "checkout", BASE, disable_series=False, limit=None, now=NOW)
+    a = fingerprint(Target(), "checkout", BASE, ResultOptions(disable_series=True, limit=1000))
+    b = fingerprint(Target(), "checkout", BASE, ResultOptions(disable_series=False, limit=None))
     assert a.spec_key == b.spec_key and a.execution_key != b.execution_key
-    assert a.window == (START, END) and a.key_id == "k1"
+    assert a.key_id == "k1"
 
 
 def test_spec_columns_finds_relational_fields() -> None:

@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from honeycomb_evaluator.execution import ExecutionRequest
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions, Scope
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
-from honeycomb_evaluator.sharing.coordinator import SharedExecutor
+from honeycomb_evaluator.sharing.execution import ExecutionRequest
+from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.sharing.ratelimit import RateBudget
 from honeycomb_evaluator.target import HoneycombTarget
 
@@ -29,26 +29,13 @@ class RecordingClient(HoneycombClient):
         super().__init__()
         self.calls: list[str] = []
 
-    async def create_query_result(
-        self,
-        target: HoneycombTarget,
-        dataset: str,
-        query_id: str,
-        *,
-        disable_series: bool,
-        limit: int | None = None,
-        deadline: float | None = None,
-    ) -> QueryResult:
-        result = await super().create_query_result(
-            target, dataset, query_id, disable_series=disable_series, limit=limit, deadline=deadline
-        )
+    async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
+        result = await super().create_query_result(scope, query_id, options)
         self.calls.append("create")
         return result
 
-    async def get_query_result(
-        self, target: HoneycombTarget, dataset: str, result_id: str, *, deadline: float | None = None
-    ) -> QueryResult:
-        result = await super().get_query_result(target, dataset, result_id, deadline=deadline)
+    async def get_query_result(self, scope: Scope, result_id: str) -> QueryResult:
+        result = await super().get_query_result(scope, result_id)
         self.calls.append("get")
         return result
 
@@ -71,8 +58,7 @@ def request_for(emulator: Server) -> ExecutionRequest:
         target=HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default"),
         dataset="checkout",
         spec={"calculations": [{"op": "COUNT"}], "start_time": now - 600, "end_time": now},
-        disable_series=True,
-        limit=None,
+        options=ResultOptions(disable_series=True),
         max_age_seconds=0,
         deadline=time.monotonic() + 10,
     )

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from honeycomb_evaluator.sharing.cache import AgeCache
+from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.sharing.singleflight import Flight, FlightTimeout, SingleFlight
 
 
@@ -89,14 +89,14 @@ def test_work_is_cancelled_when_nobody_waits() -> None:
         with pytest.raises(FlightTimeout):
             await flights.do("k", endless, deadline=time.monotonic() + 0.02)
         await asyncio.wait_for(seen.wait(), 1)
-        assert not flights.in_flight("k")
+        assert "k" not in flights._running
 
     asyncio.run(main())
 
 
 def test_age_cache_respects_max_age_retention_and_size() -> None:
     now = [1000.0]
-    cache: AgeCache[str] = AgeCache(max_entries=2, retention_seconds=100, clock=lambda: now[0])
+    cache: BoundedCache[str] = BoundedCache(2, retention_seconds=100, clock=lambda: now[0])
     cache.put("a", "A", stored_at=990.0)
     assert cache.get("a", max_age_seconds=5) is None
     entry = cache.get("a", max_age_seconds=60)

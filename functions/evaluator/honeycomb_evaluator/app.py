@@ -4,10 +4,10 @@
 Lambda. Every answer is JSON — Argo's web provider treats a non-JSON 2xx as Successful — and no
 exception escapes as a bare 500.
 
-Caller identity and sharing come from `sharing.service.SharedService`: the caller is identified
-before the body is read (401), admitted once the body names a dataset and environment (403), and
-the evaluator's `execute` is the shared executor (coalescing, caches, rate budget). An extra
-`authorize` hook can refuse more.
+What a request needs comes from one `Service` (service.py), built from the settings: the caller
+is identified before the body is read (401), admitted once the body names a dataset and
+environment (403), and evaluated (the shared executor: coalescing, caches, rate budget). An extra
+`authorize` hook can refuse more. Errors become answers in one place (`errors.answer_for`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honeycomb_evaluator import __version__
-from honeycomb_evaluator.errors import ApiError, internal_error
-from honeycomb_evaluator.evaluate import Evaluator
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
-from honeycomb_evaluator.keys import key_source
-from honeycomb_evaluator.observability import logger
+from honeycomb_evaluator.callers.auth import authorize as authorize_caller
+from honeycomb_evaluator.callers.auth import credentials_from
+from honeycomb_evaluator.errors import (
+    BodyTooLarge,
+    ErrorAnswer,
+    EvaluatorError,
+    InvalidRequest,
+    MalformedJson,
+    MethodNotAllowed,
+    RouteNotFound,
+    answer_for,
+)
+from honeycomb_evaluator.evaluate import EvaluationRecord
+from honeycomb_evaluator.observability import logger, record_request
+from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
-from honeycomb_evaluator.sharing.callers import Caller
-from honeycomb_evaluator.sharing.service import SharedService
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -60,14 +68,15 @@ def correlation_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-def error_response(error: ApiError, request_id: str | None = None) -> JSONResponse:
-    headers = error.headers()
+def error_response(error: BaseException, request_id: str | None = None) -> JSONResponse:
+    answer: ErrorAnswer = answer_for(error)
+    headers = answer.headers()
     if request_id:
         headers["X-Request-Id"] = request_id
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    return JSONResponse(answer.body(), status_code=answer.status, headers=headers)
 
 
-def validation_error(exc: ValidationError) -> ApiError:
+def validation_error(exc: ValidationError) -> InvalidRequest:
     """422 naming the first offending field as a dotted path (`query.calculations.0.op`)."""
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
@@ -78,7 +87,7 @@ def validation_error(exc: ValidationError) -> ApiError:
     message = first["msg"].removeprefix("Value error, ")
     others = len({tuple(e["loc"][:2]) for e in errors}) - 1
     suffix = f" (and {others} more problem{'s' if others > 1 else ''})" if others > 0 else ""
-    return ApiError(422, "invalid_request", f"{field}: {message}{suffix}", field=field)
+    return InvalidRequest(f"{field}: {message}{suffix}", field=field)
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,43 +97,42 @@ def _reject_constant(name: str) -> Any:
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, "body_too_large", f"the request body is over {max_bytes} bytes")
+        raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "body_too_large", f"the request body is over {max_bytes} bytes")
+            raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
         chunks.append(chunk)
     try:
         body = json.loads(b"".join(chunks), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
+        raise MalformedJson(f"the request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise MalformedJson("the request body nests too deeply") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the request body must be a JSON object")
+        raise MalformedJson("the request body must be a JSON object")
     return body
 
 
 def create_app(
-    settings: Settings | None = None,
-    *,
-    client: HoneycombClient | None = None,
-    authorize: Authorize | None = None,
-    sharing: SharedService | None = None,
+    settings: Settings | None = None, *, service: Service | None = None, authorize: Authorize | None = None
 ) -> Starlette:
-    settings = settings or Settings.from_env()
-    sharing = sharing or SharedService.from_environment()
-    evaluator = Evaluator(
-        client=client or HoneycombClient(), keys=key_source(settings), execute=sharing.executor.execute
-    )
+    service = service or build_service(settings or Settings.from_env())
+    settings = service.settings
+    authenticator, evaluator = service.authenticator, service.evaluator
 
     async def evaluate(request: Request) -> Response:
         request_id = correlation_id(request)
         logger.thread_safe_append_keys(correlation_id=request_id)
-        caller: Caller | None = None
-        status = 500
+        record = EvaluationRecord()
         try:
-            caller = await sharing.authenticate(request)  # 401 before the body is even read
+            # 401 before the body is even read.
+            event = request.scope.get("aws.event")
+            credentials = credentials_from(request.headers, event if isinstance(event, dict) else None)
+            record.caller = await authenticator.authenticate(credentials)
+            logger.thread_safe_append_keys(caller=record.caller.name)
             body = await read_json_object(request, settings.max_body_bytes)
             # Imported (and its validator built) on first use, not with the app: an import costs
             # every cold start, and on SnapStart handler.prime builds it before the snapshot.
@@ -134,21 +142,23 @@ def create_app(
                 parsed = EvaluateRequest.model_validate(body)
             except ValidationError as e:
                 raise validation_error(e) from None
-            sharing.authorize(caller, parsed.dataset, parsed.environment)
+            authorize_caller(record.caller, parsed.dataset, parsed.environment)
             if authorize is not None:
                 await authorize(request, parsed)
-            answer = await evaluator.evaluate(parsed)
-            status = 200
+            answer = await evaluator.evaluate(parsed, record)
+            record.status = 200
             return JSONResponse(answer, headers={"X-Request-Id": request_id})
-        except ApiError as e:
-            status = e.status
-            return error_response(e, request_id)
-        except Exception:
-            logger.exception("unexpected error during evaluation")
-            return error_response(internal_error(), request_id)
+        except Exception as e:
+            if not isinstance(e, EvaluatorError) and answer_for(e).code == "internal_error":
+                logger.exception("unexpected error during evaluation")
+            response = error_response(e, request_id)
+            record.status = response.status_code
+            if record.dataset is None and record.outcome == "ok":
+                record.outcome = answer_for(e).code
+            return response
         finally:
-            sharing.finish(caller, status)
-            logger.thread_safe_remove_keys(["correlation_id"])
+            record_request(record)
+            logger.thread_safe_remove_keys(["correlation_id", "caller"])
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "version": __version__})
@@ -161,19 +171,20 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
-            message = f"{request.method} is not allowed here"
-            return error_response(ApiError(405, "method_not_allowed", message))
+            response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+            allowed = (exc.headers or {}).get("Allow")
+            if allowed:
+                response.headers["Allow"] = allowed
+            return response
         if exc.status_code == 404:
-            return error_response(ApiError(404, "not_found", f"no route {request.url.path}"))
-        return error_response(ApiError(exc.status_code, "http_error", str(exc.detail)))
-
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return error_response(exc)
+            return error_response(RouteNotFound(f"no route {request.url.path}"))
+        body = {"error": {"code": "http_error", "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unexpected error")
-        return error_response(internal_error())
+        if not isinstance(exc, EvaluatorError):
+            logger.exception("unexpected error")
+        return error_response(exc)
 
     routes = [
         Route("/v1/evaluate", evaluate, methods=["POST"]),
@@ -182,11 +193,6 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={HTTPException: http_error, ApiError: api_error, Exception: unexpected},
-    )
-    app.state.evaluator = evaluator
-    app.state.sharing = sharing
-    app.state.settings = settings
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: unexpected})
+    app.state.service = service
     return app

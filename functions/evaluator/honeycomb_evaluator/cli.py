@@ -38,35 +38,39 @@ def _serve(args: argparse.Namespace) -> int:
         # on them, and that request is lost. Outlast common clients' idle timeouts (Go's default
         # transport: 90 s) so the client, not the server, closes idle connections.
         timeout_keep_alive=120,
+        # On SIGTERM (Kubernetes stopping the pod) stop accepting, let running evaluations finish
+        # for this long, then exit: inside the default 30 s termination grace period.
+        timeout_graceful_shutdown=args.graceful_timeout,
     )
     return 0
 
 
 async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
+    """The same path as the served app, on the in-process memory backend."""
     from pydantic import ValidationError
 
     from honeycomb_evaluator.app import validation_error
-    from honeycomb_evaluator.errors import ApiError
-    from honeycomb_evaluator.evaluate import Evaluator
-    from honeycomb_evaluator.honeycomb.client import HoneycombClient
-    from honeycomb_evaluator.keys import key_source
+    from honeycomb_evaluator.errors import MalformedJson, answer_for
+    from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.service import build_service
     from honeycomb_evaluator.settings import Settings
+    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 
-    client = HoneycombClient()
+    service = build_service(Settings.from_env(), store=MemoryStore())
     try:
         if not isinstance(body, dict):
-            raise ApiError(400, "malformed_json", "the request must be a JSON object")
+            raise MalformedJson("the request must be a JSON object")
         try:
             request = EvaluateRequest.model_validate(body)
         except ValidationError as e:
             raise validation_error(e) from None
-        evaluator = Evaluator(client=client, keys=key_source(Settings.from_env()))
-        return 200, await evaluator.evaluate(request)
-    except ApiError as e:
-        return e.status, e.body()
+        return 200, await service.evaluator.evaluate(request, EvaluationRecord())
+    except Exception as e:
+        answer = answer_for(e)
+        return answer.status, answer.body()
     finally:
-        await client.aclose()
+        await service.evaluator.client.aclose()
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -111,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--log-level", default="warning", help="uvicorn's own log level")
+    serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=20.0,
+        help="seconds running requests may take to finish after SIGTERM (default 20)",
+    )
     serve.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("evaluate", help="evaluate one request (a JSON file, or - for stdin)")

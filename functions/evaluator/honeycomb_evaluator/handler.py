@@ -47,14 +47,14 @@ def prime() -> None:
     kept in the snapshot) before the restore. Priming is an optimisation only: it never fails.
     """
     try:
+        from honeycomb_evaluator.callers.document import RegistryDocument
         from honeycomb_evaluator.models.request import EvaluateRequest
-        from honeycomb_evaluator.sharing.registry_document import RegistryDocument
 
         EvaluateRequest.model_rebuild()
         RegistryDocument.model_rebuild()
-        evaluator = getattr(getattr(_asgi.app, "state", None), "evaluator", None)
-        if evaluator is not None:
-            evaluator.client.warm()
+        app_service = getattr(getattr(_asgi.app, "state", None), "service", None)
+        if app_service is not None:
+            app_service.evaluator.client.warm()
     except Exception:  # a bug here shows on the first request too; never fail the snapshot
         logger.exception("priming the app failed")
     try:

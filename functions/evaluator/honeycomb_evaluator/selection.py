@@ -6,19 +6,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from honeycomb_evaluator.errors import ApiError, invalid_request
+from honeycomb_evaluator.errors import AmbiguousSelection, InvalidRequest, NoData
 from honeycomb_evaluator.honeycomb.results import QueryResult
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest, Reduction
 
 
-def ambiguous(message: str) -> ApiError:
-    return ApiError(422, "ambiguous_selection", message, field="select")
-
-
-def no_data(calculation: str) -> ApiError:
-    return ApiError(422, "no_data", f"the query returned no data for {calculation} (empty: error)")
+def ambiguous(message: str) -> AmbiguousSelection:
+    return AmbiguousSelection(message, field="select")
 
 
 def choose_calculation(request: EvaluateRequest) -> str:
@@ -27,9 +23,10 @@ def choose_calculation(request: EvaluateRequest) -> str:
     select = request.select
     if select is not None and select.calculation is not None:
         if select.calculation not in keys:
-            raise invalid_request(
-                "select.calculation",
-                f"select.calculation {select.calculation!r} is not one of the query's calculations: {keys}",
+            raise InvalidRequest(
+                field="select.calculation",
+                message=f"select.calculation {select.calculation!r} is not one of the query's "
+                f"calculations: {keys}",
             )
         return select.calculation
     numeric = [k for k in keys if not k.startswith("HEATMAP(")]
@@ -47,9 +44,10 @@ def check_match(request: EvaluateRequest) -> None:
         return
     unknown = sorted(set(select.match) - set(request.query.breakdowns))
     if unknown:
-        raise invalid_request(
-            "select.match",
-            f"select.match columns {unknown} are not breakdowns of the query: {request.query.breakdowns}",
+        raise InvalidRequest(
+            field="select.match",
+            message=f"select.match columns {unknown} are not breakdowns of the query: "
+            f"{request.query.breakdowns}",
         )
 
 
@@ -76,9 +74,10 @@ def _number(value: Any, calculation: str) -> float | None:
     if value is None:
         return None  # Honeycomb leaves a calculation out or null where nothing matched
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_request(
-            "select.calculation",
-            f"{calculation} is not a number in the result (got {type(value).__name__}); select another",
+        raise InvalidRequest(
+            field="select.calculation",
+            message=f"{calculation} is not a number in the result (got {type(value).__name__}); "
+            "select another",
         )
     number = float(value)
     return number if math.isfinite(number) else None
@@ -126,5 +125,5 @@ def select_value(request: EvaluateRequest, result: QueryResult, calculation: str
     if request.empty == "zero":
         return 0.0
     if request.empty == "error":
-        raise no_data(calculation)
+        raise NoData(f"the query returned no data for {calculation} (empty: error)")
     return None

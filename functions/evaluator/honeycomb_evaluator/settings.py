@@ -1,7 +1,12 @@
-"""Configuration from environment variables (docs/design.md "Configuration").
+"""All configuration, read from the environment once per process (docs/design.md "Configuration").
 
-A plain dataclass rather than pydantic-settings: it is read once per process and keeps the
-Lambda's import graph small. Secrets are held as `Secret` so a repr never shows them.
+`Settings.from_env()` is called once, by whoever builds the app (the Lambda handler, `serve`,
+the one-shot CLI), and the parts are handed to what needs them. One set of parsing rules for
+every variable: numbers are checked against their range, flags accept 1/true/yes/on and
+0/false/no/off, and a bad value is a `ConfigError` naming the variable.
+
+Plain dataclasses rather than pydantic-settings: this runs on every cold start and keeps the
+Lambda's import graph small. The Honeycomb key is held as a `Secret`, so no repr shows it.
 """
 
 from __future__ import annotations
@@ -9,45 +14,161 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from honeycomb_evaluator.secret import Secret
 
+StateBackend = Literal["memory", "dynamodb", "redis"]
+STATE_BACKENDS: tuple[StateBackend, ...] = ("memory", "dynamodb", "redis")
 MAX_BODY_BYTES = 64 * 1024
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+class ConfigError(ValueError):
+    """A setting is unusable; the message names the variable (never a secret value)."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class HoneycombSettings:
+    """Where the Honeycomb key comes from (keys.py): a secret, a file, or the variable."""
+
     api_key: Secret | None = field(default=None, repr=False)
     api_url: str | None = None
     api_key_file: str | None = None
     secret_id: str | None = None
     secret_max_age_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class CallerSettings:
+    """Who may call (callers/): a registry file or secret, and whether anonymous calls are allowed."""
+
+    registry_file: str | None = None
+    registry_secret_id: str | None = None
+    registry_max_age_seconds: float = 300.0
     allow_anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """Honeycomb's query-result budget per key, and how much of it the evaluator spends."""
+
+    per_window: int = 10
+    window_seconds: float = 60.0
+    headroom: int = 1  # tokens never spent: room for other users of the key
+    margin_seconds: float = 2.0  # clock skew between instances, latency to Honeycomb
+    relational_per_window: int = 1
+
+    def capacity(self, relational: bool) -> int:
+        limit = self.relational_per_window if relational else self.per_window
+        # Headroom applies to the 10/min budget only; the relational budget is a single token.
+        return max(1, limit - (0 if relational else self.headroom))
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.window_seconds + self.margin_seconds
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Where instances share executions, caches and the budget (sharing/backends)."""
+
+    backend: StateBackend = "memory"
+    table_name: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
+
+
+@dataclass(frozen=True)
+class Settings:
+    honeycomb: HoneycombSettings = field(default_factory=HoneycombSettings)
+    callers: CallerSettings = field(default_factory=CallerSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
     max_body_bytes: int = MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        key = env.get("HONEYCOMB_API_KEY", "").strip()
+        read = _Reader(os.environ if env is None else env)
         return cls(
-            api_key=Secret(key) if key else None,
-            api_url=env.get("HONEYCOMB_API_URL", "").strip() or None,
-            api_key_file=env.get("HONEYCOMB_API_KEY_FILE", "").strip() or None,
-            secret_id=env.get("HONEYCOMB_SECRET_ID", "").strip() or None,
-            secret_max_age_seconds=_float(env, "HONEYCOMB_SECRET_MAX_AGE", 300.0),
-            allow_anonymous=_truthy(env.get("EVALUATOR_ALLOW_ANONYMOUS")),
+            honeycomb=_honeycomb(read),
+            callers=_callers(read),
+            state=_state(read),
+            budget=_budget(read),
         )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        return self._env.get(name, "").strip() or None
+
+    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw}")
+        return value
+
+    def flag(self, name: str) -> bool:
+        raw = (self.text(name) or "").lower()
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _honeycomb(read: _Reader) -> HoneycombSettings:
+    key = read.text("HONEYCOMB_API_KEY")
+    return HoneycombSettings(
+        api_key=Secret(key) if key else None,
+        api_url=read.text("HONEYCOMB_API_URL"),
+        api_key_file=read.text("HONEYCOMB_API_KEY_FILE"),
+        secret_id=read.text("HONEYCOMB_SECRET_ID"),
+        secret_max_age_seconds=read.number("HONEYCOMB_SECRET_MAX_AGE", 300, minimum=0, maximum=86400),
+    )
+
+
+def _callers(read: _Reader) -> CallerSettings:
+    return CallerSettings(
+        registry_file=read.text("EVALUATOR_CALLERS_FILE"),
+        registry_secret_id=read.text("EVALUATOR_CALLERS_SECRET_ID"),
+        registry_max_age_seconds=read.number("EVALUATOR_CALLERS_MAX_AGE", 300, minimum=0, maximum=86400),
+        allow_anonymous=read.flag("EVALUATOR_ALLOW_ANONYMOUS"),
+    )
+
+
+def _state(read: _Reader) -> StateSettings:
+    backend = (read.text("EVALUATOR_STATE_BACKEND") or "memory").lower()
+    if backend not in STATE_BACKENDS:
+        raise ConfigError(
+            f"EVALUATOR_STATE_BACKEND must be one of {', '.join(STATE_BACKENDS)}, got {backend!r}"
+        )
+    table = read.text("EVALUATOR_TABLE_NAME")
+    if backend == "dynamodb" and table is None:
+        raise ConfigError("EVALUATOR_STATE_BACKEND=dynamodb needs EVALUATOR_TABLE_NAME")
+    redis_url = read.text("EVALUATOR_REDIS_URL")
+    if backend == "redis" and redis_url is None:
+        raise ConfigError("EVALUATOR_STATE_BACKEND=redis needs EVALUATOR_REDIS_URL")
+    return StateSettings(backend=backend, table_name=table, redis_url=redis_url)  # type: ignore[arg-type,unused-ignore]
+
+
+def _budget(read: _Reader) -> BudgetSettings:
+    per_window = int(read.number("EVALUATOR_RATE_LIMIT_PER_MINUTE", 10, minimum=1, maximum=10_000))
+    return BudgetSettings(
+        per_window=per_window,
+        window_seconds=read.number("EVALUATOR_RATE_WINDOW_SECONDS", 60, minimum=1, maximum=3600),
+        headroom=int(read.number("EVALUATOR_RATE_HEADROOM", 1, minimum=0, maximum=per_window - 1)),
+        margin_seconds=read.number("EVALUATOR_RATE_MARGIN_SECONDS", 2, minimum=0, maximum=60),
+        relational_per_window=int(
+            read.number("EVALUATOR_RATE_LIMIT_RELATIONAL_PER_MINUTE", 1, minimum=1, maximum=10_000)
+        ),
+    )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from honeycomb_evaluator.secret import Secret
 
 US_API_URL = "https://api.honeycomb.io"
-EU_API_URL = "https://api.eu1.honeycomb.io"
 
 
 def key_id_for(api_key: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from honeycomb_evaluator.errors import invalid_request
+from honeycomb_evaluator.errors import InvalidRequest
 from honeycomb_evaluator.models.limits import DEFAULT_TIME_RANGE, MAX_WINDOW_SECONDS
 
 if TYPE_CHECKING:
@@ -81,7 +81,9 @@ def resolve_window(spec: QuerySpec, now: float | None = None) -> Window:
     oldest = current - MAX_WINDOW_SECONDS
     if snapped_start < oldest:
         if start < oldest:
-            raise invalid_request("query", "Honeycomb only queries the last 7 days; move start_time forward")
+            raise InvalidRequest(
+                "Honeycomb only queries the last 7 days; move start_time forward", field="query"
+            )
         # Only the snapping pushed it out (a nearly 7-day window): round the start up instead.
         snapped_start = -(-oldest // step) * step
     return Window(start_time=snapped_start, end_time=snapped_end)

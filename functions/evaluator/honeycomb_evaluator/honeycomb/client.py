@@ -1,22 +1,15 @@
 """Async client for Honeycomb's Query Data API (one pooled httpx client per process).
 
-Stable interface (the shared-service layer in `sharing/` codes against it):
-
     client = HoneycombClient()
-    # POST /1/queries/{dataset}
-    query_id = await client.create_query(target, dataset, spec, deadline=...)
-    # POST /1/query_results/{dataset}
-    created = await client.create_query_result(target, dataset, query_id,
-                                               disable_series=True, limit=None, deadline=...)
-    # GET /1/query_results/{dataset}/{id}, once / until complete
-    result = await client.get_query_result(target, dataset, result_id, deadline=...)
-    result = await client.wait_for_result(target, dataset, result_id, deadline)
-    # For a poll loop of your own: sleep client.poll_delay(result_id, seconds_since_creation)
+    scope = Scope(target, dataset, deadline)              # where, until when, and what it cost
+    query_id = await client.create_query(scope, spec)     # POST /1/queries/{dataset}
+    created = await client.create_query_result(scope, query_id, ResultOptions(disable_series=True))
+    result = await client.get_query_result(scope, result_id)   # GET /1/query_results/{dataset}/{id}
+    await asyncio.sleep(client.poll_delay(result_id, seconds_since_creation))   # between polls
 
-`target` is a `HoneycombTarget`; `deadline` is a `time.monotonic()` instant (optional on the
-single calls: they then allow `DEFAULT_CALL_SECONDS`). Every failure is an `ApiError` with our
-error code (see honeycomb/errors.py); a 401/403 is the subclass `HoneycombAuthError` so the
-caller can refetch a rotated key once.
+`target` is a `HoneycombTarget`; `deadline` a `time.monotonic()` instant. Every failure is one of
+the upstream-shaped exceptions in honeycomb/errors.py; what our caller sees is decided at the
+edge. The scope's `CallStats` counts the calls made for it (for the evaluation's log line).
 
 Retries: 5xx, timeouts, dropped connections and malformed bodies are retried with jittered
 backoff inside the deadline for GETs and query creation (both idempotent). Query-result
@@ -32,7 +25,6 @@ import random
 import sys
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -48,7 +40,7 @@ except ImportError:
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from honeycomb_evaluator import __version__
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.honeycomb import errors
 from honeycomb_evaluator.honeycomb.polling import PollSchedule, PollTracker, query_shape
 from honeycomb_evaluator.honeycomb.ratelimit_headers import RateLimitInfo, read_headers
@@ -56,7 +48,6 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.target import HoneycombTarget
 
 DEFAULT_CALL_SECONDS = 10.0
-MAX_CACHED_HEADERS = 64
 # Honeycomb's query-result budget is per minute and it sends no Retry-After on that 429.
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60.0
 USER_AGENT = f"honeycomb-rollouts-evaluator/{__version__} (+argo-rollouts analysis) httpx/{httpx.__version__}"
@@ -64,28 +55,38 @@ USER_AGENT = f"honeycomb-rollouts-evaluator/{__version__} (+argo-rollouts analys
 
 @dataclass
 class CallStats:
-    """Per-evaluation counters, collected through a ContextVar so the method signatures stay small."""
+    """What the calls for one scope cost, for the evaluation's log line and metrics."""
 
     requests: int = 0
     polls: int = 0
     retries: int = 0
     rate_limited: int = 0
-    upstream_seconds: float = 0.0  # time inside HTTP calls to Honeycomb
-    waiting_seconds: float = 0.0  # time asleep between polls and retries
     rate_limit: RateLimitInfo | None = None
-    statuses: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Scope:
+    """One series of calls: which account and dataset, until when, and what they cost."""
+
+    target: HoneycombTarget
+    dataset: str
+    deadline: float  # time.monotonic() instant
+    stats: CallStats = field(default_factory=CallStats)
 
     @property
-    def honeycomb_seconds(self) -> float:
-        return self.upstream_seconds + self.waiting_seconds
+    def dataset_path(self) -> str:
+        # The request model refuses "." and ".."; quoting keeps any other slug inside its segment.
+        if self.dataset in (".", ".."):
+            raise ValueError("a dataset slug cannot be . or ..")
+        return quote(self.dataset, safe="")
 
 
-current_stats: ContextVar[CallStats | None] = ContextVar("honeycomb_call_stats", default=None)
+@dataclass(frozen=True)
+class ResultOptions:
+    """How a query result is created: series or not, and Honeycomb's row limit."""
 
-
-def _stats() -> CallStats:
-    stats = current_stats.get()
-    return stats if stats is not None else CallStats()
+    disable_series: bool
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,22 @@ class RetryPolicy:
 class _Retryable(Exception):
     """A failure worth another attempt; `error` is what the caller sees if none is left."""
 
-    def __init__(self, error: ApiError, wait: float | None = None) -> None:
+    def __init__(self, error: errors.HoneycombError, wait: float | None = None) -> None:
         super().__init__(error.message)
         self.error = error
         self.wait = wait
 
 
-def _dataset_path(dataset: str) -> str:
-    # Honeycomb slugs never contain "/"; quote anyway so a bad slug cannot change the route.
-    return quote(dataset, safe="")
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    payload: dict[str, Any] | None
+    idempotent: bool
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.path.split('/')[2]}"
 
 
 class HoneycombClient:
@@ -128,7 +136,8 @@ class HoneycombClient:
         self.poll = poll or PollSchedule()
         self.retry = retry or RetryPolicy()
         self.tracker = PollTracker()
-        self._headers: dict[tuple[str, bool], httpx.Headers] = {}
+        # Keys rotate rarely: only a runaway number of keys ever evicts one.
+        self._headers: BoundedCache[httpx.Headers] = BoundedCache(64)
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -149,51 +158,37 @@ class HoneycombClient:
             await self._client.aclose()
             self._client = None
 
-    # -- the four stable operations --------------------------------------------------------
+    # -- the operations ------------------------------------------------------------------
 
-    async def create_query(
-        self, target: HoneycombTarget, dataset: str, spec: Mapping[str, Any], *, deadline: float | None = None
-    ) -> str:
-        body = await self._call(
-            target, "POST", f"/1/queries/{_dataset_path(dataset)}", dict(spec), deadline, idempotent=True
-        )
+    async def create_query(self, scope: Scope, spec: Mapping[str, Any]) -> str:
+        call = _Call("POST", f"/1/queries/{scope.dataset_path}", dict(spec), idempotent=True)
+        body = await self._call(scope, call)
         query_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(query_id, str) or not query_id:
-            raise errors.upstream_error("query creation answered without an id")
-        self.tracker.query_created(query_id, query_shape(target.key_id, dataset, spec))
+            raise errors.HoneycombUnavailable("query creation answered without an id")
+        self.learn_query(scope, query_id, spec)
         return query_id
 
-    async def create_query_result(
-        self,
-        target: HoneycombTarget,
-        dataset: str,
-        query_id: str,
-        *,
-        disable_series: bool,
-        limit: int | None = None,
-        deadline: float | None = None,
-    ) -> QueryResult:
-        payload: dict[str, Any] = {"query_id": query_id, "disable_series": disable_series}
-        if limit is not None and disable_series:
-            payload["limit"] = limit
-        body = await self._call(
-            target, "POST", f"/1/query_results/{_dataset_path(dataset)}", payload, deadline, idempotent=False
-        )
-        result = self._parse_result(body)
+    def learn_query(self, scope: Scope, query_id: str, spec: Mapping[str, Any]) -> None:
+        """Tell the poll schedule which shape `query_id` has (also for ids another instance created)."""
+        self.tracker.query_created(query_id, query_shape(scope.target.key_id, scope.dataset, spec))
+
+    async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
+        payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
+        if options.limit is not None and options.disable_series:
+            payload["limit"] = options.limit
+        call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)
+        result = self._parse_result(await self._call(scope, call))
         self.tracker.result_created(query_id, result.id)
         return result
 
-    async def get_query_result(
-        self, target: HoneycombTarget, dataset: str, result_id: str, *, deadline: float | None = None
-    ) -> QueryResult:
-        _stats().polls += 1
-        path = f"/1/query_results/{_dataset_path(dataset)}/{quote(result_id, safe='')}"
+    async def get_query_result(self, scope: Scope, result_id: str) -> QueryResult:
+        scope.stats.polls += 1
+        path = f"/1/query_results/{scope.dataset_path}/{quote(result_id, safe='')}"
         try:
-            body = await self._call(target, "GET", path, None, deadline, idempotent=True)
-        except ApiError as e:
-            if e.code == "dataset_not_found":
-                raise errors.ResultNotFound(e.message.removeprefix("Honeycomb: ")) from None
-            raise
+            body = await self._call(scope, _Call("GET", path, None, idempotent=True))
+        except errors.HoneycombNotFound as e:
+            raise errors.HoneycombResultNotFound(e.message, status=e.status) from None
         result = self._parse_result(body)
         self.tracker.polled(result_id, result.complete)
         return result
@@ -205,27 +200,9 @@ class HoneycombClient:
         """
         return self.poll.delay(waited, self.tracker.expected(result_id))
 
-    async def wait_for_result(
-        self, target: HoneycombTarget, dataset: str, result_id: str, deadline: float
-    ) -> QueryResult:
-        """Poll until the result is complete; 504 `timeout` at the deadline (a retry can resume it)."""
-        # Waiting counts from the result's creation when we created it (a resumed result continues).
-        already = self.tracker.waited(result_id) or 0.0
-        started = time.monotonic() - already
-        while True:
-            now = time.monotonic()
-            remaining = deadline - now
-            # Keep room for the last GET itself rather than sleeping right up to the deadline.
-            delay = min(self.poll_delay(result_id, now - started), remaining - 0.05)
-            if delay < 0:
-                raise errors.timeout(
-                    f"query result {result_id} was not complete before the deadline; "
-                    "retrying the same request resumes it"
-                )
-            await self._sleep(delay)
-            result = await self.get_query_result(target, dataset, result_id, deadline=deadline)
-            if result.complete:
-                return result
+    def waited(self, result_id: str) -> float | None:
+        """Seconds since this process created `result_id`, or None if another one did."""
+        return self.tracker.waited(result_id)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -234,85 +211,54 @@ class HoneycombClient:
         try:
             return QueryResult.from_json(body)
         except ValueError as e:
-            raise errors.upstream_error(f"unexpected query result body ({e})") from None
+            raise errors.HoneycombUnavailable(f"unexpected query result body ({e})") from None
 
-    @staticmethod
-    async def _sleep(seconds: float) -> None:
-        if seconds <= 0:
-            return
-        stats = _stats()
-        started = time.perf_counter()
-        await asyncio.sleep(seconds)
-        stats.waiting_seconds += time.perf_counter() - started
-
-    async def _call(
-        self,
-        target: HoneycombTarget,
-        method: str,
-        path: str,
-        payload: dict[str, Any] | None,
-        deadline: float | None,
-        *,
-        idempotent: bool,
-    ) -> Any:
-        if deadline is None:
-            deadline = time.monotonic() + DEFAULT_CALL_SECONDS
-        stats = _stats()
+    async def _call(self, scope: Scope, call: _Call) -> Any:
         attempt = 0
         while True:
             try:
-                return await self._attempt(target, method, path, payload, deadline, idempotent=idempotent)
+                return await self._attempt(scope, call)
             except _Retryable as failure:
                 attempt += 1
                 wait = max(self.retry.backoff(attempt - 1), failure.wait or 0.0)
-                if attempt >= self.retry.max_attempts or time.monotonic() + wait >= deadline:
+                if attempt >= self.retry.max_attempts or time.monotonic() + wait >= scope.deadline:
                     raise failure.error from None
-                stats.retries += 1
-                await self._sleep(wait)
+                scope.stats.retries += 1
+                await asyncio.sleep(wait)
 
-    async def _attempt(
-        self,
-        target: HoneycombTarget,
-        method: str,
-        path: str,
-        payload: dict[str, Any] | None,
-        deadline: float,
-        *,
-        idempotent: bool,
-    ) -> Any:
-        stats = _stats()
-        remaining = deadline - time.monotonic()
+    async def _attempt(self, scope: Scope, call: _Call) -> Any:
+        remaining = scope.deadline - time.monotonic()
         if remaining <= 0:
-            raise errors.timeout(f"deadline passed before {method} {path.split('/')[2]} could be sent")
-        request = self._request(target, method, path, payload, min(remaining, DEFAULT_CALL_SECONDS))
-        stats.requests += 1
-        started = time.perf_counter()
+            raise errors.HoneycombTimeout(f"deadline passed before {call.what} could be sent")
+        request = self._request(scope.target, call, min(remaining, DEFAULT_CALL_SECONDS))
+        scope.stats.requests += 1
         try:
             response = await self._http.send(request)
         except httpx.ConnectError as e:
             # Nothing reached Honeycomb, so even a non-idempotent call may be retried.
-            raise _Retryable(errors.upstream_error(f"cannot connect ({type(e).__name__})")) from None
+            where = scope.target.api_url
+            raise _Retryable(
+                errors.HoneycombUnavailable(f"cannot connect to {where} ({type(e).__name__})")
+            ) from None
         except httpx.TimeoutException:
-            error = errors.timeout(f"Honeycomb did not answer {method} {path.split('/')[2]} in time")
-            if idempotent:
-                raise _Retryable(error) from None
-            raise error from None
+            raise self._maybe_retry(
+                call, errors.HoneycombTimeout(f"Honeycomb did not answer {call.what} in time")
+            ) from None
         except httpx.TransportError as e:
-            error = errors.upstream_error(f"connection failed during {method} ({type(e).__name__})")
-            if idempotent:
-                raise _Retryable(error) from None
-            raise error from None
-        finally:
-            stats.upstream_seconds += time.perf_counter() - started
-        stats.statuses.append(response.status_code)
+            failed = errors.HoneycombUnavailable(
+                f"connection failed during {call.method} ({type(e).__name__})"
+            )
+            raise self._maybe_retry(call, failed) from None
         info = read_headers(response.headers)
         if info.limit is not None or info.retry_after_seconds is not None:
-            stats.rate_limit = info
-        return self._interpret(target, response, info, idempotent=idempotent)
+            scope.stats.rate_limit = info
+        return self._interpret(scope, call, response, info)
 
-    def _request(
-        self, target: HoneycombTarget, method: str, path: str, payload: dict[str, Any] | None, timeout: float
-    ) -> httpx.Request:
+    @staticmethod
+    def _maybe_retry(call: _Call, error: errors.HoneycombError) -> Exception:
+        return _Retryable(error) if call.idempotent else error
+
+    def _request(self, target: HoneycombTarget, call: _Call, timeout: float) -> httpx.Request:
         """The request, built directly rather than by `AsyncClient.build_request`.
 
         That merges the client's URL, headers, cookies and timeout anew for every call, which
@@ -320,10 +266,10 @@ class HoneycombClient:
         merged once per key instead; and no cookie is ever sent, so nothing one key's answers set
         can travel with another key's calls through the shared client.
         """
-        content = None if payload is None else json.dumps(payload).encode()
+        content = None if call.payload is None else json.dumps(call.payload).encode()
         return httpx.Request(
-            method,
-            target.api_url + path,
+            call.method,
+            target.api_url + call.path,
             headers=self._headers_for(target, json_body=content is not None),
             content=content,
             extensions={"timeout": httpx.Timeout(timeout).as_dict()},
@@ -331,49 +277,62 @@ class HoneycombClient:
 
     def _headers_for(self, target: HoneycombTarget, *, json_body: bool) -> httpx.Headers:
         api_key = target.api_key.get_secret_value()
-        cache_key = (api_key, json_body)  # in memory only, like the key itself
-        headers = self._headers.get(cache_key)
+        cache_key = f"{json_body}:{api_key}"  # in memory only, like the key itself
+        headers = self._headers.value(cache_key)
         if headers is None:
-            if len(self._headers) >= MAX_CACHED_HEADERS:
-                self._headers.clear()  # keys rotate rarely; only a runaway number of keys gets here
             headers = httpx.Headers(self._http.headers)
             headers["X-Honeycomb-Team"] = api_key
             if json_body:
                 headers["Content-Type"] = "application/json"
-            self._headers[cache_key] = headers
+            self._headers.put(cache_key, headers)
         return headers
 
-    @staticmethod
-    def _interpret(
-        target: HoneycombTarget, response: httpx.Response, info: RateLimitInfo, *, idempotent: bool
-    ) -> Any:
+    def _interpret(self, scope: Scope, call: _Call, response: httpx.Response, info: RateLimitInfo) -> Any:
         status = response.status_code
         if 200 <= status < 300:
             try:
                 return json.loads(response.content)
             except ValueError:
-                error = errors.upstream_error(f"malformed JSON in a {status} answer")
-                if idempotent:
-                    raise _Retryable(error) from None
-                raise error from None
+                raise self._maybe_retry(
+                    call, errors.HoneycombUnavailable(f"malformed JSON in a {status} answer")
+                ) from None
         # Honeycomb's text is passed on to our caller, so make sure it can never carry the key.
-        message = errors.error_message(status, response.content).replace(
-            target.api_key.get_secret_value(), "[redacted]"
+        message = redact(
+            errors.error_message(status, response.content), scope.target.api_key.get_secret_value()
         )
         if status in (401, 403):
-            raise errors.HoneycombAuthError(status, message)
+            raise errors.HoneycombAuthRejected(message, status=status)
         if status == 404:
-            raise errors.dataset_not_found(message)
+            raise errors.HoneycombNotFound(message, status=status)
         if status in (400, 422):
-            raise errors.invalid_query(message)
+            raise errors.HoneycombInvalidQuery(message, status=status)
         if status == 429:
-            _stats().rate_limited += 1
+            scope.stats.rate_limited += 1
             wait = info.retry_after_seconds or info.reset_seconds or DEFAULT_RATE_LIMIT_WAIT_SECONDS
-            error = errors.rate_limited(wait, message)
-            if idempotent:
-                raise _Retryable(error, wait=wait)
-            raise error
-        error = errors.upstream_error(f"HTTP {status}: {message}")
-        if status >= 500 and idempotent:
-            raise _Retryable(error)
-        raise error
+            limited = errors.HoneycombRateLimited(message, retry_after_seconds=wait)
+            if call.idempotent:
+                raise _Retryable(limited, wait=wait)
+            raise limited
+        failed = errors.HoneycombUnavailable(f"HTTP {status}: {message}", status=status)
+        if status >= 500:
+            raise self._maybe_retry(call, failed)
+        raise failed
+
+
+def redact(text: str, api_key: str) -> str:
+    """`text` without the key, however an upstream may have echoed it (any case, URL-quoted)."""
+    if not api_key:
+        return text
+    for form in {api_key, quote(api_key, safe=""), quote(api_key, safe="").lower()}:
+        text = _replace_any_case(text, form)
+    return text
+
+
+def _replace_any_case(text: str, needle: str) -> str:
+    lowered, wanted = text.lower(), needle.lower()
+    start = lowered.find(wanted)
+    while start != -1:
+        text = text[:start] + "[redacted]" + text[start + len(needle) :]
+        lowered = text.lower()
+        start = lowered.find(wanted, start + len("[redacted]"))
+    return text

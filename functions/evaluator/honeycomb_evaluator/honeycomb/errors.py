@@ -1,4 +1,8 @@
-"""Honeycomb's error answers, mapped to our error codes.
+"""Honeycomb's answers as exceptions shaped like Honeycomb's own failures, not like ours.
+
+The client raises these; which HTTP status and error code our caller then sees is decided once,
+at the edge (`honeycomb_evaluator.errors.ANSWERS`). `message` is Honeycomb's own text where it
+sent one (already stripped of the key), else a description of what went wrong.
 
 Honeycomb answers errors in two JSON shapes side by side (legacy `{"error": "..."}` and RFC 7807
 problem+json, which also carries `error`), and JSON:API `{"errors": [...]}` on /2.
@@ -9,7 +13,46 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from honeycomb_evaluator.errors import ApiError
+
+class HoneycombError(Exception):
+    """Any failed call to Honeycomb. `status` is Honeycomb's HTTP status when it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class HoneycombRateLimited(HoneycombError):
+    """429: this key's budget at Honeycomb is spent; `retry_after_seconds` from its headers."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class HoneycombAuthRejected(HoneycombError):
+    """401/403: Honeycomb refused the key (a rotated key is refetched once by the evaluator)."""
+
+
+class HoneycombNotFound(HoneycombError):
+    """404 on a dataset route: the dataset (or the environment's data) does not exist."""
+
+
+class HoneycombResultNotFound(HoneycombNotFound):
+    """404 on a query result created earlier (expired or never existed): safe to create anew."""
+
+
+class HoneycombInvalidQuery(HoneycombError):
+    """400/422: Honeycomb rejected the query; no result was created."""
+
+
+class HoneycombUnavailable(HoneycombError):
+    """5xx after retries, a dropped connection, or an answer we could not read."""
+
+
+class HoneycombTimeout(HoneycombError):
+    """Honeycomb did not answer in time, or the deadline passed before a call could be made."""
 
 
 def error_message(status: int, body: bytes) -> str:
@@ -43,42 +86,3 @@ def error_message(status: int, body: bytes) -> str:
         if isinstance(title, str) and title:
             return title
     return f"HTTP {status}"
-
-
-class HoneycombAuthError(ApiError):
-    """401/403: our key was refused. Caught once by the caller to refetch a rotated key."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(502, "honeycomb_auth", f"Honeycomb rejected the API key (HTTP {status}): {message}")
-
-
-def dataset_not_found(message: str) -> ApiError:
-    return ApiError(404, "dataset_not_found", f"Honeycomb: {message}", field="dataset")
-
-
-def invalid_query(message: str) -> ApiError:
-    return ApiError(422, "invalid_query", f"Honeycomb rejected the query: {message}", field="query")
-
-
-def rate_limited(retry_after_seconds: float, message: str) -> ApiError:
-    return ApiError(
-        503,
-        "rate_limited",
-        f"Honeycomb rate limit reached: {message}",
-        retry_after_seconds=retry_after_seconds,
-    )
-
-
-def upstream_error(message: str) -> ApiError:
-    return ApiError(502, "upstream_error", f"Honeycomb failed: {message}")
-
-
-def timeout(message: str) -> ApiError:
-    return ApiError(504, "timeout", message)
-
-
-class ResultNotFound(ApiError):
-    """404 on a query result we created earlier (expired or never existed): safe to create anew."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(404, "dataset_not_found", f"Honeycomb: {message}", field="dataset")

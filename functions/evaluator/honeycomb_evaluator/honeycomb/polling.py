@@ -19,13 +19,13 @@ asks `HoneycombClient.poll_delay()` benefits.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from honeycomb_evaluator.cache import BoundedCache
+from honeycomb_evaluator.digest import digest
 
 WINDOW_FIELDS = ("start_time", "end_time", "time_range")
 
@@ -77,24 +77,7 @@ def query_shape(key_id: str, dataset: str, spec: Mapping[str, Any]) -> QueryShap
             {k: v for k, v in f.items() if k != "value"} if isinstance(f, dict) else f
             for f in stable["filters"]
         ]
-    return QueryShape(_digest("exact", key_id, dataset, stable), _digest("family", key_id, dataset, family))
-
-
-def _digest(kind: str, key_id: str, dataset: str, spec: Mapping[str, Any]) -> str:
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{kind}\n{key_id}\n{dataset}\n{text}".encode()).hexdigest()[:32]
-
-
-class _Bounded(OrderedDict[str, Any]):
-    def __init__(self, max_entries: int) -> None:
-        super().__init__()
-        self.max_entries = max_entries
-
-    def remember(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.max_entries:
-            self.popitem(last=False)
+    return QueryShape(digest("exact", key_id, dataset, stable), digest("family", key_id, dataset, family))
 
 
 @dataclass
@@ -111,45 +94,45 @@ class PollTracker:
     SMOOTHING = 0.5
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._shapes = _Bounded(max_entries)  # query_id → QueryShape
-        self._running = _Bounded(max_entries)  # result_id → _Running
-        self._durations = _Bounded(max_entries)  # exact or family digest → expected seconds
+        self._shapes: BoundedCache[QueryShape] = BoundedCache(max_entries)  # query_id → shape
+        self._running: BoundedCache[_Running] = BoundedCache(max_entries)  # result_id → run
+        self._durations: BoundedCache[float] = BoundedCache(max_entries)  # shape digest → seconds
 
     def query_created(self, query_id: str, shape: QueryShape) -> None:
-        self._shapes.remember(query_id, shape)
+        self._shapes.put(query_id, shape)
 
     def result_created(self, query_id: str, result_id: str) -> None:
-        self._running.remember(result_id, _Running(self._shapes.get(query_id), time.monotonic()))
+        self._running.put(result_id, _Running(self._shapes.value(query_id), time.monotonic()))
 
     def expected(self, result_id: str) -> float | None:
         """The run time of this exact shape recently, else of its family, else None (cold)."""
-        running = self._running.get(result_id)
+        running = self._running.value(result_id)
         if running is None or running.shape is None:
             return None
-        for digest in (running.shape.exact, running.shape.family):
-            expected: float | None = self._durations.get(digest)
+        for shape_digest in (running.shape.exact, running.shape.family):
+            expected = self._durations.value(shape_digest)
             if expected is not None:
                 return expected
         return None
 
     def waited(self, result_id: str) -> float | None:
-        running = self._running.get(result_id)
+        running = self._running.value(result_id)
         return None if running is None else time.monotonic() - running.created_at
 
     def polled(self, result_id: str, complete: bool) -> None:
-        running: _Running | None = self._running.get(result_id)
+        running = self._running.value(result_id)
         if running is None:
             return
         waited = time.monotonic() - running.created_at
         if not complete:
             running.still_running_at = waited
             return
-        del self._running[result_id]
+        self._running.pop(result_id)
         if running.shape is None:
             return
         # The run ended between the last "still running" poll and this one; take the middle.
         observed = (running.still_running_at + waited) / 2
-        for digest in (running.shape.exact, running.shape.family):
-            previous = self._durations.get(digest)
+        for shape_digest in (running.shape.exact, running.shape.family):
+            previous = self._durations.value(shape_digest)
             estimate = observed if previous is None else previous + self.SMOOTHING * (observed - previous)
-            self._durations.remember(digest, estimate)
+            self._durations.put(shape_digest, estimate)

@@ -45,5 +45,11 @@ class QueryResult:
             complete=bool(body.get("complete")),
             results=results,
             series=series,
-            query_url=query_url if isinstance(query_url, str) else None,
+            query_url=query_url if _is_web_link(query_url) else None,
         )
+
+
+def _is_web_link(url: Any) -> bool:
+    """Only an http(s) link is passed on: the answer's `query_url` ends up in UIs (a `javascript:`
+    or `data:` URL from a misbehaving upstream must not)."""
+    return isinstance(url, str) and url.lower().startswith(("https://", "http://")) and len(url) <= 2048

@@ -2,7 +2,7 @@
 
 Everything Honeycomb documents is checked here, before any call, so a bad query costs no
 query run and the error names the field. Cross-field rules follow
-/work/shared/reference/honeycomb-api.md §2 (column rules per op, orders and havings must refer
+Honeycomb's Query Specification documentation (column rules per op, orders and havings must refer
 to a calculation or breakdown, at most two of time_range/start_time/end_time, 7-day window).
 """
 
@@ -114,10 +114,6 @@ Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 # Validators are built on first use, not at import (docs/performance.md "Evaluator"); the Lambda
 # handler builds them before a SnapStart snapshot (handler.prime).
 STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class _Invalid(ValueError):
-    """A cross-field error: pydantic reports it at the model, so carry the precise sub-field."""
 
 
 def calculation_key(op: str, column: str | None) -> str:

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from honeycomb_evaluator.models.query import QuerySpec
 
 MAX_TIMEOUT_SECONDS = 25.0
 DEFAULT_TIMEOUT_SECONDS = 8.0
 
+
 # Dataset slugs are lower-case words with dashes (Honeycomb derives them from names); `__all__`
-# queries the whole environment.
+# queries the whole environment. `.` and `..` would change the route the slug is put in.
+def _not_a_path_step(slug: str) -> str:
+    if slug in (".", ".."):
+        raise ValueError(f"{slug!r} is not a dataset slug")
+    return slug
+
+
 DatasetSlug = Annotated[
-    StrictStr, Field(min_length=1, max_length=255, pattern=r"^(__all__|[A-Za-z0-9._-]+)$")
+    StrictStr,
+    Field(min_length=1, max_length=255, pattern=r"^(__all__|[A-Za-z0-9._-]+)$"),
+    AfterValidator(_not_a_path_step),
 ]
 Reduction = Literal["first", "last", "min", "max", "sum", "avg"]
 MatchValue = StrictBool | StrictInt | StrictFloat | StrictStr

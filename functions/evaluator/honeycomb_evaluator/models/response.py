@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,9 @@ class ErrorDetail(BaseModel):
     message: str
     field: str | None = Field(default=None, description="The request field at fault, dotted.")
     retry_after_seconds: float | None = None
+    budget: Literal["evaluator", "honeycomb"] | None = Field(
+        default=None, description="On `rate_limited`: whose query budget refused (ours, or Honeycomb's 429)."
+    )
 
 
 class ErrorResponse(BaseModel):

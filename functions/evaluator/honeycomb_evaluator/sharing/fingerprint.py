@@ -1,22 +1,20 @@
 """Stable keys for "the same Honeycomb work": a query spec, and one execution of it.
 
 Two requests share work when Honeycomb would compute the same thing for both. So the spec is
-normalized first: lists whose order cannot change the answer are sorted, defaults are made
-explicit, and the time window is turned into the absolute window Honeycomb truncates it to.
-The keys are digests, safe to use as DynamoDB keys and log fields; they reveal nothing about
-the key (only its non-secret `key_id` goes in).
+normalized first: lists whose order cannot change the answer are sorted and defaults are made
+explicit. The window is already absolute and snapped (window.py resolves it before the spec is
+built). The keys are digests, safe to use as state-store keys and log fields; they reveal
+nothing about the key (only its non-secret `key_id` goes in).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from honeycomb_evaluator.window import truncation_step
+from honeycomb_evaluator.digest import canonical_json, digest
+from honeycomb_evaluator.honeycomb.client import ResultOptions
 
 _VALUE_LIST_OPS = {"in", "not-in"}
 
@@ -30,13 +28,6 @@ class TargetLike(Protocol):
     def api_url(self) -> str: ...
 
 
-def snap_window(time_range: int, now: float) -> tuple[int, int]:
-    """The absolute window a relative `time_range` ending now runs over, as Honeycomb truncates it."""
-    step = truncation_step(time_range)
-    end = math.floor(now / step) * step
-    return end - time_range, end
-
-
 def spec_columns(spec: Mapping[str, Any]) -> list[str]:
     """Every column the spec names (to spot relational fields such as `root.service.name`)."""
     columns = [c for c in spec.get("breakdowns") or [] if isinstance(c, str)]
@@ -47,24 +38,15 @@ def spec_columns(spec: Mapping[str, Any]) -> list[str]:
     return columns
 
 
-def _snap_absolute(start: int, end: int) -> tuple[int, int]:
-    step = truncation_step(end - start)
-    return start - start % step, end - end % step
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def _sorted(items: list[Any]) -> list[Any]:
-    return sorted(items, key=_canonical)
+    return sorted(items, key=canonical_json)
 
 
 def _without_nulls(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None and v != []}
 
 
-def normalize_spec(spec: Mapping[str, Any], now: float) -> dict[str, Any]:
+def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The spec in a canonical form: equal for specs Honeycomb answers identically."""
     out = _without_nulls(spec)
     calculations = [_without_nulls(c) for c in out.get("calculations") or [{"op": "COUNT"}]]
@@ -87,7 +69,6 @@ def normalize_spec(spec: Mapping[str, Any], now: float) -> dict[str, Any]:
             out["breakdowns"] = sorted(out["breakdowns"])
     if out.get("granularity") == 0:
         del out["granularity"]
-    _normalize_window(out, now)
     return out
 
 
@@ -98,24 +79,6 @@ def _normalize_filter(item: Mapping[str, Any]) -> dict[str, Any]:
     return normalized
 
 
-def _normalize_window(spec: dict[str, Any], now: float) -> None:
-    start, end, time_range = spec.get("start_time"), spec.get("end_time"), spec.get("time_range")
-    if isinstance(start, int) and isinstance(end, int):
-        pass
-    elif isinstance(start, int) and isinstance(time_range, int):
-        end = start + time_range
-    elif isinstance(end, int) and isinstance(time_range, int):
-        start = end - time_range
-    else:
-        start, end = snap_window(time_range if isinstance(time_range, int) else 7200, now)
-    spec.pop("time_range", None)
-    spec["start_time"], spec["end_time"] = _snap_absolute(start, end)
-
-
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()[:32]
-
-
 @dataclass(frozen=True)
 class Fingerprint:
     """`spec_key` names a query (→ query id); `execution_key` one run of it (→ query result)."""
@@ -123,24 +86,14 @@ class Fingerprint:
     spec_key: str
     execution_key: str
     key_id: str
-    window: tuple[int, int]
 
 
 def fingerprint(
-    target: TargetLike,
-    dataset: str,
-    spec: Mapping[str, Any],
-    *,
-    disable_series: bool,
-    limit: int | None,
-    now: float,
+    target: TargetLike, dataset: str, spec: Mapping[str, Any], options: ResultOptions
 ) -> Fingerprint:
-    normalized = normalize_spec(spec, now)
-    spec_key = _digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
-    execution_key = _digest("execution", spec_key, disable_series, limit if disable_series else None)
-    return Fingerprint(
-        spec_key=spec_key,
-        execution_key=execution_key,
-        key_id=target.key_id,
-        window=(normalized["start_time"], normalized["end_time"]),
-    )
+    """`spec` has an absolute `start_time`/`end_time` (window.py snapped them)."""
+    normalized = normalize_spec(spec)
+    spec_key = digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
+    limit = options.limit if options.disable_series else None
+    execution_key = digest("execution", spec_key, options.disable_series, limit)
+    return Fingerprint(spec_key=spec_key, execution_key=execution_key, key_id=target.key_id)

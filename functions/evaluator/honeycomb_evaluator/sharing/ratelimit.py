@@ -29,9 +29,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from .backends.base import Slot, StateStore
-from .callers import Caller
-from .errors import RateLimited
+from honeycomb_evaluator.callers.registry import Caller
+from honeycomb_evaluator.errors import RateLimited
+from honeycomb_evaluator.settings import BudgetSettings
+
+from .backends.base import Slot, SlotGrant, StateStore
 
 RELATIONAL_PREFIXES = ("root.", "parent.", "child.", "any.", "any2.", "any3.", "none.")
 EXHAUSTED = "honeycomb-429"  # marks tokens spent because Honeycomb refused us anyway
@@ -41,21 +43,11 @@ RESERVE_FRACTION = 1 / 3
 
 
 @dataclass(frozen=True)
-class BudgetSettings:
-    per_window: int = 10
-    window_seconds: float = 60.0
-    headroom: int = 1  # tokens never spent: room for other users of the key
-    margin_seconds: float = 2.0  # clock skew between instances, latency to Honeycomb
-    relational_per_window: int = 1
+class Bucket:
+    """One key's bucket as the fair-share rule sees it."""
 
-    def capacity(self, relational: bool) -> int:
-        limit = self.relational_per_window if relational else self.per_window
-        # Headroom applies to the 10/min budget only; the relational budget is a single token.
-        return max(1, limit - (0 if relational else self.headroom))
-
-    @property
-    def token_lifetime(self) -> float:
-        return self.window_seconds + self.margin_seconds
+    capacity: int  # tokens
+    lifetime: float  # seconds a spent token stays out
 
 
 @dataclass(frozen=True)
@@ -67,10 +59,9 @@ class Decision:
     held_back: bool = False  # refused by the fair-share rule although tokens are free
 
 
-def decide(
-    slots: list[Slot], *, capacity: int, lifetime: float, caller: str, share: float | None, now: float
-) -> Decision:
+def decide(slots: list[Slot], bucket: Bucket, *, caller: str, share: float | None, now: float) -> Decision:
     """The fair-share rule on one snapshot of a bucket (pure, so it is tested on its own)."""
+    capacity, lifetime = bucket.capacity, bucket.lifetime
     by_index = {s.index: s for s in slots if s.index < capacity}
     # One pass over the tokens ever taken; never a pass over all `capacity` slots.
     busy: list[float] = []  # when each token still out comes back
@@ -98,7 +89,7 @@ def decide(
     reserve = min(math.ceil(capacity * RESERVE_FRACTION), others * fair, capacity - 1)
     under_share = len(own) < quota
     if free and (under_share or free > reserve):
-        index = _random_free_index(by_index, capacity, lifetime, now, free)
+        index = _random_free_index(by_index, bucket, now, free)
         previous = by_index.get(index)
         return Decision(True, 0.0, index, previous.granted_at if previous else 0.0)
     if under_share:
@@ -111,10 +102,9 @@ def decide(
     return Decision(False, min(wait_for_reserve, wait_for_own), held_back=free > 0)
 
 
-def _random_free_index(
-    by_index: dict[int, Slot], capacity: int, lifetime: float, now: float, free: int
-) -> int:
+def _random_free_index(by_index: dict[int, Slot], bucket: Bucket, now: float, free: int) -> int:
     """A free slot chosen uniformly, so concurrent takers spread over the free slots."""
+    capacity, lifetime = bucket.capacity, bucket.lifetime
 
     def is_free(index: int) -> bool:
         slot = by_index.get(index)
@@ -167,7 +157,7 @@ class RateBudget:
         the first of them the fair-share rule allows; that caller is returned.
         """
         settings = self.settings
-        capacity = settings.capacity(relational)
+        rule = Bucket(settings.capacity(relational), settings.token_lifetime)
         bucket = self.bucket(key_id, relational)
         while True:
             now = self._wall()
@@ -175,14 +165,7 @@ class RateBudget:
             candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
             decisions = [
                 (
-                    decide(
-                        slots,
-                        capacity=capacity,
-                        lifetime=settings.token_lifetime,
-                        caller=candidate.name,
-                        share=candidate.budget_share,
-                        now=now,
-                    ),
+                    decide(slots, rule, caller=candidate.name, share=candidate.budget_share, now=now),
                     candidate,
                 )
                 for candidate in candidates
@@ -190,15 +173,15 @@ class RateBudget:
             granted = next(((d, c) for d, c in decisions if d.granted), None)
             if granted is not None:
                 decision, charged = granted
-                taken = await self._store.take_slot(
-                    bucket,
-                    decision.index,
+                grant = SlotGrant(
+                    index=decision.index,
                     seen_granted_at=decision.seen_granted_at,
                     caller=charged.name,
                     now=now,
                     ttl_seconds=settings.token_lifetime * 2,
                     wanted_by=tuple(c.name for c in candidates if c != charged)[:MAX_WANTED_BY],
                 )
+                taken = await self._store.take_slot(bucket, grant)
                 if taken:
                     return charged
                 continue  # another instance took that slot first: look again
@@ -228,11 +211,5 @@ class RateBudget:
         for index in range(capacity):
             slot = by_index.get(index)
             if slot is None or slot.granted_at + lifetime <= now:
-                await self._store.take_slot(
-                    bucket,
-                    index,
-                    seen_granted_at=slot.granted_at if slot else 0.0,
-                    caller=EXHAUSTED,
-                    now=now,
-                    ttl_seconds=lifetime * 2,
-                )
+                seen = slot.granted_at if slot else 0.0
+                await self._store.take_slot(bucket, SlotGrant(index, seen, EXHAUSTED, now, lifetime * 2))

@@ -24,7 +24,6 @@ class Flight:
     key: str
     deadline: float
     waiters: int = 0
-    joined: int = field(default=0)  # callers that found the work already running
     members: list[Any] = field(default_factory=list)  # what each waiting caller brought (`member=`)
     # The work is waiting for a rate-limit token (here or in another instance): a caller leaving
     # at its deadline now was held back by the budget (503 rate_limited), not by a slow query (504).
@@ -44,9 +43,6 @@ class SingleFlight(Generic[T]):
         self._clock = clock
         self._running: dict[str, tuple[Flight, asyncio.Task[T]]] = {}
 
-    def in_flight(self, key: str) -> bool:
-        return key in self._running
-
     async def do(
         self, key: str, work: Callable[[Flight], Awaitable[T]], *, deadline: float, member: Any = None
     ) -> tuple[T, bool]:
@@ -62,7 +58,6 @@ class SingleFlight(Generic[T]):
         flight, task = entry
         if joined:
             flight.deadline = max(flight.deadline, deadline)
-            flight.joined += 1
         flight.waiters += 1
         if member is not None:
             flight.members.append(member)

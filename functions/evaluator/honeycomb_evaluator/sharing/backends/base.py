@@ -42,6 +42,18 @@ class Slot:
     wanted_by: tuple[str, ...] = ()  # every caller waiting for what the token paid for
 
 
+@dataclass(frozen=True)
+class SlotGrant:
+    """Spend slot `index` of a bucket, if it still holds `seen_granted_at` (0 = never used)."""
+
+    index: int
+    seen_granted_at: float
+    caller: str  # who is charged
+    now: float
+    ttl_seconds: float
+    wanted_by: tuple[str, ...] = ()
+
+
 class StateStore(Protocol):
     name: str
 
@@ -87,16 +99,6 @@ class StateStore(Protocol):
         """Slots that were ever used; absent indexes are free."""
         ...
 
-    async def take_slot(
-        self,
-        bucket: str,
-        index: int,
-        *,
-        seen_granted_at: float,
-        caller: str,
-        now: float,
-        ttl_seconds: float,
-        wanted_by: tuple[str, ...] = (),
-    ) -> bool:
-        """Spend slot `index` if it still holds `seen_granted_at` (0 = never used)."""
+    async def take_slot(self, bucket: str, grant: SlotGrant) -> bool:
+        """Spend the slot if it is still as the grant saw it; False if another taker was first."""
         ...

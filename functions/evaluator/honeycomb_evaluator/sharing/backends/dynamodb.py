@@ -19,9 +19,9 @@ import asyncio
 import time
 from typing import Any
 
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import StateUnavailable
 
-from .base import ExecutionRecord, Slot
+from .base import ExecutionRecord, Slot, SlotGrant
 
 
 class _MissingMap(Exception):
@@ -83,9 +83,7 @@ class DynamoDBStore:
             code = getattr(e, "response", {}).get("Error", {}).get("Code") or type(e).__name__
             if code == "ValidationException" and "document path" in str(e):
                 raise _MissingMap from None
-            raise ApiError(
-                502, "upstream_error", f"shared state (DynamoDB {operation}) failed: {code}"
-            ) from None
+            raise StateUnavailable(f"shared state (DynamoDB {operation}) failed: {code}") from None
 
     async def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = await self._call("get_item", Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True)
@@ -264,40 +262,34 @@ class DynamoDBStore:
             )
         return slots
 
-    async def take_slot(
-        self,
-        bucket: str,
-        index: int,
-        *,
-        seen_granted_at: float,
-        caller: str,
-        now: float,
-        ttl_seconds: float,
-        wanted_by: tuple[str, ...] = (),
-    ) -> bool:
-        slot: dict[str, Any] = {"granted": _n(now), "caller": _s(caller)}
-        if wanted_by:
-            slot["wanted"] = {"L": [_s(name) for name in wanted_by]}
+    async def take_slot(self, bucket: str, grant: SlotGrant) -> bool:
+        slot: dict[str, Any] = {"granted": _n(grant.now), "caller": _s(grant.caller)}
+        if grant.wanted_by:
+            slot["wanted"] = {"L": [_s(name) for name in grant.wanted_by]}
         values: dict[str, Any] = {
             ":slot": {"M": slot},
-            ":expires": self._expires(ttl_seconds),
+            ":expires": self._expires(grant.ttl_seconds),
         }
-        if seen_granted_at == 0.0:
+        if grant.seen_granted_at == 0.0:
             condition = "attribute_not_exists(slots.#i)"
         else:
             condition = "slots.#i.granted = :seen"
-            values[":seen"] = _n(seen_granted_at)
+            values[":seen"] = _n(grant.seen_granted_at)
         update = {
             "Key": self._bucket_key(bucket),
             "UpdateExpression": "SET slots.#i = :slot, expires_at = :expires",
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#i": str(index)},
+            "ExpressionAttributeNames": {"#i": str(grant.index)},
             "ExpressionAttributeValues": values,
         }
         try:
             return await self._call("update_item", **update) is not None
         except _MissingMap:
             # First use of this bucket: create the empty map (a racing creator wins harmlessly).
-            empty = {**self._bucket_key(bucket), "slots": {"M": {}}, "expires_at": self._expires(ttl_seconds)}
+            empty = {
+                **self._bucket_key(bucket),
+                "slots": {"M": {}},
+                "expires_at": self._expires(grant.ttl_seconds),
+            }
             await self._call("put_item", Item=empty, ConditionExpression="attribute_not_exists(pk)")
             return await self._call("update_item", **update) is not None

@@ -10,8 +10,9 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from ..cache import AgeCache
-from .base import ExecutionRecord, Slot
+from honeycomb_evaluator.cache import BoundedCache
+
+from .base import ExecutionRecord, Slot, SlotGrant
 
 MAX_EXECUTIONS = 10_000
 MAX_QUERY_IDS = 10_000
@@ -22,8 +23,12 @@ class MemoryStore:
 
     def __init__(self, clock: Callable[[], float] = time.time, retention_seconds: float = 24 * 3600) -> None:
         self._clock = clock
-        self._query_ids: AgeCache[str] = AgeCache(MAX_QUERY_IDS, retention_seconds, clock)
-        self._executions: AgeCache[ExecutionRecord] = AgeCache(MAX_EXECUTIONS, retention_seconds, clock)
+        self._query_ids: BoundedCache[str] = BoundedCache(
+            MAX_QUERY_IDS, retention_seconds=retention_seconds, clock=clock
+        )
+        self._executions: BoundedCache[ExecutionRecord] = BoundedCache(
+            MAX_EXECUTIONS, retention_seconds=retention_seconds, clock=clock
+        )
         self._slots: dict[str, dict[int, Slot]] = {}
 
     async def get_query_id(self, spec_key: str) -> str | None:
@@ -96,20 +101,10 @@ class MemoryStore:
     async def read_slots(self, bucket: str) -> list[Slot]:
         return list(self._slots.get(bucket, {}).values())
 
-    async def take_slot(
-        self,
-        bucket: str,
-        index: int,
-        *,
-        seen_granted_at: float,
-        caller: str,
-        now: float,
-        ttl_seconds: float,
-        wanted_by: tuple[str, ...] = (),
-    ) -> bool:
+    async def take_slot(self, bucket: str, grant: SlotGrant) -> bool:
         slots = self._slots.setdefault(bucket, {})
-        current = slots.get(index)
-        if (current.granted_at if current else 0.0) != seen_granted_at:
+        current = slots.get(grant.index)
+        if (current.granted_at if current else 0.0) != grant.seen_granted_at:
             return False
-        slots[index] = Slot(index=index, granted_at=now, caller=caller, wanted_by=wanted_by)
+        slots[grant.index] = Slot(grant.index, grant.now, grant.caller, grant.wanted_by)
         return True

@@ -8,7 +8,6 @@ looks like.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -16,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .callers import CallerRegistry, RegistryError
+from honeycomb_evaluator.aws_secrets import SecretReader, SecretUnavailable
+
+from .registry import CallerRegistry, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class FileRegistrySource:
 
 
 class SecretRegistrySource:
-    """Reads the registry JSON from Secrets Manager with one lazily created boto3 client."""
+    """Reads the registry JSON from a Secrets Manager secret (the one `SecretReader`)."""
 
     def __init__(
         self,
@@ -63,55 +64,25 @@ class SecretRegistrySource:
         client_factory: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._secret_id = secret_id
+        self._reader = SecretReader(secret_id, client_factory=client_factory, clock=clock)
         self._max_age = max_age_seconds
         self._miss_refresh = miss_refresh_seconds
-        self._client_factory = client_factory or _secretsmanager_client
-        self._client: Any = None
-        self._clock = clock
-        self._loaded: tuple[float, CallerRegistry] | None = None
-        self._lock = asyncio.Lock()
+        self._loaded: tuple[str, CallerRegistry] | None = None
 
     async def registry(self, *, after_miss: bool = False) -> CallerRegistry:
-        if self._fresh(after_miss) and self._loaded is not None:
-            return self._loaded[1]
-        async with self._lock:
-            if self._fresh(after_miss) and self._loaded is not None:
-                return self._loaded[1]
-            fetched_at = self._clock()
-            try:
-                text = await asyncio.to_thread(self._fetch)
-                self._loaded = (fetched_at, CallerRegistry.from_json(text))
-            except RegistryError as e:
-                return self._last_good_or_raise(fetched_at, f"secret {self._secret_id}: {e}")
-            except Exception as e:  # botocore raises many types; none may leak a secret value
-                return self._last_good_or_raise(fetched_at, f"secret {self._secret_id}: {type(e).__name__}")
-            return self._loaded[1]
+        secret = self._reader.secret_id
+        try:
+            text = await self._reader.read(self._miss_refresh if after_miss else self._max_age)
+            if self._loaded is None or self._loaded[0] != text:
+                self._loaded = (text, CallerRegistry.from_json(text))
+        except RegistryError as e:
+            return self._last_good_or_raise(f"secret {secret}: {e}")
+        except SecretUnavailable as e:
+            return self._last_good_or_raise(str(e))
+        return self._loaded[1]
 
-    def _fresh(self, after_miss: bool) -> bool:
-        if self._loaded is None:
-            return False
-        age = self._clock() - self._loaded[0]
-        return age < (self._miss_refresh if after_miss else self._max_age)
-
-    def _fetch(self) -> str:
-        if self._client is None:
-            self._client = self._client_factory()
-        answer = self._client.get_secret_value(SecretId=self._secret_id)
-        if "SecretString" in answer:
-            return str(answer["SecretString"])
-        return bytes(answer["SecretBinary"]).decode("utf-8")
-
-    def _last_good_or_raise(self, fetched_at: float, problem: str) -> CallerRegistry:
+    def _last_good_or_raise(self, problem: str) -> CallerRegistry:
         if self._loaded is None:
             raise RegistryError(problem)
         log.error("keeping the last good caller registry: %s", problem)
-        # Count the failed attempt as a fetch so a broken secret is not re-read on every request.
-        self._loaded = (fetched_at, self._loaded[1])
         return self._loaded[1]
-
-
-def _secretsmanager_client() -> Any:
-    import boto3  # imported lazily: the local file path must not pay for boto3
-
-    return boto3.client("secretsmanager")

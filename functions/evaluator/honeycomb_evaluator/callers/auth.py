@@ -8,13 +8,14 @@ that key is absent, so a local request cannot claim an IAM or JWT identity.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from .caller_sources import FileRegistrySource, RegistrySource, SecretRegistrySource
-from .callers import ANONYMOUS, Caller, Credentials, RegistryError
-from .errors import Forbidden, RegistryUnavailable, Unauthenticated
+from honeycomb_evaluator.errors import Forbidden, NotConfigured, Unauthenticated
+from honeycomb_evaluator.settings import CallerSettings
+
+from .registry import ANONYMOUS, Caller, Credentials, RegistryError
+from .sources import FileRegistrySource, RegistrySource, SecretRegistrySource
 
 _NO_REGISTRY = (
     "no caller registry is configured (EVALUATOR_CALLERS_FILE or EVALUATOR_CALLERS_SECRET_ID); "
@@ -28,9 +29,15 @@ def credentials_from(headers: Mapping[str, str], aws_event: Mapping[str, Any] | 
     iam = _dig(authorizer, "iam")
     claims = _dig(authorizer, "jwt", "claims")
     user_arn = iam.get("userArn") if iam else None
+    iam_user_arn = user_arn if isinstance(user_arn, str) and user_arn else None
+    authorization = headers.get("authorization")
+    bearer = _bearer(authorization)
     return Credentials(
-        bearer_token=_bearer(headers.get("authorization")),
-        iam_user_arn=user_arn if isinstance(user_arn, str) and user_arn else None,
+        bearer_token=bearer,
+        # Sent but not `Bearer <token>` (empty, Basic, garbled): wrong credentials, never anonymous.
+        # (Behind a Function URL the header is the SigV4 signature AWS already checked.)
+        unusable_authorization=authorization is not None and bearer is None and not (iam_user_arn or claims),
+        iam_user_arn=iam_user_arn,
         jwt_claims=claims or None,
     )
 
@@ -57,28 +64,23 @@ class Authenticator:
         self._allow_anonymous = allow_anonymous
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Authenticator:
-        allow_anonymous = environ.get("EVALUATOR_ALLOW_ANONYMOUS", "").strip().lower() in {"1", "true", "yes"}
+    def from_settings(cls, settings: CallerSettings) -> Authenticator:
         source: RegistrySource | None = None
-        if path := environ.get("EVALUATOR_CALLERS_FILE", "").strip():
-            source = FileRegistrySource(path)
-        elif secret_id := environ.get("EVALUATOR_CALLERS_SECRET_ID", "").strip():
-            raw = environ.get("EVALUATOR_CALLERS_MAX_AGE", "").strip() or "300"
-            try:
-                max_age = float(raw)
-            except ValueError:
-                raise ValueError(
-                    f"EVALUATOR_CALLERS_MAX_AGE must be a number of seconds, got {raw!r}"
-                ) from None
-            source = SecretRegistrySource(secret_id, max_age_seconds=max_age)
-        return cls(source, allow_anonymous=allow_anonymous)
-
-    @property
-    def configured(self) -> bool:
-        return self._source is not None or self._allow_anonymous
+        if settings.registry_file:
+            source = FileRegistrySource(settings.registry_file)
+        elif settings.registry_secret_id:
+            source = SecretRegistrySource(
+                settings.registry_secret_id, max_age_seconds=settings.registry_max_age_seconds
+            )
+        return cls(source, allow_anonymous=settings.allow_anonymous)
 
     async def authenticate(self, credentials: Credentials) -> Caller:
-        presented = bool(credentials.bearer_token or credentials.iam_user_arn or credentials.jwt_claims)
+        presented = bool(
+            credentials.bearer_token
+            or credentials.iam_user_arn
+            or credentials.jwt_claims
+            or credentials.unusable_authorization
+        )
         if self._source is None:
             # A demo without a registry: whatever the request presents, it cannot be checked.
             if self._allow_anonymous:
@@ -89,13 +91,15 @@ class Authenticator:
             if caller is None and presented:
                 caller = (await self._source.registry(after_miss=True)).identify(credentials)
         except RegistryError as e:
-            raise RegistryUnavailable(str(e)) from None
+            raise NotConfigured(str(e)) from None
         if caller is not None:
             return caller
         if not presented and self._allow_anonymous:
             return ANONYMOUS
         if not presented:
             raise Unauthenticated("missing credentials: send Authorization: Bearer <token>")
+        if credentials.unusable_authorization:
+            raise Unauthenticated("the Authorization header must be `Bearer <token>`")
         raise Unauthenticated("unknown caller: the token or principal is not in the caller registry")
 
 

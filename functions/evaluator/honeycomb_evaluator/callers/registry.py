@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from .registry_document import CallerEntry, RegistryDocument
+    from .document import CallerEntry, RegistryDocument
 
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$"
@@ -68,6 +68,7 @@ class Credentials:
     bearer_token: str | None = None
     iam_user_arn: str | None = None
     jwt_claims: Mapping[str, Any] | None = None
+    unusable_authorization: bool = False  # an Authorization header that is not `Bearer <token>`
 
 
 class RegistryError(ValueError):
@@ -85,7 +86,7 @@ class CallerRegistry:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CallerRegistry:
-        from .registry_document import RegistryDocument  # pydantic's models load with the registry
+        from .document import RegistryDocument  # pydantic's models load with the registry
 
         try:
             return cls(RegistryDocument.model_validate_json(text))
@@ -94,7 +95,7 @@ class CallerRegistry:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CallerRegistry:
-        from .registry_document import RegistryDocument
+        from .document import RegistryDocument
 
         try:
             return cls(RegistryDocument.model_validate(data))

@@ -1,0 +1,54 @@
+"""Everything a request needs, built once per process from the settings: wiring only.
+
+The app, the Lambda handler and the one-shot CLI all build a `Service`; they differ only in
+the state backend (the CLI always runs on the in-process memory backend: one request per
+process, nothing to share) and in who reads the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from honeycomb_evaluator.callers.auth import Authenticator
+from honeycomb_evaluator.evaluate import Evaluator
+from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.keys import key_source
+from honeycomb_evaluator.settings import Settings, StateSettings
+from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+from honeycomb_evaluator.sharing.executor import SharedExecutor
+from honeycomb_evaluator.sharing.ratelimit import RateBudget
+
+
+@dataclass
+class Service:
+    settings: Settings
+    authenticator: Authenticator
+    evaluator: Evaluator
+
+
+def build_store(state: StateSettings) -> StateStore:
+    """The configured state backend; each is imported only where it is used (boto3, redis)."""
+    if state.backend == "dynamodb":
+        from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
+
+        assert state.table_name is not None
+        return DynamoDBStore(state.table_name)
+    if state.backend == "redis":
+        from honeycomb_evaluator.sharing.backends.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+
+        assert state.redis_url is not None
+        store: StateStore = RedisStore(state.redis_url)
+        return store
+    return MemoryStore()
+
+
+def build_service(
+    settings: Settings, *, client: HoneycombClient | None = None, store: StateStore | None = None
+) -> Service:
+    store = store or build_store(settings.state)
+    executor = SharedExecutor(store, RateBudget(store, settings.budget))
+    evaluator = Evaluator(
+        client=client or HoneycombClient(), keys=key_source(settings.honeycomb), executor=executor
+    )
+    return Service(settings, Authenticator.from_settings(settings.callers), evaluator)

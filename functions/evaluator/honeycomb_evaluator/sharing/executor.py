@@ -1,0 +1,109 @@
+"""Run each Honeycomb execution once for everyone who asks for it, within the rate budget.
+
+`SharedExecutor.execute(client, request)` is the one way the evaluator runs a query, in the
+served app and in the one-shot CLI alike (there on the in-process memory backend):
+
+1. A completed result younger than `max_age_seconds` is served from this process's cache,
+   then from the state store (another instance's result).
+2. Otherwise the request joins this process's flight for the same execution (single-flight),
+   and the flight's `ExecutionRun` (run.py) does the work: reads the execution record in the
+   store, waits for, resumes or claims it, takes a rate-budget token, creates the result and
+   polls it.
+
+Everything the store keeps is keyed by digests and the non-secret key id; never the key.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from honeycomb_evaluator.cache import BoundedCache
+from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.results import QueryResult
+
+from .backends.base import StateStore
+from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
+from .fingerprint import fingerprint
+from .ratelimit import RateBudget
+from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
+from .singleflight import FlightTimeout, SingleFlight
+
+DEFAULT_RESULT_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class SharedExecutor:
+    def __init__(
+        self,
+        store: StateStore,
+        budget: RateBudget,
+        *,
+        result_cache_bytes: int = DEFAULT_RESULT_CACHE_BYTES,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.budget = budget
+        self.wall = wall_clock
+        self.monotonic = monotonic
+        # Bounded in bytes too: one breakdown result with series can hold close to a megabyte.
+        self.results: BoundedCache[tuple[str, QueryResult]] = BoundedCache(
+            2048, retention_seconds=RESULT_RETENTION_SECONDS, max_bytes=result_cache_bytes, clock=wall_clock
+        )
+        self.query_ids: BoundedCache[str] = BoundedCache(
+            10_000, retention_seconds=QUERY_ID_TTL_SECONDS, clock=wall_clock
+        )
+        self._flights: SingleFlight[Outcome] = SingleFlight(monotonic)
+        self._instance = uuid.uuid4().hex[:12]
+        self._claims = 0
+
+    def next_owner(self) -> str:
+        """A claim owner name unique to this instance and claim."""
+        self._claims += 1
+        return f"{self._instance}:{self._claims}"
+
+    def owns(self, owner: str) -> bool:
+        return owner.startswith(self._instance + ":")
+
+    def remember(self, key: str, outcome: Outcome) -> None:
+        self.results.put(key, (outcome.query_id, outcome.result), size=outcome.size)
+
+    async def execute(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
+        fp = fingerprint(request.target, request.dataset, request.spec, request.options)
+        key = fp.execution_key
+        if request.max_age_seconds > 0:
+            hit = self.results.get(key, request.max_age_seconds)
+            if hit is not None:
+                return Execution(result=hit.value[1], query_id=hit.value[0], served=Served.MEMORY_CACHE)
+            stored = await self._stored_result(client, request, key)
+            if stored is not None:
+                return Execution(result=stored[1], query_id=stored[0], served=Served.STORE_CACHE)
+        # Results completed after this moment were in flight when the request arrived.
+        fresh_after = self.wall() - request.max_age_seconds
+        try:
+            outcome, joined = await self._flights.do(
+                key,
+                lambda flight: ExecutionRun(self, client, request, fp, flight).run(fresh_after),
+                deadline=request.deadline,
+                member=request.caller,
+            )
+        except FlightTimeout as left:
+            raise deadline_error(
+                left.flight,
+                "the query result was not complete before the deadline; retrying the same request resumes it",
+            ) from None
+        served = Served.JOINED if joined else outcome.how
+        return Execution(result=outcome.result, query_id=outcome.query_id, served=served)
+
+    async def _stored_result(
+        self, client: HoneycombClient, request: ExecutionRequest, key: str
+    ) -> tuple[str, QueryResult] | None:
+        record = await self.store.get_execution(key)
+        if record is None or record.state != "complete" or record.completed_at is None:
+            return None
+        if self.wall() - record.completed_at > request.max_age_seconds:
+            return None
+        result, size = await completed_result(client, request.scope(), record)
+        self.results.put(key, (record.query_id or "", result), stored_at=record.completed_at, size=size)
+        return record.query_id or "", result

@@ -1,0 +1,304 @@
+"""One flight's work for one execution key: wait for, resume or create the query result.
+
+The flight reads the execution record in the store and decides what to do with it (`Step`). A
+result still running is never created again: the instance that created it polls Honeycomb while
+its lease lasts, the others re-read the record until the result is in it; after the lease (its
+owner's deadline passed) whoever asks next resumes polling. A live claim by another instance is
+waited for. Else the flight claims a new generation with a conditional write, takes a token from
+the rate budget (503 `rate_limited` if none frees up before the deadline), creates the query
+result, records its id and polls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Coroutine
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from honeycomb_evaluator.callers.registry import ANONYMOUS
+from honeycomb_evaluator.errors import DeadlineExceeded, EvaluatorError, RateLimited
+from honeycomb_evaluator.honeycomb import errors as honeycomb
+from honeycomb_evaluator.honeycomb.client import HoneycombClient
+from honeycomb_evaluator.honeycomb.results import QueryResult
+
+from .backends.base import ExecutionRecord
+from .codec import encode_result
+from .execution import ExecutionRequest, Outcome, Served, completed_result
+from .fingerprint import Fingerprint, spec_columns
+from .ratelimit import uses_relational_fields
+from .singleflight import Flight
+
+if TYPE_CHECKING:
+    from .executor import SharedExecutor
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
+CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instance is working on
+# Retry-After for a caller that left while its execution was queued for a token: Argo retries
+# a measurement error after 10 s anyway, and the queued execution keeps its place meanwhile.
+BUDGET_QUEUE_RETRY_SECONDS = 10.0
+LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
+MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
+QUERY_ID_TTL_SECONDS = 24 * 3600.0
+RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
+
+
+class Step(Enum):
+    """What a flight does with the execution record it read."""
+
+    DONE = "done"  # completed while this flight waited for it: use it
+    POLL = "poll"  # running in Honeycomb and nobody live polls it: poll it here
+    WAIT = "wait"  # another live instance is creating or polling it: re-read the record
+    CLAIM = "claim"  # nothing usable: claim a new generation and create a result
+
+
+def deadline_error(flight: Flight, slow_query_message: str) -> EvaluatorError:
+    """Why a caller's deadline passed: queued for a rate-limit token (503) or a slow query (504)."""
+    if flight.waiting_for_budget:
+        return RateLimited(
+            "the Honeycomb query budget for this key is spent; this query is queued for a token",
+            retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
+        )
+    return DeadlineExceeded(slow_query_message)
+
+
+async def _shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to the end even if the awaiting task is cancelled (its outcome is then dropped)."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
+
+
+class ExecutionRun:
+    def __init__(
+        self,
+        executor: SharedExecutor,
+        client: HoneycombClient,
+        request: ExecutionRequest,
+        fp: Fingerprint,
+        flight: Flight,
+    ) -> None:
+        self.executor = executor
+        self.store = executor.store
+        self.client = client
+        self.request = request
+        self.fp = fp
+        self.key = fp.execution_key
+        self.flight = flight
+        self.lost: set[str] = set()  # result ids Honeycomb no longer knows
+        self.in_flight: set[int] = set()  # generations seen claimed or pending: their result is ours
+        self.query_id: str | None = None
+
+    async def run(self, fresh_after: float) -> Outcome:
+        """`fresh_after`: a result completed after this wall-clock instant was in flight for us."""
+        while True:
+            record = await self.store.get_execution(self.key)
+            step = self.classify(record, fresh_after)
+            if record is not None and step in (Step.POLL, Step.WAIT):
+                self.in_flight.add(record.generation)
+            if step is Step.DONE:
+                assert record is not None
+                result, size = await completed_result(
+                    self.client, self.request.scope(self.flight.deadline), record
+                )
+                return self._remember(Outcome(result, record.query_id or "", Served.WAITED, size))
+            if step is Step.POLL:
+                assert record is not None and record.result_id is not None
+                outcome = await self._poll(record, created=False)
+                if outcome is not None:
+                    return outcome
+                self.lost.add(record.result_id)
+                continue
+            # A claim another instance holds without a result id yet is queued for a rate-limit
+            # token (creating takes a moment): a caller leaving meanwhile was held back by the budget.
+            self.flight.waiting_for_budget = (
+                step is Step.WAIT and record is not None and record.result_id is None
+            )
+            if step is Step.WAIT:
+                await self._sleep_until_next_look()
+                continue
+            outcome = await self._claim_and_create(record)
+            if outcome is not None:
+                return outcome
+
+    def classify(self, record: ExecutionRecord | None, fresh_after: float) -> Step:
+        if record is None or record.result_id in self.lost:
+            return Step.CLAIM
+        now = self.executor.wall()
+        if record.state == "complete":
+            # Seen in flight, or completed after the request arrived (less its max_age_seconds).
+            waited_for = record.generation in self.in_flight or (record.completed_at or 0.0) >= fresh_after
+            return Step.DONE if waited_for else Step.CLAIM
+        owner_alive = record.lease_until > now and not self.executor.owns(record.owner)
+        if record.state == "pending":
+            if now - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS:
+                return Step.CLAIM
+            # The owner's lease ends with its deadline; then whoever asks next resumes polling.
+            return Step.WAIT if owner_alive else Step.POLL
+        return Step.WAIT if record.lease_until > now else Step.CLAIM
+
+    async def _claim_and_create(self, seen: ExecutionRecord | None) -> Outcome | None:
+        """Claim a new generation and create its result; None when beaten to it or the result is lost."""
+        if self.query_id is None:
+            self.query_id = await self._query_id()
+        # Waiting for a token and creating must end within the claim's lease, or another
+        # instance would take the claim over and create a second result: fix the deadline
+        # for both now (later joiners may extend the flight's, not this one).
+        claim_deadline = self.flight.deadline
+        executor = self.executor
+        claim = await self.store.claim(
+            self.key,
+            seen=seen,
+            owner=executor.next_owner(),
+            lease_until=executor.wall()
+            + max(0.0, claim_deadline - executor.monotonic())
+            + LEASE_MARGIN_SECONDS,
+            ttl_seconds=RESULT_RETENTION_SECONDS,
+        )
+        if claim is None:
+            return None  # another instance claimed first; look at what it did
+        created = await self._create(claim, claim_deadline)
+        pending = dataclasses.replace(claim, state="pending", query_id=self.query_id, result_id=created.id)
+        if created.complete and (created.results or created.series):
+            size = await self._complete(pending, created)
+            return self._remember(Outcome(created, self.query_id, Served.CREATED, size))
+        outcome = await self._poll(pending, created=True)
+        if outcome is None:
+            self.lost.add(created.id)
+        return outcome
+
+    async def _create(self, claim: ExecutionRecord, deadline: float) -> QueryResult:
+        relational = uses_relational_fields(spec_columns(self.request.spec))
+        flight = self.flight
+        try:
+            # Leave a moment to create and poll; a result created late is resumed by the retry.
+            # The token is charged to one of the callers waiting for this execution (the first the
+            # fair-share rule allows), so a caller at its share does not hold back the others.
+            flight.waiting_for_budget = True
+            try:
+                await self.executor.budget.acquire(
+                    self.fp.key_id,
+                    lambda: flight.members or [ANONYMOUS],
+                    relational=relational,
+                    deadline=deadline - 0.5,
+                )
+            finally:
+                flight.waiting_for_budget = False
+        except (RateLimited, asyncio.CancelledError):
+            # Nothing will be created on this claim: let others claim at once.
+            await _shielded(self.store.release(self.key, claim))
+            raise
+        # A token is spent: the result must be created and its id recorded even if every waiter
+        # leaves now, or the next caller would spend another token on the same execution.
+        return await _shielded(self._create_and_record(claim, relational, deadline))
+
+    async def _create_and_record(
+        self, claim: ExecutionRecord, relational: bool, deadline: float
+    ) -> QueryResult:
+        assert self.query_id is not None
+        try:
+            created = await self.client.create_query_result(
+                self.request.scope(deadline), self.query_id, self.request.options
+            )
+        except honeycomb.HoneycombError as e:
+            await self.store.release(self.key, claim)
+            if isinstance(e, honeycomb.HoneycombRateLimited):
+                # Someone else spends this key's budget too: stop everyone for a window.
+                await self.executor.budget.exhaust(self.fp.key_id, relational=relational)
+                log.warning("Honeycomb answered 429 despite the budget; budget exhausted for a window")
+            raise
+        await self.store.set_pending(
+            self.key, claim, query_id=self.query_id, result_id=created.id, created_at=self.executor.wall()
+        )
+        return created
+
+    async def _poll(self, pending: ExecutionRecord, *, created: bool) -> Outcome | None:
+        """Poll a pending result until complete (its outcome) or gone (None); 504 at the deadline.
+
+        The one poll loop. The delays come from the client (`poll_delay`), which knows how long
+        this query shape took recently, so a repeated canary check polls just before its expected
+        completion. A result this flight just created was running a moment ago: the first look
+        waits for the schedule. A resumed one may have completed meanwhile: it is looked at once.
+        """
+        assert pending.result_id is not None
+        executor, client, flight = self.executor, self.client, self.flight
+        # Waiting counts from the result's creation: the client timed it if this process created
+        # it; else (another instance did) the record says when.
+        created_ago = client.waited(pending.result_id)
+        if created_ago is None:
+            created_ago = (
+                0.0 if created else max(0.0, executor.wall() - (pending.created_at or executor.wall()))
+            )
+        began = executor.monotonic() - created_ago
+        look_now = not created
+        while True:
+            if not look_now:
+                now = executor.monotonic()
+                delay = min(client.poll_delay(pending.result_id, now - began), flight.deadline - now - 0.05)
+                if delay < 0:
+                    raise DeadlineExceeded(
+                        f"query result {pending.result_id} was not complete before the deadline; "
+                        "retrying the same request resumes it"
+                    )
+                await asyncio.sleep(delay)
+            look_now = False
+            try:
+                result = await client.get_query_result(self.request.scope(flight.deadline), pending.result_id)
+            except honeycomb.HoneycombResultNotFound:
+                return None
+            if result.complete:
+                size = await self._complete(pending, result)
+                how = Served.CREATED if created else Served.RESUMED
+                return self._remember(Outcome(result, pending.query_id or "", how, size))
+
+    async def _complete(self, pending: ExecutionRecord, result: QueryResult) -> int:
+        encoded = encode_result(result)
+        shared = encoded.blob if len(encoded.blob) <= MAX_SHARED_RESULT_BYTES else None
+        await self.store.set_complete(
+            self.key,
+            pending,
+            completed_at=self.executor.wall(),
+            result=shared,
+            ttl_seconds=RESULT_RETENTION_SECONDS,
+        )
+        return encoded.size
+
+    def _remember(self, outcome: Outcome) -> Outcome:
+        self.executor.remember(self.key, outcome)
+        return outcome
+
+    async def _sleep_until_next_look(self) -> None:
+        remaining = self.flight.deadline - self.executor.monotonic()
+        if remaining <= 0:
+            raise deadline_error(
+                self.flight, "another evaluator instance is running this query; a retry resumes it"
+            )
+        await asyncio.sleep(min(CLAIM_WAIT_SECONDS, remaining))
+
+    async def _query_id(self) -> str:
+        """The query id for this spec: this process's cache, the shared store, else created.
+
+        No single-flight of its own: identical requests already share the execution's flight, and
+        creating a query is free, so two executions of one spec that differ only in their options
+        may at worst both create it (costing one extra task per evaluation for that was not worth it).
+        """
+        executor, spec_key = self.executor, self.fp.spec_key
+        scope = self.request.scope(self.flight.deadline)
+        cached = executor.query_ids.value(spec_key)
+        if cached is not None:
+            return cached
+        query_id = await self.store.get_query_id(spec_key)
+        if query_id is None:
+            query_id = await self.client.create_query(scope, self.request.spec)
+            await self.store.put_query_id(spec_key, query_id, QUERY_ID_TTL_SECONDS)
+        else:
+            # Another instance created it: tell the client its shape, so the poll schedule
+            # learns this shape's run time here too (see honeycomb/polling.py).
+            self.client.learn_query(scope, query_id, self.request.spec)
+        executor.query_ids.put(spec_key, query_id)
+        return query_id

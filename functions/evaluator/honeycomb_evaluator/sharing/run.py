@@ -42,7 +42,8 @@ CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instan
 # Retry-After for a caller that left while its execution was queued for a token: Argo retries
 # a measurement error after 10 s anyway, and the queued execution keeps its place meanwhile.
 BUDGET_QUEUE_RETRY_SECONDS = 10.0
-LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
+LEASE_MARGIN_SECONDS = 3.0
+MIN_CREATE_SECONDS = 2.0  # within the lease margin: a claim is never taken over mid-creation  # a claim outlives its owner's deadline by this much (slow writes)
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
@@ -201,6 +202,10 @@ class ExecutionRun:
         self, claim: ExecutionRecord, relational: bool, deadline: float
     ) -> QueryResult:
         assert self.query_id is not None
+        # The token is spent and this runs shielded: give the creation time to be answered even
+        # when the callers' deadline is close, or a result Honeycomb did create would be unknown
+        # to us (a timed-out POST is not retried) and the next caller would create another.
+        deadline = max(deadline, self.executor.monotonic() + MIN_CREATE_SECONDS)
         try:
             created = await self.client.create_query_result(
                 self.request.scope(deadline), self.query_id, self.request.options

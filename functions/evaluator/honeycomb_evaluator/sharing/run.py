@@ -42,8 +42,8 @@ CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instan
 # Retry-After for a caller that left while its execution was queued for a token: Argo retries
 # a measurement error after 10 s anyway, and the queued execution keeps its place meanwhile.
 BUDGET_QUEUE_RETRY_SECONDS = 10.0
-LEASE_MARGIN_SECONDS = 3.0
-MIN_CREATE_SECONDS = 2.0  # within the lease margin: a claim is never taken over mid-creation  # a claim outlives its owner's deadline by this much (slow writes)
+LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
+MIN_CREATE_SECONDS = 2.0  # within the lease margin: a claim is never taken over mid-creation
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts

@@ -22,6 +22,14 @@ from .registry import CallerRegistry, RegistryError
 log = logging.getLogger(__name__)
 
 
+def _last_good(loaded: CallerRegistry | None, problem: str) -> CallerRegistry:
+    """An invalid edit or a failed read keeps the registry that last worked; without one, nobody."""
+    if loaded is None:
+        raise RegistryError(problem)
+    log.error("keeping the last good caller registry: %s", problem)
+    return loaded
+
+
 class RegistrySource(Protocol):
     async def registry(self, *, after_miss: bool = False) -> CallerRegistry:
         """The current registry; `after_miss` asks for a fresh copy if one is allowed now."""
@@ -46,10 +54,7 @@ class FileRegistrySource:
         return self._loaded[1]
 
     def _last_good_or_raise(self, problem: str) -> CallerRegistry:
-        if self._loaded is None:
-            raise RegistryError(problem)
-        log.error("keeping the last good caller registry: %s", problem)
-        return self._loaded[1]
+        return _last_good(self._loaded[1] if self._loaded else None, problem)
 
 
 class SecretRegistrySource:
@@ -82,7 +87,4 @@ class SecretRegistrySource:
         return self._loaded[1]
 
     def _last_good_or_raise(self, problem: str) -> CallerRegistry:
-        if self._loaded is None:
-            raise RegistryError(problem)
-        log.error("keeping the last good caller registry: %s", problem)
-        return self._loaded[1]
+        return _last_good(self._loaded[1] if self._loaded else None, problem)

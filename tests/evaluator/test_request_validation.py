@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from honeycomb_evaluator.app import validation_error
+import pytest
 from honeycomb_evaluator.models.request import EvaluateRequest
+from honeycomb_evaluator.validation import human_duration, validation_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -89,7 +90,9 @@ def test_a_corrupted_field_is_named_exactly(path: tuple[Any, ...], value: Any) -
         # The named field exists in the body or is the parent of a missing/extra one.
         dotted = {".".join(map(str, p)) for p in ALL_PATHS} | {"query", "select", "body"}
         field = error.field
-        assert field in dotted or field.rsplit(".", 1)[0] in dotted or "." not in field, field
+        # An unknown key that is empty or holds a dot is quoted: `query.orders.0["."]`.
+        parent = field[: field.rindex("[")] if field.endswith('"]') else field.rsplit(".", 1)[0]
+        assert field in dotted or parent in dotted or "." not in field, field
 
 
 @settings(max_examples=100, deadline=None)
@@ -101,3 +104,17 @@ def test_unknown_top_level_fields_are_named(key: str, value: Any) -> None:
         assert validation_error(e).field == key
     else:
         raise AssertionError("unknown field accepted")
+
+
+def test_messages_suggest_the_fix() -> None:
+    """A misspelt op gets the closest one; a window too long is said in days, not only seconds."""
+    body = {"dataset": "checkout", "query": {"calculations": [{"op": "P98", "column": "d"}]}}
+    with pytest.raises(ValidationError) as raised:
+        EvaluateRequest.model_validate(body)
+    assert "did you mean 'P99'?" in validation_error(raised.value).message
+    month = {"dataset": "checkout", "query": {"time_range": 30 * 86400}}
+    with pytest.raises(ValidationError) as raised:
+        EvaluateRequest.model_validate(month)
+    error = validation_error(raised.value)
+    assert error.field == "query.time_range" and "(7 days); got 30 days" in error.message
+    assert human_duration(5400) == "1 hour 30 minutes" and human_duration(45) == "45 seconds"

@@ -32,7 +32,6 @@ from honeycomb_evaluator.errors import (
     BodyTooLarge,
     ErrorAnswer,
     EvaluatorError,
-    InvalidRequest,
     MalformedJson,
     MethodNotAllowed,
     RouteNotFound,
@@ -42,6 +41,7 @@ from honeycomb_evaluator.evaluate import EvaluationRecord
 from honeycomb_evaluator.observability import logger, record_request
 from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
+from honeycomb_evaluator.validation import validation_error
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -50,8 +50,6 @@ Authorize = Callable[[Request, "EvaluateRequest"], Awaitable[None]]
 
 CORRELATION_HEADERS = ("x-request-id", "x-correlation-id", "x-analysis-run")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:/-]")
-# pydantic-core names union members and validators in error locations; they are not fields.
-_TYPE_TAG = re.compile(r"^(int|float|str|bool|none|bytes|constrained-\w+|[\w-]+\[.*\])$")
 
 
 def correlation_id(request: Request) -> str:
@@ -74,20 +72,6 @@ def error_response(error: BaseException, request_id: str | None = None) -> JSONR
     if request_id:
         headers["X-Request-Id"] = request_id
     return JSONResponse(answer.body(), status_code=answer.status, headers=headers)
-
-
-def validation_error(exc: ValidationError) -> InvalidRequest:
-    """422 naming the first offending field as a dotted path (`query.calculations.0.op`)."""
-    errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
-    loc = first["loc"]
-    # The first element is always a real top-level field (whatever its name).
-    parts = [str(p) for i, p in enumerate(loc) if i == 0 or not (isinstance(p, str) and _TYPE_TAG.match(p))]
-    field = ".".join(parts) or "body"
-    message = first["msg"].removeprefix("Value error, ")
-    others = len({tuple(e["loc"][:2]) for e in errors}) - 1
-    suffix = f" (and {others} more problem{'s' if others > 1 else ''})" if others > 0 else ""
-    return InvalidRequest(f"{field}: {message}{suffix}", field=field)
 
 
 def _reject_constant(name: str) -> Any:

@@ -49,13 +49,13 @@ async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
     """The same path as the served app, on the in-process memory backend."""
     from pydantic import ValidationError
 
-    from honeycomb_evaluator.app import validation_error
     from honeycomb_evaluator.errors import MalformedJson, answer_for
     from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.service import build_service
     from honeycomb_evaluator.settings import Settings
     from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+    from honeycomb_evaluator.validation import validation_error
 
     service = build_service(Settings.from_env(), store=MemoryStore())
     try:

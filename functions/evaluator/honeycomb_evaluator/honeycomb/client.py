@@ -303,7 +303,7 @@ class HoneycombClient:
         if status in (401, 403):
             raise errors.HoneycombAuthRejected(message, status=status)
         if status == 404:
-            raise errors.HoneycombNotFound(message, status=status)
+            raise errors.HoneycombNotFound(f"{message} (dataset {scope.dataset!r})", status=status)
         if status in (400, 422):
             raise errors.HoneycombInvalidQuery(message, status=status)
         if status == 429:

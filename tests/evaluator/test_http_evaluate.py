@@ -179,6 +179,19 @@ def test_honeycomb_rejects_the_query(stack: Stack) -> None:
     assert "no_such_column" in found["message"]
 
 
+def test_a_misspelt_column_gets_the_closest_real_one(stack: Stack) -> None:
+    body = {"dataset": "checkout", "query": {"calculations": [{"op": "P99", "column": "duration_mss"}]}}
+    found = error(stack.evaluate(body), 422, "invalid_query")
+    assert "checkout has no column 'duration_mss' (did you mean 'duration_ms'?)" in found["message"]
+
+
+def test_a_missing_dataset_is_named(stack: Stack) -> None:
+    found = error(
+        stack.evaluate({**canary_body(STABLE_HASH), "dataset": "no-such-dataset"}), 404, "dataset_not_found"
+    )
+    assert "no-such-dataset" in found["message"]
+
+
 def test_an_environment_no_configuration_names_is_the_callers_mistake(stack: Stack) -> None:
     found = error(stack.evaluate({**canary_body(STABLE_HASH), "environment": "eu"}), 422, "invalid_request")
     assert found["field"] == "environment" and "'default'" in found["message"]

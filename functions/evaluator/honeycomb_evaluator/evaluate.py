@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.callers.registry import ANONYMOUS, Caller
+from honeycomb_evaluator.column_hints import ColumnHints
 from honeycomb_evaluator.errors import DeadlineExceeded, answer_for
 from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
-from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected
+from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombInvalidQuery
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger, traced
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
@@ -56,6 +57,10 @@ class Evaluator:
     client: HoneycombClient
     keys: KeySource
     executor: SharedExecutor
+    hints: ColumnHints = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hints = ColumnHints(self.client)
 
     async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
         record.dataset, record.environment = request.dataset, request.environment
@@ -116,6 +121,9 @@ class Evaluator:
         assert record.target is not None
         try:
             return await self.executor.execute(self.client, execution_request(record.target))
+        except HoneycombInvalidQuery as e:
+            rejected = execution_request(record.target)
+            raise await self.hints.explain(e, rejected.scope(), rejected.spec) from None
         except HoneycombAuthRejected:
             # The key may have been rotated since we cached it: refetch once, retry only if it changed.
             fresh = await self._resolve_key(request.environment, deadline, refresh=True)

@@ -193,6 +193,14 @@ class HoneycombClient:
         self.tracker.polled(result_id, result.complete)
         return result
 
+    async def list_columns(self, scope: Scope) -> list[str]:
+        """GET /1/columns/{dataset}: the dataset's column names (free: no query budget)."""
+        body = await self._call(
+            scope, _Call("GET", f"/1/columns/{scope.dataset_path}", None, idempotent=True)
+        )
+        items = body if isinstance(body, list) else []
+        return [c["key_name"] for c in items if isinstance(c, dict) and isinstance(c.get("key_name"), str)]
+
     def poll_delay(self, result_id: str, waited: float) -> float:
         """Seconds to sleep before the next poll of `result_id`, `waited` seconds after creation.
 

@@ -7,7 +7,6 @@ Nothing here may turn a useful error into a worse one: any failure keeps the ori
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, Scope
 from honeycomb_evaluator.honeycomb.errors import HoneycombError, HoneycombInvalidQuery
 from honeycomb_evaluator.sharing.fingerprint import spec_columns
+from honeycomb_evaluator.validation import close_matches
 
 COLUMNS_MAX_AGE_SECONDS = 300.0
 LOOKUP_SECONDS = 2.0  # at most this much of the caller's deadline goes to the hint
@@ -44,7 +44,7 @@ class ColumnHints:
         for column in named:
             if column in known:
                 continue
-            close = difflib.get_close_matches(column, sorted(known), n=1, cutoff=0.6)
+            close = close_matches(column, sorted(known), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else "no similar column"
             hints.append(f"{scope.dataset} has no column {column!r} ({hint})")
         if not hints:

@@ -7,7 +7,6 @@ window lengths in days and hours rather than only seconds.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any
@@ -56,7 +55,7 @@ def _hint(error: Any, name: str) -> str:
     context = error.get("ctx") or {}
     if error["type"] == "literal_error" and isinstance(given, str) and len(given) <= 100:
         allowed = _QUOTED.findall(str(context.get("expected", "")))
-        close = difflib.get_close_matches(given.upper(), [a.upper() for a in allowed], n=1, cutoff=0.5)
+        close = close_matches(given.upper(), [a.upper() for a in allowed], n=1, cutoff=0.5)
         if close:
             suggestion = next(a for a in allowed if a.upper() == close[0])
             return f"; did you mean {suggestion!r}?"
@@ -80,3 +79,11 @@ def human_duration(seconds: float) -> str:
         if count:
             pieces.append(f"{count} {unit}{'s' if count != 1 else ''}")
     return " ".join(pieces[:2])
+
+
+def close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
+    # difflib costs a few milliseconds to import: only requests that need a suggestion pay them.
+    import difflib
+
+    matches: list[str] = difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
+    return matches

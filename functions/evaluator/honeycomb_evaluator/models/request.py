@@ -13,8 +13,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
+    field_validator,
 )
 
+from honeycomb_evaluator.models.judgement import Compare, Judge
 from honeycomb_evaluator.models.query import QuerySpec
 
 MAX_TIMEOUT_SECONDS = 25.0
@@ -74,3 +77,15 @@ class EvaluateRequest(BaseModel):
         default=0, description="Accept a cached completed result up to this old."
     )
     include_series: StrictBool = Field(default=False, description="Return `series` too.")
+    compare: Compare | None = Field(
+        default=None, description="Canary against baseline in one query; `value` becomes the comparison."
+    )
+    judge: Judge | None = Field(default=None, description="A verdict on the comparison (needs `compare`).")
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_needs_compare(cls, judge: Judge | None, info: ValidationInfo) -> Judge | None:
+        # A compare that failed its own validation is absent from info.data and already reported.
+        if judge is not None and "compare" in info.data and info.data["compare"] is None:
+            raise ValueError('judge needs "compare" (the column and the canary and baseline values)')
+        return judge

@@ -23,6 +23,26 @@ class SeriesPoint(BaseModel):
     data: dict[str, Any]
 
 
+class GroupOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    key: str | int | bool = Field(description="The group's value of `compare.column`.")
+    value: float | None = Field(description="The group's number for the calculation; null without data.")
+    count: int = Field(description="The group's events in the window.")
+
+
+class ComparisonOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    column: str
+    value: Literal["ratio", "difference", "percent_change"] = Field(description="Which measure `value` is.")
+    ratio: float | None = Field(
+        description="canary / baseline; null when the baseline is 0 and the canary not."
+    )
+    difference: float | None = Field(description="canary - baseline.")
+    percent_change: float | None = Field(description="(canary - baseline) / |baseline| x 100; null as ratio.")
+
+
 class EvaluateResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -36,6 +56,26 @@ class EvaluateResponse(BaseModel):
     window: WindowOut
     cached: bool = Field(description="True when no new Honeycomb query run was started for this answer.")
     elapsed_ms: float
+    # Only with `compare` (docs/canary-judgement.md); `value` is then the comparison.
+    verdict: Literal["pass", "high", "low", "nodata"] | None = Field(
+        default=None, description="With `judge`: the verdict on the canary."
+    )
+    critical: bool | None = Field(default=None, description="With `judge`: the critical bound was exceeded.")
+    reason: str | None = Field(default=None, description="With `compare`: one sentence saying why.")
+    canary: GroupOut | None = None
+    baseline: GroupOut | None = None
+    comparison: ComparisonOut | None = None
+    test: Literal["mann_whitney", "proportions"] | None = Field(
+        default=None, description="The statistical test that ran, if any."
+    )
+    p_value: float | None = Field(
+        default=None, description="Two-sided p-value of the test; null if none ran."
+    )
+    effect_size: float | None = Field(
+        default=None,
+        description="Mann-Whitney: rank-biserial correlation (-1..1, > 0 when the canary is larger); "
+        "proportions: Cohen's h. Null if no test ran.",
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -24,6 +24,13 @@ const (
 	AuthNone   = "none"
 )
 
+// What Argo's conditions judge (`result`): the evaluator's value, or its verdict on a
+// comparison (`result == "pass"`; needs compare and judge in the request).
+const (
+	ResultValue   = "value"
+	ResultVerdict = "verdict"
+)
+
 const (
 	defaultTimeout = 15 * time.Second // the evaluator's default deadline is 8 s, plus a cold start
 	maxTimeout     = 60 * time.Second // the controller reconciles every few seconds; do not hold it longer
@@ -40,6 +47,7 @@ type Config struct {
 	TokenFile      string          `json:"tokenFile,omitempty"`
 	TokenEnv       string          `json:"tokenEnv,omitempty"`
 	TimeoutSeconds float64         `json:"timeoutSeconds,omitempty"`
+	Result         string          `json:"result,omitempty"`
 	Request        json.RawMessage `json:"request"`
 }
 
@@ -97,6 +105,9 @@ func (c Config) validate() error {
 	if c.TimeoutSeconds < 0 || c.Timeout() > maxTimeout {
 		return fmt.Errorf("plugin config: timeoutSeconds must be between 0 (default %s) and %s (got %v)",
 			defaultTimeout, maxTimeout, c.TimeoutSeconds)
+	}
+	if c.Result != "" && c.Result != ResultValue && c.Result != ResultVerdict {
+		return fmt.Errorf("plugin config: result must be %q (default) or %q (got %q)", ResultValue, ResultVerdict, c.Result)
 	}
 	if trimmed := bytes.TrimSpace(c.Request); len(trimmed) == 0 || trimmed[0] != '{' {
 		return fmt.Errorf("plugin config: request must be the JSON object sent to POST /v1/evaluate")

@@ -114,6 +114,19 @@ type evaluation struct {
 		Start string `json:"start"`
 		End   string `json:"end"`
 	} `json:"window"`
+	// Present when the request has compare (and judge): docs/canary-judgement.md.
+	Verdict    *string         `json:"verdict"`
+	Reason     string          `json:"reason"`
+	Canary     *group          `json:"canary"`
+	Baseline   *group          `json:"baseline"`
+	PValue     json.RawMessage `json:"p_value"`
+	EffectSize json.RawMessage `json:"effect_size"`
+}
+
+// group is one side of a comparison; numbers stay JSON text for the Metadata.
+type group struct {
+	Value json.RawMessage `json:"value"`
+	Count json.RawMessage `json:"count"`
 }
 
 // errorAnswer is the evaluator's JSON error body for every non-2xx status.
@@ -152,18 +165,15 @@ func (p *Provider) measure(measurement v1alpha1.Measurement, metric v1alpha1.Met
 	if len(answer.Value) == 0 {
 		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator answered %d without a \"value\" field: %s", status, snippet(body)))
 	}
-	// Decode exactly as the web provider does (numbers become float64, null
-	// becomes nil) so default(), isNil() and isNaN() behave the same.
-	var value any
-	if err := json.Unmarshal(answer.Value, &value); err != nil {
-		return metricutil.MarkMeasurementError(measurement, fmt.Errorf("evaluator value: %w", err))
+	value, err := answer.result(cfg.Result)
+	if err != nil {
+		return metricutil.MarkMeasurementError(measurement, err)
 	}
 	stored, _ := json.Marshal(value)
 	measurement.Value = string(stored)
-	measurement.Metadata = map[string]string{"query_url": answer.QueryURL, "cached": fmt.Sprint(answer.Cached)}
-	if answer.Window.Start != "" {
-		measurement.Metadata["window"] = answer.Window.Start + "/" + answer.Window.End
-	}
+	measurement.Metadata = answer.metadata()
+	// The reason is the sentence a person reads in `kubectl argo rollouts get`.
+	measurement.Message = answer.Reason
 
 	phase, err := evaluate.EvaluateResult(value, metric, *p.logCtx.WithField("metric", metric.Name))
 	if err != nil {
@@ -173,6 +183,59 @@ func (p *Provider) measure(measurement v1alpha1.Measurement, metric v1alpha1.Met
 	finishedAt := timeutil.MetaNow()
 	measurement.FinishedAt = &finishedAt
 	return measurement
+}
+
+// result is what Argo's conditions see: the value, or the verdict string with result "verdict".
+// The value is decoded exactly as the web provider does (numbers become float64, null becomes
+// nil) so default(), isNil() and isNaN() behave the same.
+func (e evaluation) result(which string) (any, error) {
+	if which == ResultVerdict {
+		if e.Verdict == nil {
+			return nil, errors.New(`plugin config: result "verdict" needs "compare" and "judge" in the request (the evaluator answered no verdict)`)
+		}
+		return *e.Verdict, nil
+	}
+	var value any
+	if err := json.Unmarshal(e.Value, &value); err != nil {
+		return nil, fmt.Errorf("evaluator value: %w", err)
+	}
+	return value, nil
+}
+
+// metadata is stored with the measurement: where to look (query_url) and, for a comparison,
+// both groups, the verdict and the test, so the AnalysisRun shows why without a second query.
+func (e evaluation) metadata() map[string]string {
+	meta := map[string]string{"query_url": e.QueryURL, "cached": fmt.Sprint(e.Cached)}
+	if e.Window.Start != "" {
+		meta["window"] = e.Window.Start + "/" + e.Window.End
+	}
+	if e.Verdict != nil {
+		meta["verdict"] = *e.Verdict
+	}
+	if e.Reason != "" {
+		meta["reason"] = e.Reason
+	}
+	for name, g := range map[string]*group{"canary": e.Canary, "baseline": e.Baseline} {
+		if g != nil {
+			meta[name+"_value"] = jsonText(g.Value)
+			meta[name+"_count"] = jsonText(g.Count)
+		}
+	}
+	for name, raw := range map[string]json.RawMessage{"p_value": e.PValue, "effect_size": e.EffectSize} {
+		if text := jsonText(raw); text != "null" {
+			meta[name] = text
+		}
+	}
+	return meta
+}
+
+// jsonText is a JSON scalar as Metadata text: numbers as sent, absent or null as "null".
+func jsonText(raw json.RawMessage) string {
+	text := strings.TrimSpace(string(raw))
+	if text == "" {
+		return "null"
+	}
+	return text
 }
 
 func (p *Provider) post(ctx context.Context, cfg Config) (int, []byte, error) {

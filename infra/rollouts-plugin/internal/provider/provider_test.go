@@ -280,6 +280,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"no request":       {func(c map[string]any) { delete(c, "request") }, "request must be"},
 		"array request":    {func(c map[string]any) { c["request"] = []int{1} }, "request must be"},
 		"wrong type":       {func(c map[string]any) { c["timeoutSeconds"] = "10s" }, "timeoutSeconds"},
+		"bad result":       {func(c map[string]any) { c["result"] = "ratio" }, `result must be "value" (default) or "verdict" (got "ratio")`},
 	}
 	for name, tc := range cases {
 		cfg := baseConfig("http://127.0.0.1:1/v1/evaluate")

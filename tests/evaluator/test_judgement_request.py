@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.app import validation_error
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.judgement.query import chosen_test, plan_comparison
 from honeycomb_evaluator.models.request import EvaluateRequest
+from honeycomb_evaluator.validation import validation_error
 from pydantic import ValidationError
 
 HASH = "rollouts_pod_template_hash"
@@ -39,7 +39,7 @@ def body(**changes: Any) -> dict[str, Any]:
     return out
 
 
-def rejected(raw: dict[str, Any]) -> ApiError:
+def rejected(raw: dict[str, Any]) -> EvaluatorError:
     with pytest.raises(ValidationError) as e:
         EvaluateRequest.model_validate(raw)
     return validation_error(e.value)
@@ -141,14 +141,14 @@ def test_buckets_choose_mann_whitney_and_fetch_the_series() -> None:
     ],
 )  # fmt: skip
 def test_what_cannot_be_compared_is_refused_before_any_call(changes: dict[str, Any], field: str) -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         plan(body(**changes))
     assert (e.value.status, e.value.code, e.value.field) == (422, "invalid_request", field)
     assert "compare" in e.value.message or "proportions" in e.value.message
 
 
 def test_select_match_is_refused_with_compare() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         plan(body(select={"match": {"service.version": "v1"}}))
     assert e.value.field == "select.match"
 

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.errors import ApiError
+from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.judgement.answer import comparison_answer
 from honeycomb_evaluator.judgement.comparison import compare
@@ -138,7 +138,7 @@ def test_no_test_runs_without_data_or_without_buckets() -> None:
 
 
 def test_proportions_refuse_a_value_that_is_not_a_share() -> None:
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         judge_groups(judge(test="proportions"), "proportions", group(3.5, 10), group(0.1, 10))
     assert e.value.field == "judge.test"
 
@@ -236,7 +236,7 @@ def test_a_group_without_a_row_has_no_data_and_the_empty_policy_applies() -> Non
     assert (canary.value, canary.count) == (None, 0)
     canary, _ = read_groups(request(empty="zero"), result, P99)
     assert (canary.value, canary.count) == (0.0, 0)
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(EvaluatorError) as e:
         read_groups(request(empty="error"), result, P99)
     assert e.value.code == "no_data" and "canary" in e.value.message
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from honeycomb_evaluator.errors import ApiError, invalid_request
+from honeycomb_evaluator.errors import InvalidRequest, NoData
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.judgement.query import COUNT
 from honeycomb_evaluator.selection import matching_rows, reduce_values
@@ -31,8 +31,9 @@ def _number(value: Any, calculation: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_request(
-            "select.calculation", f"{calculation} is not a number in the result (got {type(value).__name__})"
+        raise InvalidRequest(
+            f"{calculation} is not a number in the result (got {type(value).__name__})",
+            field="select.calculation",
         )
     return float(value) if math.isfinite(value) else None
 
@@ -65,9 +66,7 @@ def read_group(request: EvaluateRequest, result: QueryResult, calculation: str, 
         value = 0.0
     if value is None and request.empty == "error":
         role = "canary" if key == compare.canary else "baseline"
-        raise ApiError(
-            422,
-            "no_data",
+        raise NoData(
             f"the query returned no data for {calculation} in the {role} ({compare.column} = {key!r}; "
             "empty: error)",
         )

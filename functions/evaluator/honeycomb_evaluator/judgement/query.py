@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from honeycomb_evaluator.errors import invalid_request
+from honeycomb_evaluator.errors import InvalidRequest
 from honeycomb_evaluator.judgement.statistics import TestName
 
 if TYPE_CHECKING:
@@ -46,37 +46,39 @@ def chosen_test(judge: Judge | None, buckets: bool) -> TestName | None:
 def _refuse_what_cannot_be_compared(request: EvaluateRequest, compare: Compare) -> None:
     query = request.query
     if query.breakdowns:
-        raise invalid_request(
-            "query.breakdowns",
+        raise InvalidRequest(
             "compare breaks the query down by compare.column itself; narrow the groups with filters "
             f"instead of breakdowns {query.breakdowns}",
+            field="query.breakdowns",
         )
     if request.select is not None and request.select.match:
-        raise invalid_request("select.match", "select.match does not apply with compare (no breakdowns)")
+        raise InvalidRequest("select.match does not apply with compare (no breakdowns)", field="select.match")
     if query.limit is not None:
-        raise invalid_request(
-            "query.limit", "query.limit could drop a group's row; leave it unset with compare"
+        raise InvalidRequest(
+            "query.limit could drop a group's row; leave it unset with compare", field="query.limit"
         )
     if query.havings:
-        raise invalid_request(
-            "query.havings", "query.havings could drop a group's row and read as no data; not with compare"
+        raise InvalidRequest(
+            "query.havings could drop a group's row and read as no data; not with compare",
+            field="query.havings",
         )
     if query.compare_time_offset_seconds is not None:
-        raise invalid_request(
-            "query.compare_time_offset_seconds", "compare and compare_time_offset_seconds cannot be combined"
+        raise InvalidRequest(
+            "compare and compare_time_offset_seconds cannot be combined",
+            field="query.compare_time_offset_seconds",
         )
     if query.filter_combination == "OR" and query.filters:
-        raise invalid_request(
-            "query.filter_combination",
+        raise InvalidRequest(
             "filter_combination OR would not enforce the filter `column in [canary, baseline]` that "
             "compare adds; use AND (the default)",
+            field="query.filter_combination",
         )
     for i, existing in enumerate(query.filters):
         if existing.column == compare.column:
-            raise invalid_request(
-                f"query.filters.{i}",
+            raise InvalidRequest(
                 f"the query filters on compare.column {compare.column!r}; remove that filter, compare adds "
                 "one for the canary and the baseline",
+                field=f"query.filters.{i}",
             )
 
 
@@ -91,10 +93,10 @@ def plan_comparison(request: EvaluateRequest, calculation: str) -> ComparisonPla
     _refuse_what_cannot_be_compared(request, compare)
     test = chosen_test(request.judge, has_buckets(request))
     if test == "proportions" and not calculation.startswith("AVG("):
-        raise invalid_request(
-            "judge.test",
+        raise InvalidRequest(
             f"the proportions test compares shares of events: it needs an AVG of a 0/1 column "
             f"(e.g. a calculated field IF($error, 1, 0)), not {calculation}",
+            field="judge.test",
         )
     query = request.query
     calculations = list(query.effective_calculations)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from honeycomb_evaluator.errors import invalid_request
+from honeycomb_evaluator.errors import InvalidRequest
 from honeycomb_evaluator.judgement.comparison import Comparison, compare
 from honeycomb_evaluator.judgement.groups import Group
 from honeycomb_evaluator.judgement.statistics import TestName, TestResult, mann_whitney_u, two_proportions
@@ -59,10 +59,10 @@ def _events(group: Group) -> int:
     share = group.overall
     assert share is not None
     if not 0 <= share <= 1:
-        raise invalid_request(
-            "judge.test",
+        raise InvalidRequest(
             f"the proportions test needs a share between 0 and 1; the group {group.key!r} has {share:g} "
             "(average a 0/1 column, e.g. a calculated field IF($error, 1, 0))",
+            field="judge.test",
         )
     return round(share * group.count)
 

@@ -18,13 +18,15 @@ from honeycomb_evaluator.column_hints import ColumnHints
 from honeycomb_evaluator.errors import DeadlineExceeded, answer_for
 from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombInvalidQuery
+from honeycomb_evaluator.judgement.answer import comparison_answer
+from honeycomb_evaluator.judgement.query import plan_comparison
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger, traced
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
 from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest, Served
 from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.target import HoneycombTarget
-from honeycomb_evaluator.window import Window, resolve_window
+from honeycomb_evaluator.window import resolve_window
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -77,18 +79,24 @@ class Evaluator:
         deadline = time.monotonic() + float(request.timeout_seconds)
         calculation = choose_calculation(request)
         check_match(request)
+        # With compare, ONE query answers both groups (judgement/query.py), checked before any call.
+        plan = plan_comparison(request, calculation) if request.compare is not None else None
         window = resolve_window(request.query)
+        query = plan.query if plan is not None else request.query
+        over_series = request.select is not None and request.select.over == "series"
+        with_series = request.include_series or over_series or (plan is not None and plan.needs_series)
+        spec = query.honeycomb_body(window.start_time, window.end_time)
         record.target = await self._resolve_key(request.environment, deadline)
         execute_started = time.perf_counter()
         try:
             async with traced("honeycomb.execute", dataset=request.dataset, environment=request.environment):
-                execution = await self._execute_rotating_key(request, record, window, deadline)
+                execution = await self._execute_rotating_key(request, record, spec, with_series, deadline)
         finally:
             record.execute_seconds = time.perf_counter() - execute_started
         record.served = execution.served
-        value = select_value(request, execution.result, calculation)
         result = execution.result
-        return {
+        value = select_value(request, result, calculation) if plan is None else None
+        body: dict[str, Any] = {
             "value": value,
             "calculation": calculation,
             "rows": result.results,
@@ -98,20 +106,26 @@ class Evaluator:
             "query_result_id": result.id,
             "window": window.as_json(),
             "cached": execution.cached,
-            "elapsed_ms": round((time.perf_counter() - record.started) * 1000, 1),
         }
+        if plan is not None:
+            body.update(comparison_answer(request, result, calculation))
+        body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
+        return body
 
     async def _execute_rotating_key(
-        self, request: EvaluateRequest, record: EvaluationRecord, window: Window, deadline: float
+        self,
+        request: EvaluateRequest,
+        record: EvaluationRecord,
+        spec: dict[str, Any],
+        with_series: bool,
+        deadline: float,
     ) -> Execution:
-        over_series = request.select is not None and request.select.over == "series"
-
         def execution_request(target: HoneycombTarget) -> ExecutionRequest:
             return ExecutionRequest(
                 target=target,
                 dataset=request.dataset,
-                spec=request.query.honeycomb_body(window.start_time, window.end_time),
-                options=ResultOptions(disable_series=not (request.include_series or over_series)),
+                spec=spec,
+                options=ResultOptions(disable_series=not with_series),
                 max_age_seconds=float(request.max_age_seconds),
                 deadline=deadline,
                 caller=record.caller or ANONYMOUS,

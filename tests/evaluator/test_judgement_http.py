@@ -1,0 +1,154 @@
+"""`compare`/`judge` end to end: the evaluator over HTTP against the emulator's demo data."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.evaluator.conftest import BAD_CANARY_HASH, NO_DATA_HASH, STABLE_HASH, Stack, unique_filter
+
+GOOD_CANARY_HASH = "5b7c6d8e9"
+HASH = "rollouts_pod_template_hash"
+P99 = "P99(duration_ms)"
+
+
+def window(minutes: int = 10) -> dict[str, int]:
+    """A finished window (its minutes are all in the demo data): the same numbers on every call."""
+    end = (int(time.time()) // 60 - 2) * 60
+    return {"start_time": end - minutes * 60, "end_time": end}
+
+
+def comparison(canary: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "dataset": "checkout",
+        "query": {
+            "calculations": [{"op": "P99", "column": "duration_ms"}],
+            "filters": [unique_filter()],
+            "granularity": 60,
+            **window(),
+        },
+        "compare": {"column": HASH, "canary": canary, "baseline": STABLE_HASH},
+        "judge": {"allowed_increase": 1.2, "min_count": 50},
+    }
+    body.update(extra)
+    return body
+
+
+def created(stack: Stack) -> int:
+    return int(stack.stats()["query_results_created"])
+
+
+def test_a_bad_canary_is_high_from_exactly_one_query_result(stack: Stack) -> None:
+    before = created(stack)
+    answer = stack.evaluate(comparison(BAD_CANARY_HASH))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert created(stack) - before == 1
+    assert body["verdict"] == "high" and body["test"] == "mann_whitney"
+    assert body["canary"]["key"] == BAD_CANARY_HASH and body["canary"]["count"] == 400
+    assert body["baseline"]["count"] == 400
+    assert body["value"] == pytest.approx(body["canary"]["value"] / body["baseline"]["value"])
+    assert 3 < body["value"] < 5 and body["p_value"] < 0.001 and body["effect_size"] == 1.0
+    assert body["reason"].startswith(f"canary {P99} ")
+    assert "x baseline" in body["reason"] and "(allowed 1.2x, p=" in body["reason"]
+    assert body["reason"].endswith("; 400 vs 400 events")
+    assert body["query_url"] and body["calculation"] == P99 and len(body["rows"]) == 2
+
+
+def test_a_good_canary_passes_and_its_error_rate_too(stack: Stack) -> None:
+    latency = stack.evaluate(comparison(GOOD_CANARY_HASH)).json()
+    assert latency["verdict"] == "pass" and latency["value"] < 1.2, latency
+    errors = {
+        "dataset": "checkout",
+        "query": {
+            "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
+            "calculations": [{"op": "AVG", "column": "is_error"}],
+            "filters": [unique_filter()],
+            **window(),
+        },
+        "compare": {"column": HASH, "canary": GOOD_CANARY_HASH, "baseline": STABLE_HASH},
+        "judge": {"allowed_increase": 1.5, "tolerance": 0.005, "min_count": 50, "test": "proportions"},
+    }
+    good = stack.evaluate(errors).json()
+    assert (good["verdict"], good["test"]) == ("pass", "proportions"), good
+    bad = stack.evaluate({**errors, "compare": {**errors["compare"], "canary": BAD_CANARY_HASH}}).json()
+    assert bad["verdict"] == "high" and bad["p_value"] < 0.001, bad
+    assert " % " in bad["reason"]
+
+
+def test_a_canary_without_traffic_is_nodata_with_a_null_value(stack: Stack) -> None:
+    body = stack.evaluate(comparison(NO_DATA_HASH)).json()
+    assert (body["verdict"], body["value"], body["p_value"]) == ("nodata", None, None), body
+    assert body["canary"] == {"key": NO_DATA_HASH, "value": None, "count": 0}
+    assert body["reason"] == "no data: canary has 0 events, baseline has 400 events (min_count 50)"
+    as_error = stack.evaluate(comparison(NO_DATA_HASH, empty="error"))
+    assert as_error.status_code == 422 and as_error.json()["error"]["code"] == "no_data"
+
+
+def test_what_cannot_be_compared_is_a_422_naming_the_field_before_any_call(stack: Stack) -> None:
+    before = created(stack)
+    body = comparison(BAD_CANARY_HASH)
+    body["query"] = {**body["query"], "breakdowns": ["service.version"]}
+    answer = stack.evaluate(body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "query.breakdowns"
+    answer = stack.evaluate({**comparison(BAD_CANARY_HASH), "judge": {"allowed_decrease": 0.5}})
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "judge.allowed_decrease")
+    assert created(stack) == before
+
+
+def single_group(stack: Stack, query: dict[str, Any], hash_value: str, calculation: str) -> tuple[Any, int]:
+    """The calculation and the event count of one group, by two ordinary single-group queries."""
+    only = {**query, "filters": [*query["filters"], {"column": HASH, "op": "=", "value": hash_value}]}
+    values = []
+    for key, calculations in ((calculation, only["calculations"]), ("COUNT", [{"op": "COUNT"}])):
+        body = {"dataset": "checkout", "query": {**only, "calculations": calculations}}
+        body["select"] = {"calculation": key}
+        answer = stack.evaluate(body)
+        assert answer.status_code == 200, answer.text
+        values.append(answer.json()["value"])
+    return values[0], int(values[1] or 0)
+
+
+OPS = ["P99", "P50", "P90", "AVG", "MAX", "MIN", "SUM", "COUNT"]
+HASHES = [BAD_CANARY_HASH, GOOD_CANARY_HASH, STABLE_HASH, NO_DATA_HASH]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    op=st.sampled_from(OPS),
+    minutes=st.sampled_from([5, 10, 30]),
+    name_filter=st.sampled_from([None, "POST /checkout", "GET /checkout/cart"]),
+    groups=st.permutations(HASHES).map(lambda order: order[:2]),
+)
+def test_the_two_numbers_equal_two_single_group_queries(
+    stack: Stack, op: str, minutes: int, name_filter: str | None, groups: list[str]
+) -> None:
+    calculation = op if op == "COUNT" else f"{op}(duration_ms)"
+    filters = [unique_filter()]
+    if name_filter is not None:
+        filters.append({"column": "name", "op": "=", "value": name_filter})
+    query = {
+        "calculations": [{"op": op} if op == "COUNT" else {"op": op, "column": "duration_ms"}],
+        "filters": filters,
+        **window(minutes),
+    }
+    canary, baseline = groups
+    answer = stack.evaluate(
+        {
+            "dataset": "checkout",
+            "query": query,
+            "compare": {"column": HASH, "canary": canary, "baseline": baseline},
+        }
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    for role, key in (("canary", canary), ("baseline", baseline)):
+        value, count = single_group(stack, query, key, calculation)
+        assert body[role]["key"] == key
+        assert body[role]["count"] == count
+        assert body[role]["value"] == (pytest.approx(value, rel=1e-12) if value is not None else None)

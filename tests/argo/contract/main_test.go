@@ -24,6 +24,9 @@ const (
 	// slowCanaryHash is TestErrorWhenHoneycombIsSlowThenResumes' own canary: 60 healthy
 	// spans sent to the emulator before any test runs.
 	slowCanaryHash = "1a2b3c4d5"
+	// zeroErrorStableHash: a stable version that never failed (an error-rate baseline of 0):
+	// 200 healthy spans sent in TestMain, for TestCanaryJudgementWithArgoController.
+	zeroErrorStableHash = "9e8d7c6b5"
 )
 
 var (
@@ -96,6 +99,10 @@ func runSuite(m *testing.M) int {
 	// after queries have run (500 "connection has an unfinished result", reported).
 	if err := healthy.ingestSpans(slowCanaryHash, 60); err != nil {
 		fmt.Fprintln(os.Stderr, "send the slow canary's spans:", err)
+		return 1
+	}
+	if err := healthy.ingestSpans(zeroErrorStableHash, 200); err != nil {
+		fmt.Fprintln(os.Stderr, "send the error-free stable version's spans:", err)
 		return 1
 	}
 	// Honeycomb answers 429 to every query-result creation on this stack, until it stops.

@@ -28,3 +28,8 @@ def test_make_run_script_finishes_without_a_terminal() -> None:
     assert "curl -s -X POST http://127.0.0.1:" in out
     assert '"value": 0.08' in out
     assert "stopping the servers" in out
+    # Each canary judged against stable with the canary-vs-stable templates' requests.
+    bad, good, idle = out.split(" vs stable:")[1:4]
+    assert bad.count("high    → Argo: Failed") == 2 and "x baseline" in bad
+    assert good.count("pass    → Argo: Successful") == 2
+    assert idle.count("nodata  → Argo: Inconclusive") == 2 and "no data: canary has 0 events" in idle

@@ -4,7 +4,9 @@
 
 Starts `honeycomb-emulator --demo` and `honeycomb-evaluator serve` as subprocesses (ports 8081
 and 8080 when free, otherwise free ones), evaluates the demo canaries (stable vs the bad
-canary), prints a ready curl command and keeps both servers running until Ctrl-C.
+canary), judges each canary against stable with the canary-vs-stable AnalysisTemplates of
+infra/argo-rollouts (and says what Argo would decide), prints a ready curl command and keeps
+both servers running until Ctrl-C.
 
 With HONEYCOMB_API_KEY set it starts no emulator: the evaluator talks to Honeycomb
 (HONEYCOMB_API_URL, default US) and the demo queries DEMO_DATASET (default `checkout`).
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -50,6 +53,21 @@ def port_or_free(preferred: int) -> int:
             return free_port()
     return preferred
 
+
+REPO = Path(__file__).resolve().parents[2]
+STABLE_HASH = CANARIES[0][2]
+# The canary-vs-stable templates (their jsonBody is what Argo sends) and their verdict → phase:
+# successCondition `result == "pass"`, failureCondition `result == "high"`, nodata neither.
+JUDGED_TEMPLATES = (
+    ("p99 latency", "analysistemplate-canary-vs-stable-latency.yaml"),
+    ("error rate", "analysistemplate-canary-vs-stable-error-rate.yaml"),
+)
+ARGO_PHASE = {
+    "pass": "Successful",
+    "high": "Failed",
+    "low": "Inconclusive",
+    "nodata": "Inconclusive (the Rollout pauses)",
+}
 
 ERROR_RATE = "AVG(is_error)"
 P99 = "P99(duration_ms)"
@@ -117,6 +135,31 @@ def demo(evaluator: Server, dataset: str) -> None:
                 show(f"{label} ({version})", answer, unit)
 
 
+def judged_request(template_file: str, dataset: str, canary_hash: str) -> dict[str, Any]:
+    """The template's jsonBody with the args Argo would fill in (Latest and Stable pod template hashes)."""
+    text = (REPO / "infra" / "argo-rollouts" / template_file).read_text()
+    for arg, value in (("canary-hash", canary_hash), ("stable-hash", STABLE_HASH), ("dataset", dataset)):
+        text = text.replace(f"{{{{args.{arg}}}}}", value)
+    body: dict[str, Any] = yaml.safe_load(text)["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]
+    return body
+
+
+def judgement_demo(evaluator: Server, dataset: str) -> None:
+    print("\nEach canary against stable (one Honeycomb query per comparison, judged by the evaluator):")
+    with httpx.Client(base_url=evaluator.url, timeout=30) as client:
+        for label, version, pod_hash in CANARIES[1:]:
+            print(f"\n{label} ({version}) vs stable:")
+            for metric, template_file in JUDGED_TEMPLATES:
+                answer = client.post("/v1/evaluate", json=judged_request(template_file, dataset, pod_hash))
+                body = answer.json()
+                if answer.status_code != 200:
+                    print(f"  {metric:<12} HTTP {answer.status_code}: {body.get('error', {}).get('message')}")
+                    continue
+                phase = ARGO_PHASE[body["verdict"]]
+                print(f"  {metric:<12} {body['verdict']:<7} → Argo: {phase}")
+                print(f"  {'':<12} {body['reason']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--once", action="store_true", help="stop after the demo evaluations")
@@ -130,6 +173,7 @@ def main() -> int:
         source = "Honeycomb" if real else f"the emulator at {emulator.url if emulator else ''} (demo data)"
         print(f"Evaluator at {evaluator.url}, querying {source}.")
         demo(evaluator, dataset)
+        judgement_demo(evaluator, dataset)
         request = canary_request(dataset, ERROR_RATE, CANARIES[1][2])
         answer = httpx.post(f"{evaluator.url}/v1/evaluate", json=request, timeout=30).json()
         print("\nOne full answer (the bad canary's error rate); an Argo web metric reads {$.value}:")

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.evaluator.conftest import BAD_CANARY_HASH, NO_DATA_HASH, STABLE_HASH, Stack, unique_filter
+from tests.evaluator.conftest import (
+    BAD_CANARY_HASH,
+    NO_DATA_HASH,
+    PRIMARY_KEY,
+    STABLE_HASH,
+    Stack,
+    evaluator_env,
+    unique_filter,
+)
+from tests.support.servers import VENV_BIN, Server
 
 GOOD_CANARY_HASH = "5b7c6d8e9"
 HASH = "rollouts_pod_template_hash"
@@ -152,3 +165,19 @@ def test_the_two_numbers_equal_two_single_group_queries(
         assert body[role]["key"] == key
         assert body[role]["count"] == count
         assert body[role]["value"] == (pytest.approx(value, rel=1e-12) if value is not None else None)
+
+
+def test_the_cli_evaluates_a_comparison(emulator: Server, tmp_path: Path) -> None:
+    request = tmp_path / "compare.json"
+    request.write_text(json.dumps(comparison(BAD_CANARY_HASH)))
+    env = evaluator_env(emulator, HONEYCOMB_API_KEY=PRIMARY_KEY)
+    done = subprocess.run(
+        [str(VENV_BIN / "honeycomb-evaluator"), "evaluate", str(request)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["verdict"] == "high" and answer["canary"]["count"] == 400

@@ -105,3 +105,29 @@ func argValue(run *v1alpha1.AnalysisRun, name string) string {
 	}
 	return ""
 }
+
+// TestJudgedMetricsShareOneQuery: both canary-vs-stable templates send the same query (only
+// `select` and `judge` differ), so judging a canary's latency and error rate costs one
+// Honeycomb query result. The slow canary's spans are used so that no other test has the
+// result cached.
+func TestJudgedMetricsShareOneQuery(t *testing.T) {
+	if second := time.Now().Second(); second >= 50 {
+		time.Sleep(time.Duration(61-second) * time.Second) // both measurements in one window
+	}
+	step := judgedStep(t)
+	run, err := step.newAnalysisRun(slowCanaryHash, stableHash, localArgs(healthy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := queryResultsCreated(t, healthy)
+	for _, metric := range run.Spec.Metrics {
+		got := measure(t, run, metric.Name, infra.secrets)
+		t.Logf("%s: phase=%s value=%s", metric.Name, got.Phase, got.Value)
+		if got.Phase == v1alpha1.AnalysisPhaseError {
+			t.Fatalf("%s: Error %q", metric.Name, got.Message)
+		}
+	}
+	if created := queryResultsCreated(t, healthy) - before; created != 1 {
+		t.Fatalf("%d judged metrics created %v Honeycomb query results, want 1", len(run.Spec.Metrics), created)
+	}
+}

@@ -317,7 +317,7 @@ func withSecretValueIn(secrets map[string]map[string][]byte, secret, key, value 
 // TestMetricsShareOneHoneycombQuery: all single-group templates send the same query and differ
 // only in `select`, so measuring every metric of every Rollout for one canary costs one
 // Honeycomb query result (the rate budget that matters: 10 per minute per key). The
-// canary-vs-stable templates cost one each: TestCanaryJudgementWithArgoController.
+// canary-vs-stable templates share one comparison query of their own: TestJudgedMetricsShareOneQuery.
 func TestMetricsShareOneHoneycombQuery(t *testing.T) {
 	// The evaluator snaps a 10-minute window to the minute; start well inside a minute so
 	// all measurements fall in the same window.

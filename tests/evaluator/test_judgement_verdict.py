@@ -173,7 +173,7 @@ def test_the_reason_for_no_data_zero_baseline_critical_and_tests() -> None:
     rate = judge(allowed_increase=1.2, tolerance=0.005, test="proportions")
     text = reason(rate, Group(CANARY, 0.08, 600, 0.08, ()), Group(BASELINE, 0.0, 2380, 0.0, ()), RATE)
     assert text.startswith(
-        "canary AVG(is_error) 8 % vs baseline 0 % (allowed +0.005 over a zero baseline, p="
+        "canary AVG(is_error) 8 % vs baseline 0 % (allowed +0.5 % over a zero baseline, p="
     )
     either = judge(direction="either", allowed_increase=1.5, allowed_decrease=0.5, critical_increase=2)
     assert "(allowed 0.5x to 1.5x, critical 2x, critical bound exceeded)" in reason(

@@ -45,13 +45,15 @@ def _shown(value: float, calculation: str, as_share: bool) -> str:
     return number(value) + unit_of(calculation)
 
 
-def _band(judge: Judge, baseline: float) -> str:
+def _band(judge: Judge, baseline: float, as_share: bool) -> str:
+    # The tolerance is in the calculation's unit: a share shows as percentage points.
+    tolerance = f"{number(judge.tolerance * 100)} %" if as_share else number(judge.tolerance)
     if baseline == 0:
-        allowed = f"allowed +{number(judge.tolerance)} over a zero baseline"
+        allowed = f"allowed +{tolerance} over a zero baseline"
     else:
         high, low = times(judge.allowed_increase), times(judge.allowed_decrease)
         allowed = {"increase": high, "decrease": low, "either": f"{low} to {high}"}[judge.direction]
-        allowed = f"allowed {allowed}" + (f" + {number(judge.tolerance)}" if judge.tolerance else "")
+        allowed = f"allowed {allowed}" + (f" + {tolerance}" if judge.tolerance else "")
         if judge.critical_increase is not None and judge.direction != "decrease":
             allowed += f", critical {times(judge.critical_increase)}"
     return allowed
@@ -77,7 +79,7 @@ def sentence(calculation: str, canary: Group, baseline: Group, judgement: Judgem
     head = f"canary {calculation} {c} " + (
         f"is {times(ratio)} baseline {b}" if ratio is not None else f"vs baseline {b}"
     )
-    notes = [_band(judge, baseline.value)] if judge is not None else []
+    notes = [_band(judge, baseline.value, as_share)] if judge is not None else []
     if decision is not None and decision.critical:
         notes.append("critical bound exceeded")
     if test is not None and judge is not None:

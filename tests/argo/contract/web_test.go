@@ -36,6 +36,7 @@ var expectations = map[string]expectation{
 	"honeycomb-error-count":             {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseSuccessful, noDataValue: 0.0},
 	"honeycomb-error-rate-no-data-safe": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseSuccessful},
 	"honeycomb-error-rate-oauth2":       {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
+	"honeycomb-error-rate-in-cluster":   {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
 }
 
 // localArgs point the templates at the servers of a stack, as a user points them at the

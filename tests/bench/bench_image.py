@@ -42,7 +42,15 @@ def _gzip_size(rootfs: Path) -> int:
     return total
 
 
-def _start_to_ready(rootfs: Path, config: Any, key_dir: Path) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of the container's PID 1 and the mount commands it waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_to_ready(rootfs: Path, config: Any, key_dir: Path) -> tuple[float, float]:
+    """Wall seconds from spawning to the first 200 from /healthz, and the CPU seconds spent."""
     port = free_port()
     env = {
         "HONEYCOMB_API_KEY_FILE": "/etc/honeycomb-evaluator/key/api-key",
@@ -63,7 +71,9 @@ def _start_to_ready(rootfs: Path, config: Any, key_dir: Path) -> float:
                 raise RuntimeError(f"the image exited with {process.returncode}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
+                    wall = time.perf_counter() - started
+                    init = container.container_init_pid(process.pid)
+                    return wall, _cpu_seconds(init) if init else float("nan")
             except httpx.HTTPError:
                 pass
             time.sleep(0.01)
@@ -90,12 +100,13 @@ def main() -> None:
         key_dir = Path(directory)
         (key_dir / "api-key").write_text("bench-key")
         (key_dir / "api-key").chmod(0o444)
-        times = [_start_to_ready(rootfs, config, key_dir) for _ in range(RUNS)]
-    print(
-        f"start to /healthz ready (n={RUNS}): median {statistics.median(times) * 1000:.0f} ms, "
-        f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+        runs = [_start_to_ready(rootfs, config, key_dir) for _ in range(RUNS)]
+    for label, values in (("wall", [r[0] for r in runs]), ("CPU", [r[1] for r in runs])):
+        print(
+            f"start to /healthz ready, {label} (n={RUNS}): median {statistics.median(values) * 1000:.0f} ms, "
+            f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

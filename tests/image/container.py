@@ -76,8 +76,10 @@ def export_rootfs(config: ImageConfig, image: str = IMAGE) -> Path:
     rootfs = IMAGE_DIR / "rootfs" / config.image_id[:16]
     if (rootfs / ".exported").exists():
         return rootfs
-    if rootfs.exists():
-        shutil.rmtree(rootfs)
+    # Exports of earlier builds are of no further use; each is the size of the image.
+    if rootfs.parent.exists():
+        for stale in rootfs.parent.iterdir():
+            shutil.rmtree(stale)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     container = buildah("from", "--pull=never", image)
     try:

@@ -9,6 +9,7 @@ data as Honeycomb.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import importlib
@@ -205,3 +206,20 @@ def test_rotated_key_secret_reaches_the_running_container(image: tuple[Path, Any
                 break
             time.sleep(0.5)
         assert used_new_key, by_key
+
+
+def test_sigterm_lets_an_evaluation_in_flight_finish(image: tuple[Path, Any], tmp_path: Path) -> None:
+    """A pod being replaced gets SIGTERM while Argo may be waiting on it: the answer still comes."""
+    with (
+        start_emulator("--demo", "--result-delay-ms", "3000") as emulator,
+        run_image(image, emulator, tmp_path) as server,
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        in_flight = pool.submit(_evaluate, server)
+        time.sleep(1.0)  # the query is running in Honeycomb (the emulator) by now
+        init_pid = container.container_init_pid(server.process.pid)
+        assert init_pid is not None and not in_flight.done()
+        os.kill(init_pid, signal.SIGTERM)
+        response = in_flight.result(timeout=30)
+        assert response.status_code == 200, response.text
+        assert server.process.wait(timeout=20) == 0, server.output()

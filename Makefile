@@ -26,7 +26,7 @@ HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 help:
 	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
-	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifest validation"
+	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifests, Helm chart, image"
 	@echo "make bench      benchmarks; figures go to docs/performance.md"
 	@echo "make emulator   only the Honeycomb emulator, with demo data, on :8081"
 	@echo "make serve      only the evaluator, on :8080"

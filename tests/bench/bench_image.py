@@ -49,7 +49,7 @@ def _cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
-def _start_to_ready(rootfs: Path, config: Any, key_dir: Path) -> tuple[float, float]:
+def _start_to_ready(rootfs: Path, config: Any, key_dir: Path, nice: int) -> tuple[float, float]:
     """Wall seconds from spawning to the first 200 from /healthz, and the CPU seconds spent."""
     port = free_port()
     env = {
@@ -64,7 +64,9 @@ def _start_to_ready(rootfs: Path, config: Any, key_dir: Path) -> tuple[float, fl
         volumes={"/etc/honeycomb-evaluator/key": key_dir},
     )
     started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["nice", "-n", str(nice), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while True:
             if process.poll() is not None:
@@ -100,12 +102,16 @@ def main() -> None:
         key_dir = Path(directory)
         (key_dir / "api-key").write_text("bench-key")
         (key_dir / "api-key").chmod(0o444)
-        runs = [_start_to_ready(rootfs, config, key_dir) for _ in range(RUNS)]
-    for label, values in (("wall", [r[0] for r in runs]), ("CPU", [r[1] for r in runs])):
-        print(
-            f"start to /healthz ready, {label} (n={RUNS}): median {statistics.median(values) * 1000:.0f} ms, "
-            f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
-        )
+        # At nice -15 the container waits little for a core on a busy machine: close to what it
+        # takes on a node with a core to spare. Plain priority shows this machine's load.
+        for nice, label in ((0, "default priority"), (-15, "nice -15")):
+            runs = [_start_to_ready(rootfs, config, key_dir, nice) for _ in range(RUNS)]
+            for measure, values in (("wall", [r[0] for r in runs]), ("CPU", [r[1] for r in runs])):
+                print(
+                    f"start to /healthz ready, {label}, {measure} (n={RUNS}): "
+                    f"median {statistics.median(values) * 1000:.0f} ms, "
+                    f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+                )
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -14,18 +14,28 @@ export GOFLAGS ?= -mod=mod
 # The go command fetches this approved toolchain from the module proxy on first use (~76 MB).
 export GOTOOLCHAIN := go1.27.3
 export PATH := $(BIN):$(PATH)
+# helm is built from the Go module proxy (no binary downloads) into .tools/, pinned here; the
+# version is in the path so changing it builds the new one.
+HELM_VERSION := v3.22.0
+HELM := $(CURDIR)/.tools/helm-$(HELM_VERSION)/helm
+CHART := infra/helm/honeycomb-evaluator
+HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench plugin clean
+        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test
 
 help:
 	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
-	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifest validation"
+	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifests, Helm chart, image"
 	@echo "make bench      benchmarks; figures go to docs/performance.md"
 	@echo "make emulator   only the Honeycomb emulator, with demo data, on :8081"
 	@echo "make serve      only the evaluator, on :8080"
 	@echo "make sam-build  build the Lambda artifact with SAM (no Docker)"
 	@echo "make plugin     build the Argo Rollouts plugin for linux/amd64 and linux/arm64"
+	@echo "make image      the OCI image (docker, podman or buildah); BASE_IMAGE=... picks the Python base"
+	@echo "make image-debian  the same image on a Python base made from Debian packages (no registry pulls)"
+	@echo "make image-test the image-debian image answers a real evaluation (chroot, no container engine)"
+	@echo "make helm-test  helm lint, helm template and manifest validation of infra/helm"
 
 $(SETUP_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +63,7 @@ emulator: setup
 serve: setup
 	$(BIN)/honeycomb-evaluator serve --port 8080
 
-test: lint typecheck pytest sam-validate go-lint go-test validate-manifests
+test: lint typecheck pytest sam-validate go-lint go-test validate-manifests helm-test image-test
 
 lint: setup
 	$(BIN)/ruff check .
@@ -65,9 +75,10 @@ typecheck: setup
 
 # The fleet simulation (marked slow) starts its own 4 evaluators, moto and the emulator, so it
 # runs alone after the rest instead of competing with them for the 2 cores.
-pytest: setup
-	$(BIN)/pytest -n 2 -m "not slow" tests
-	$(BIN)/pytest -m slow tests
+# tests/helm runs the helm binary; tests/image runs in image-test, after the image is built.
+pytest: setup $(HELM)
+	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image tests
+	$(BIN)/pytest -m slow --ignore=tests/image tests
 
 # No telemetry, and a region so the SAM transform never has to look for AWS config.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
@@ -100,5 +111,81 @@ plugin:
 bench: setup
 	$(BIN)/python -m tests.bench
 
+# --- Helm chart -----------------------------------------------------------------------------
+
+# As helm's own Makefile links it: its version, and the Kubernetes version of its client-go
+# (v0.37 for helm v3.22), which `helm template` and `helm lint` assume for kubeVersion checks.
+HELM_KUBE_MINOR := 37
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  $(foreach p,pkg/lint/rules pkg/chartutil,-X helm.sh/helm/v3/$(p).k8sVersionMajor=1 \
+    -X helm.sh/helm/v3/$(p).k8sVersionMinor=$(HELM_KUBE_MINOR))
+
+$(HELM):
+	GOFLAGS= GOBIN=$(dir $@) go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
+# Lint and render the chart with every values file in tests/helm, then validate what it renders
+# like the manifests in infra/ (tests/helm/test_chart.py checks what the manifests say).
+helm-test: $(HELM)
+	rm -rf $(HELM_RENDERED)
+	@for values in tests/helm/values-*.yaml; do \
+	  name=$$(basename $$values .yaml); echo "== $$name"; \
+	  $(HELM) lint --strict $(CHART) -f $$values || exit 1; \
+	  $(HELM) template honeycomb-evaluator $(CHART) --namespace honeycomb-evaluator -f $$values \
+	    --output-dir $(HELM_RENDERED)/$$name > /dev/null || exit 1; \
+	done
+	cd tests/argo && go run ./cmd/validate-manifests -root $(HELM_RENDERED)
+
+# --- OCI image -------------------------------------------------------------------------------
+# `make image` uses docker when an engine answers, else podman, else buildah (installed with apt
+# when none is present). buildah keeps its images in $(IMAGE_CACHE)/storage, with the vfs driver and
+# chroot isolation, which work as root without a container engine. No --layers: vfs copies the
+# whole filesystem for every cached step, which costs more than the steps themselves.
+IMAGE ?= localhost/honeycomb-evaluator:dev
+BASE_IMAGE ?= docker.io/library/python:3.13-slim
+BUILDER_IMAGE ?= $(BASE_IMAGE)
+# Outside the clone, like Go's module cache: the debootstrapped Debian (minutes of downloads) is
+# made once per machine, not once per clone.
+IMAGE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/honeycomb-evaluator/image
+BUILDAH := buildah --root $(IMAGE_CACHE)/storage --runroot $(IMAGE_CACHE)/run --storage-driver vfs
+# CONTAINER_TOOL=docker|podman|buildah skips the detection.
+CONTAINER_TOOL ?=
+IMAGE_BUILD_ARGS := --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUILDER_IMAGE=$(BUILDER_IMAGE) \
+  -f infra/image/Containerfile -t $(IMAGE) .
+# Debian packages a tool needs, installed when the tool is absent (root, as CI runs).
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+
+define need
+	@command -v $(1) >/dev/null || { apt-get update -q && $(APT_INSTALL) $(2); }
+endef
+
+image:
+	@tool=$(CONTAINER_TOOL); \
+	if [ -z "$$tool" ]; then \
+	  if docker info >/dev/null 2>&1; then tool=docker; \
+	  elif command -v podman >/dev/null; then tool=podman; else tool=buildah; fi; \
+	fi; \
+	if [ $$tool = buildah ]; then \
+	  command -v buildah >/dev/null || { apt-get update -q && $(APT_INSTALL) buildah; } || exit 1; \
+	  echo "$(BUILDAH) build --isolation chroot $(IMAGE_BUILD_ARGS)"; \
+	  $(BUILDAH) build --isolation chroot $(IMAGE_BUILD_ARGS); \
+	else \
+	  echo "$$tool build $(IMAGE_BUILD_ARGS)"; $$tool build $(IMAGE_BUILD_ARGS); \
+	fi
+
+# Both bases from Debian's packages (infra/image/make-debian-base.sh; cached in $(IMAGE_CACHE)), then
+# the same Containerfile on them, with buildah.
+image-debian:
+	$(call need,debootstrap,debootstrap)
+	$(call need,buildah,buildah)
+	BUILDAH_FLAGS="--root $(IMAGE_CACHE)/storage --runroot $(IMAGE_CACHE)/run --storage-driver vfs" \
+	  infra/image/make-debian-base.sh $(IMAGE_CACHE)
+	$(MAKE) image CONTAINER_TOOL=buildah BASE_IMAGE=localhost/honeycomb-evaluator-base:runtime \
+	  BUILDER_IMAGE=localhost/honeycomb-evaluator-base:builder
+
+image-test: image-debian setup
+	IMAGE_CACHE=$(IMAGE_CACHE) EVALUATOR_IMAGE=$(IMAGE) EVALUATOR_IMAGE_REQUIRED=1 $(BIN)/pytest tests/image
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .tools

@@ -44,6 +44,7 @@ var expectations = map[string]expectation{
 		noData: v1alpha1.AnalysisPhaseInconclusive, noDataValue: "nodata", compares: true},
 	"honeycomb-canary-vs-stable-error-rate": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
 		noData: v1alpha1.AnalysisPhaseInconclusive, noDataValue: "nodata", compares: true},
+	"honeycomb-error-rate-in-cluster": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
 }
 
 // singleGroup leaves out the measurements of templates that compare canary and stable.

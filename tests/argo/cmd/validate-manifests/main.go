@@ -40,7 +40,7 @@ func run(root string) error {
 		fmt.Printf("skipped (not a Kubernetes object): %s#%d\n", document.File, document.Index)
 	}
 	objects := len(documents) - len(skipped)
-	fmt.Printf("validated %d objects under %s against %s/manifests/crds and kube-apiserver's core/v1 validation\n",
+	fmt.Printf("validated %d objects under %s against %s/manifests/crds and kube-apiserver's validation of built-in kinds\n",
 		objects, root, argoDir)
 	if len(problems) > 0 {
 		for _, problem := range problems {

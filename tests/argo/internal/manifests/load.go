@@ -72,12 +72,17 @@ func (d Document) DecodeStrict(into any) error {
 	return nil
 }
 
-// LoadDir reads every *.yaml and *.yml file under root (recursively), in path order.
+// LoadDir reads every *.yaml and *.yml file under root (recursively), in path order. A Helm
+// chart's directory (one holding Chart.yaml) is left out: its files are templates and values,
+// not manifests; what the chart renders (`helm template --output-dir`) is validated instead.
 func LoadDir(root string) ([]Document, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(path string, entry fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if entry.IsDir() && isHelmChart(path) {
+			return filepath.SkipDir
 		}
 		if !entry.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 			files = append(files, path)
@@ -97,6 +102,11 @@ func LoadDir(root string) ([]Document, error) {
 		documents = append(documents, fileDocuments...)
 	}
 	return documents, nil
+}
+
+func isHelmChart(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil
 }
 
 // LoadFile splits a multi-document YAML file; empty documents (comments only) are skipped.

@@ -76,12 +76,15 @@ func (v *Validator) validateDocument(document manifests.Document, objects object
 		return nil, fmt.Errorf("kind: Required value")
 	}
 	gvk := gv.WithKind(document.Header.Kind)
+	if validateWorkload, ok := workloadValidators[gvk]; ok {
+		return validateWorkload(document)
+	}
 	if gvk.Group == "" && gvk.Version == "v1" {
 		return validateCore(document)
 	}
 	crd, ok := v.customResources[gvk]
 	if !ok {
-		return nil, fmt.Errorf("no schema for %s (only core/v1 Secret, ConfigMap, ServiceAccount and the Argo Rollouts CRDs are known)", gvk)
+		return nil, fmt.Errorf("no schema for %s (only core/v1 Secret, ConfigMap, ServiceAccount, Service, apps/v1 Deployment, policy/v1 PodDisruptionBudget, networking.k8s.io/v1 NetworkPolicy and the Argo Rollouts CRDs are known)", gvk)
 	}
 	object, err := document.Object()
 	if err != nil {

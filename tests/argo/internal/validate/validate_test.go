@@ -86,6 +86,47 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: sa, annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/x"}}
 ---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  replicas: 2
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 10001}
+      containers:
+      - name: c
+        image: i
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /healthz, port: http}}
+        securityContext: {readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+        volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: d}
+spec:
+  selector: {a: b}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: d}
+spec: {maxUnavailable: 1, selector: {matchLabels: {a: b}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: d}
+spec:
+  podSelector: {matchLabels: {a: b}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: argo-rollouts}}}]
+    ports: [{port: http}]
+---
 # a comment-only document is skipped
 ---
 not: a kubernetes object
@@ -117,7 +158,12 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 		{"secret with a misspelled field", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringdata: {token: x}\n", `unknown field "stringdata"`},
 		{"secret with an invalid key", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {\"bad key\": x}\n", "data[bad key]: Invalid value"},
 		{"secret data not base64", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: \"not base64!\"}\n", "illegal base64"},
-		{"unknown kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", "no schema for apps/v1, Kind=Deployment"},
+		{"unknown kind", "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: d}\n", "no schema for batch/v1, Kind=CronJob"},
+		{"deployment whose selector misses the pod labels", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: c}}, spec: {containers: [{name: c, image: i}]}}}\n", "`selector` does not match template `labels`"},
+		{"deployment probe on port 0", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i, readinessProbe: {httpGet: {path: /, port: 0}}}]}}}\n", "readinessProbe.httpGet.port: Invalid value: 0"},
+		{"service without ports", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}}\n", "spec.ports: Required value"},
+		{"budget with both limits", "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 1, maxUnavailable: 1}\n", "minAvailable and maxUnavailable cannot be both set"},
+		{"network policy with a bad namespace label", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: \"not ok!\"}}}]}]}\n", "Invalid value: \"not ok!\""},
 		{"kind without apiVersion", "kind: Secret\nmetadata: {name: s}\n", "apiVersion"},
 	}
 	for _, c := range cases {

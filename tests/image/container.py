@@ -8,7 +8,8 @@ directories, the entrypoint as PID 1 (so SIGTERM reaches it as it would from the
 only the image's environment plus what the test sets.
 
 Used by tests/image and tests/bench/bench_image.py. `make image-debian` builds the image into
-the buildah storage under $IMAGE_CACHE (the Makefile's, ~/.cache/honeycomb-evaluator/image) that this module reads.
+the buildah storage under $IMAGE_CACHE (by default ~/.cache/honeycomb-evaluator/image) that
+this module reads.
 """
 
 from __future__ import annotations

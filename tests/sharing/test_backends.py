@@ -75,6 +75,7 @@ def test_only_one_claim_wins_and_generations_advance(store: StateStore) -> None:
     assert run(store.claim("x", seen=pending, owner="c", lease_until=3000.0, ttl_seconds=60)) is None
     second = run(store.claim("x", seen=complete, owner="c", lease_until=3000.0, ttl_seconds=60))
     assert second is not None and second.generation == 2
+    assert run(store.get_execution("x")) == second  # nothing of the previous generation is left
     # The old generation's writers are now locked out.
     assert not run(store.set_complete("x", pending, completed_at=1.0, result=None, ttl_seconds=60))
 

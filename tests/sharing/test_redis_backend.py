@@ -15,6 +15,8 @@ import httpx
 import pytest
 import redis
 from honeycomb_evaluator.errors import StateUnavailable
+from honeycomb_evaluator.service import build_store
+from honeycomb_evaluator.settings import ConfigError, Settings
 from honeycomb_evaluator.sharing.backends.base import SlotGrant
 from honeycomb_evaluator.sharing.backends.redis import RedisStore
 
@@ -136,3 +138,21 @@ def test_unreachable_redis_is_answered_502_naming_redis(tmp_path: Path) -> None:
     error = answer.json()["error"]
     assert error["code"] == "upstream_error" and "Redis" in error["message"], error
     assert PASSWORD not in answer.text and PASSWORD not in output
+
+
+@pytest.mark.parametrize(
+    "url", [f"http://:{PASSWORD}@cache:6379", f"redis://:{PASSWORD}@cache:port/0", f"redis://:{PASSWORD}@/0"]
+)
+def test_a_url_that_is_not_redis_is_a_config_error_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        RedisStore(url)
+    assert "EVALUATOR_REDIS_URL" in str(raised.value) and PASSWORD not in str(raised.value)
+
+
+def test_the_settings_build_a_redis_store_that_never_shows_the_password() -> None:
+    url = f"redis://:{PASSWORD}@cache.internal:6380/2"
+    settings = Settings.from_env({"EVALUATOR_STATE_BACKEND": "redis", "EVALUATOR_REDIS_URL": url})
+    store = build_store(settings.state)
+    assert isinstance(store, RedisStore) and store.name == "redis"
+    assert repr(store) == "RedisStore(cache.internal:6380)"
+    assert PASSWORD not in repr(settings)

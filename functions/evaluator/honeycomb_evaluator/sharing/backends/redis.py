@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from honeycomb_evaluator.errors import StateUnavailable
+from honeycomb_evaluator.settings import ConfigError
 
 from .base import ExecutionRecord, Slot, SlotGrant
 
@@ -122,15 +124,28 @@ def _number(fields: dict[bytes, bytes], name: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def _where(url: str) -> str:
+    """host:port (or the socket path) for messages: never the URL itself, it may carry a password."""
+    parts = urlsplit(url)
+    try:
+        if parts.scheme == "unix":
+            return parts.path
+        if parts.scheme in ("redis", "rediss") and parts.hostname:
+            return f"{parts.hostname}:{parts.port or 6379}"
+    except ValueError:  # a port that is not a number
+        pass
+    raise ConfigError(
+        "EVALUATOR_REDIS_URL must be redis://[:password@]host[:port][/db], rediss://… or unix://path"
+    )
+
+
 class RedisStore:
     name = "redis"
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._url = url
         self._prefix = prefix
-        parts = urlsplit(url)
-        # Where, for error messages: never the URL itself (it may carry a password).
-        self._where = f"{parts.hostname or parts.path or '?'}:{parts.port or 6379}"
+        self._where = _where(url)
         self._connection: _Connection | None = None
 
     def __repr__(self) -> str:
@@ -157,7 +172,7 @@ class RedisStore:
             self._connection = _Connection(loop, client, client.register_script(_CONDITIONAL_HASH_WRITE))
         return self._connection
 
-    async def _run(self, operation: str, call: Any) -> Any:
+    async def _run(self, operation: str, call: Callable[[_Connection], Awaitable[Any]]) -> Any:
         """Await `call(connection)`; any failure of Redis becomes StateUnavailable naming the operation."""
         from redis.exceptions import RedisError
 

@@ -156,3 +156,21 @@ def test_the_settings_build_a_redis_store_that_never_shows_the_password() -> Non
     assert isinstance(store, RedisStore) and store.name == "redis"
     assert repr(store) == "RedisStore(cache.internal:6380)"
     assert PASSWORD not in repr(settings)
+
+
+def test_a_retried_write_that_already_took_effect_reports_success(redis_url: str) -> None:
+    # The client retries once when a reply is lost; the retry finds its own values in place.
+    store = RedisStore(redis_url, prefix=f"retry-{uuid.uuid4().hex[:8]}:")
+    grant = SlotGrant(2, 0.0, "a", 100.25, 60)
+
+    async def twice() -> None:
+        assert await store.take_slot("b", grant)
+        assert await store.take_slot("b", grant)
+        assert not await store.take_slot("b", SlotGrant(2, 0.0, "other", 100.5, 60))
+        claim = await store.claim("x", seen=None, owner="a:1", lease_until=2000.0, ttl_seconds=60)
+        again = await store.claim("x", seen=None, owner="a:1", lease_until=2000.0, ttl_seconds=60)
+        assert claim is not None and again == claim
+        assert await store.claim("x", seen=None, owner="b:1", lease_until=2000.0, ttl_seconds=60) is None
+        assert await store.get_execution("x") == claim
+
+    run(twice())

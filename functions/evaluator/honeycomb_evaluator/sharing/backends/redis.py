@@ -15,7 +15,9 @@ Every conditional change is one server-side script, `_CONDITIONAL_HASH_WRITE`: c
 fields of one hash with what the writer last read, and only if all match, write fields (or
 replace the whole hash) and set the TTL. Each StateStore operation is a `_Change` built in Python
 (what to expect, what to write), so the Lua stays one small, tested script; an operation that needs
-more than compare-and-set on one hash would add a script of its own next to it.
+more than compare-and-set on one hash would add a script of its own next to it. A write that
+finds its own values already in place reports success, so the client's one retry after a lost
+reply never turns a won claim or token into a lost one.
 
 Numbers are stored as fixed six-decimal strings (as in the DynamoDB backend) so that a value read
 back and formatted again compares equal in the script. A missing field compares as "" (no field is
@@ -49,21 +51,32 @@ READ_TIMEOUT_SECONDS = 2.0
 
 # KEYS[1]: the hash. ARGV: mode ("replace" or "update"), TTL in ms (0 keeps the key's TTL),
 # n, then n pairs (field, expected value; "" = absent), then pairs (field, value) to write.
-# Returns 1 if written, 0 if a field did not hold what was expected.
+# Returns 1 if written, 0 if a field did not hold what was expected. A write that finds its own
+# values already there reports 1: the client retries once after a lost reply, and that retry
+# must not turn a won claim or slot into a lost one (the values written are unique to the writer:
+# an owner id, a grant time to the microsecond).
 _CONDITIONAL_HASH_WRITE = """
 local key = KEYS[1]
-local n = tonumber(ARGV[3])
-for i = 4, 3 + 2 * n, 2 do
-  if (redis.call('HGET', key, ARGV[i]) or '') ~= ARGV[i + 1] then
-    return 0
+local function hold(first, last)
+  for i = first, last, 2 do
+    if (redis.call('HGET', key, ARGV[i]) or '') ~= ARGV[i + 1] then
+      return false
+    end
   end
+  return true
+end
+local writes = 4 + 2 * tonumber(ARGV[3])
+if not hold(4, writes - 1) then
+  if #ARGV > writes and hold(writes, #ARGV) then
+    return 1
+  end
+  return 0
 end
 if ARGV[1] == 'replace' then
   redis.call('DEL', key)
 end
-local first = 4 + 2 * n
-if #ARGV > first then
-  redis.call('HSET', key, unpack(ARGV, first))
+if #ARGV > writes then
+  redis.call('HSET', key, unpack(ARGV, writes))
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then

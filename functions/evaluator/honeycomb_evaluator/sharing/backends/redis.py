@@ -105,6 +105,12 @@ class _Change:
     ttl_seconds: float = 0.0  # 0: keep the key's TTL
     replace: bool = False  # drop every other field first (a new execution generation)
 
+    def __post_init__(self) -> None:
+        # Every key has a TTL: a change that may create its key (replacing it, or expecting a
+        # field to be absent) must set one; the others only touch keys made that way.
+        if (self.replace or "" in self.expect.values()) and self.ttl_seconds <= 0:
+            raise ValueError("a change that may create its key needs a TTL")
+
     def args(self) -> list[Value]:
         args: list[Value] = [
             "replace" if self.replace else "update",

@@ -22,7 +22,7 @@ CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test
+        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test redis-server
 
 help:
 	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
@@ -76,9 +76,16 @@ typecheck: setup
 # The fleet simulation (marked slow) starts its own 4 evaluators, moto and the emulator, so it
 # runs alone after the rest instead of competing with them for the 2 cores.
 # tests/helm runs the helm binary; tests/image runs in image-test, after the image is built.
-pytest: setup $(HELM)
+pytest: setup redis-server $(HELM)
 	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image tests
 	$(BIN)/pytest -m slow --ignore=tests/image tests
+
+# The Redis backend's tests run a real redis-server (tests/support/servers.py starts it on a free
+# port). Installed from Debian's packages when missing: CI runs as root on a fresh machine.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
 
 # No telemetry, and a region so the SAM transform never has to look for AWS config.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}

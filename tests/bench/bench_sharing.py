@@ -4,7 +4,8 @@
    0, so only in-flight sharing applies) against `honeycomb-evaluator serve` and the emulator
    (result ready after 500 ms): Honeycomb calls made, by kind, and client-side p50/p99 latency.
    Once with one evaluator (memory backend), once with two evaluators sharing a DynamoDB table
-   on moto (requests alternate between them).
+   on moto, once with two sharing a redis-server (requests alternate between them); for Redis,
+   the commands it ran per evaluation (INFO commandstats).
 2. A cache-hit evaluation in-process: the whole ASGI app (auth, validation, selection, JSON)
    through httpx's ASGI transport, `Evaluator.evaluate` alone, and `SharedExecutor.execute` alone.
 
@@ -28,7 +29,7 @@ import httpx
 
 from tests.sharing.aws import create_state_table
 from tests.sharing.helpers import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
-from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto
+from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
 
 SIZES = (1, 10, 50, 200)
 HIT_ROUNDS = 2000
@@ -71,6 +72,23 @@ def concurrent_rounds(label: str, emulator: Server, servers: list[Server], token
         polls = stats.get("GET /1/query_results/{dataset}/{id}", 0)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(f"| {n} | {results} | {queries} | {polls} | {p50:.0f} | {p99:.0f} | {failures} |")
+
+
+def redis_rounds(emulator: Server, env: dict[str, str], token: str) -> None:
+    import redis
+
+    with start_redis() as server:
+        shared = {**env, "EVALUATOR_STATE_BACKEND": "redis", "EVALUATOR_REDIS_URL": server.url}
+        with start_evaluator(shared) as a, start_evaluator(shared) as b:
+            client = redis.Redis.from_url(server.url)
+            client.config_resetstat()
+            concurrent_rounds("two evaluators, one Redis (redis-server)", emulator, [a, b], token, offset=20)
+            stats = client.info("commandstats")
+            client.close()
+    # Commands a script runs (HGET, HSET, PEXPIRE, DEL) are counted too, as their own names.
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    ran = ", ".join(f"{n.upper()} {calls[n]}" for n in sorted(calls, key=lambda n: -calls[n]))
+    print(f"Redis commands for these {len(SIZES)} rounds ({sum(SIZES)} evaluations): {ran}")
 
 
 def cache_hits(emulator: Server, registry: Path, token: str) -> None:
@@ -170,6 +188,7 @@ def main() -> None:
                     concurrent_rounds(
                         "two evaluators, one DynamoDB table (moto)", emulator, [a, b], token, offset=10
                     )
+            redis_rounds(emulator, env, token)
             cache_hits(emulator, registry, token)
 
 

@@ -40,6 +40,10 @@ FUNCTION = "EvaluatorFunction"
 # requirements.txt leaves these out on purpose.
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 
+# Runtime dependencies of the evaluator that Lambda never needs: redis serves only replicas in a
+# cluster (EVALUATOR_STATE_BACKEND=redis) and is imported by that backend alone.
+NOT_FOR_LAMBDA = ("redis",)
+
 
 def runtime_version() -> str:
     """The template's Python version, e.g. "3.13" for `Runtime: python3.13`."""

@@ -48,7 +48,7 @@ def test_build_targets_the_template_runtime_and_architecture() -> None:
     assert artifact.REPO / properties["CodeUri"] == artifact.CODE_URI
 
 
-def test_requirements_pin_every_runtime_dependency_but_the_aws_sdk() -> None:
+def test_requirements_pin_every_runtime_dependency_but_the_aws_sdk_and_cluster_only_ones() -> None:
     pyproject = tomllib.loads((artifact.REPO / "pyproject.toml").read_text())
     pins = _pins()
     for text in pyproject["project"]["dependencies"]:
@@ -56,6 +56,9 @@ def test_requirements_pin_every_runtime_dependency_but_the_aws_sdk() -> None:
         name = canonicalize_name(requirement.name)
         if name in {canonicalize_name(n) for n in artifact.RUNTIME_SDK}:
             assert name not in pins, f"{name} is the runtime's; do not bundle it"
+            continue
+        if name in {canonicalize_name(n) for n in artifact.NOT_FOR_LAMBDA}:
+            assert name not in pins, f"{name} is not used on Lambda; do not bundle it"
             continue
         assert name in pins, f"{name} is a runtime dependency but not in requirements.txt"
         assert requirement.specifier.contains(pins[name], prereleases=True), (text, pins[name])

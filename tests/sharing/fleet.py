@@ -1,7 +1,7 @@
 """A simulated fleet: many clusters, each with rollouts, evaluating through several evaluator instances.
 
 Used by the fleet test (assertions) and runnable on its own to print the figures:
-`.venv/bin/python -m tests.sharing.fleet`.
+`.venv/bin/python -m tests.sharing.fleet [dynamodb|redis]` (the shared state; default dynamodb).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.aws import evaluators_sharing_one_table
 from tests.sharing.helpers import VERSIONS, emulator_stats, error_rate, evaluation, write_registry
-from tests.support.servers import Server, aws_env, start_emulator, start_moto
+from tests.sharing.shared_state import evaluators_sharing_state, shared_state
+from tests.support.servers import Server, start_emulator
 
 CANARIES = ("bad", "good", "stable")
 
@@ -142,17 +143,16 @@ async def drive(
 
 @contextlib.contextmanager
 def fleet_servers(
-    workdir: Path, instances: int, clusters: int
+    workdir: Path, instances: int, clusters: int, backend: str = "dynamodb"
 ) -> Iterator[tuple[Server, list[Server], dict[str, str]]]:
     registry = workdir / "callers.json"
     tokens = write_registry(registry, [f"cluster-{c:02d}" for c in range(clusters)])
     with (
-        start_moto() as moto,
+        shared_state(backend) as state,
         start_emulator("--demo", "--result-delay-ms", "200", "--rate-limit-per-minute", "10") as emulator,
     ):
-        aws = aws_env(moto.url)
         settings = {"EVALUATOR_RATE_LIMIT_PER_MINUTE": "10", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-        with evaluators_sharing_one_table(emulator, aws, registry, instances, **settings) as servers:
+        with evaluators_sharing_state(emulator, state.fresh(), registry, instances, **settings) as servers:
             yield emulator, servers, tokens
 
 
@@ -164,8 +164,9 @@ def simulate(
     rollouts: int = 5,
     intervals: int = 9,
     every_s: float = 15,
+    backend: str = "dynamodb",
 ) -> FleetReport:
-    with fleet_servers(workdir, instances, clusters) as (emulator, servers, tokens):
+    with fleet_servers(workdir, instances, clusters, backend) as (emulator, servers, tokens):
         report = asyncio.run(
             drive(servers, tokens, plan(clusters, rollouts, seed=5), intervals=intervals, every_s=every_s)
         )
@@ -184,7 +185,8 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as workdir:
-        for line in simulate(Path(workdir)).lines():
+        backend = sys.argv[1] if len(sys.argv) > 1 else "dynamodb"
+        for line in simulate(Path(workdir), backend=backend).lines():
             print(line)
 
 

@@ -1,4 +1,6 @@
-"""Both state backends keep the same contract: conditional claims, generations, slots (DynamoDB on moto)."""
+"""Every state backend keeps the same contract: conditional claims, generations, slots.
+
+DynamoDB runs on a moto server, Redis on a real redis-server."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import pytest
 from honeycomb_evaluator.sharing.backends.base import Slot, SlotGrant, StateStore
 from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+from honeycomb_evaluator.sharing.backends.redis import RedisStore
 
 from tests.sharing.aws import create_state_table, dynamodb_client
-from tests.support.servers import aws_env, start_moto
+from tests.support.servers import aws_env, start_moto, start_redis
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +25,19 @@ def moto_env() -> Iterator[dict[str, str]]:
         yield aws_env(moto.url)
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with start_redis() as redis:
+        yield redis.url
+
+
+@pytest.fixture(params=["memory", "dynamodb", "redis"])
 def store(request: pytest.FixtureRequest) -> StateStore:
     if request.param == "memory":
         return MemoryStore()
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return RedisStore(url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
     env: dict[str, str] = request.getfixturevalue("moto_env")
     table = f"state-{uuid.uuid4().hex[:8]}"
     create_state_table(env, table)
@@ -63,6 +75,7 @@ def test_only_one_claim_wins_and_generations_advance(store: StateStore) -> None:
     assert run(store.claim("x", seen=pending, owner="c", lease_until=3000.0, ttl_seconds=60)) is None
     second = run(store.claim("x", seen=complete, owner="c", lease_until=3000.0, ttl_seconds=60))
     assert second is not None and second.generation == 2
+    assert run(store.get_execution("x")) == second  # nothing of the previous generation is left
     # The old generation's writers are now locked out.
     assert not run(store.set_complete("x", pending, completed_at=1.0, result=None, ttl_seconds=60))
 

@@ -1,4 +1,5 @@
-"""Fleet simulation: 4 evaluators on one DynamoDB table, 20 clusters x 5 rollouts, for about two minutes.
+"""Fleet simulation: 4 evaluators on one shared state (a DynamoDB table, or Redis), 20 clusters x 5
+rollouts, for about two minutes each.
 
 The emulator enforces Honeycomb's 10 query results per minute. The evaluators must never let it
 answer 429, lose no evaluation (each gets a value, or a clean 503 `rate_limited` with
@@ -12,11 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.sharing.fleet import simulate
+from tests.sharing.shared_state import SHARED_BACKENDS
 
 
 @pytest.mark.slow
-def test_fleet_shares_results_and_never_exceeds_the_budget(tmp_path: Path) -> None:
-    report = simulate(tmp_path, instances=4, clusters=20, rollouts=5, intervals=9, every_s=15)
+@pytest.mark.parametrize("backend", SHARED_BACKENDS)
+def test_fleet_shares_results_and_never_exceeds_the_budget(tmp_path: Path, backend: str) -> None:
+    report = simulate(
+        tmp_path, instances=4, clusters=20, rollouts=5, intervals=9, every_s=15, backend=backend
+    )
     print("\n".join(report.lines()))
     assert report.requests == 9 * 20 * 5 * 2
     assert report.transport_errors == 0

@@ -1,4 +1,5 @@
-"""Several evaluator processes sharing one DynamoDB table (moto server): one result, one budget."""
+"""Several evaluator processes sharing one state (a DynamoDB table on moto, or a real redis-server):
+one result, one budget."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.aws import dynamodb_client, evaluators_sharing_one_table
 from tests.sharing.helpers import (
     VERSIONS,
     created,
@@ -22,30 +22,38 @@ from tests.sharing.helpers import (
     reset_emulator,
     write_registry,
 )
-from tests.support.servers import Server, aws_env, start_emulator, start_moto
+from tests.sharing.shared_state import SHARED_BACKENDS, SharedState, evaluators_sharing_state, shared_state
+from tests.support.servers import Server, start_emulator
 
 TOKEN = "token-cluster-a"
 
 
-@pytest.fixture(scope="module")
-def moto_env() -> Iterator[dict[str, str]]:
-    with start_moto() as moto:
-        yield aws_env(moto.url)
+Infra = tuple[Server, SharedState, Path]
+
+
+@pytest.fixture(scope="module", params=SHARED_BACKENDS)
+def state(request: pytest.FixtureRequest) -> Iterator[SharedState]:
+    with shared_state(request.param) as backend:
+        yield backend
 
 
 @pytest.fixture
-def infra(moto_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, dict[str, str], Path]]:
+def infra(state: SharedState, tmp_path: Path) -> Iterator[Infra]:
     registry = tmp_path / "callers.json"
     write_registry(registry, ["cluster-a"])
     # An emulator per test: the counts asserted on are its own.
     with start_emulator("--demo", "--result-delay-ms", "1500") as emulator:
-        yield emulator, moto_env, registry
+        yield emulator, state, registry
 
 
 @contextlib.contextmanager
-def fleet(infra: tuple[Server, dict[str, str], Path], count: int, **extra: str) -> Iterator[list[Server]]:
-    emulator, aws, registry = infra
-    with evaluators_sharing_one_table(emulator, aws, registry, count, **extra) as servers:
+def fleet(infra: Infra, count: int, **extra: str) -> Iterator[list[Server]]:
+    """`count` evaluators on a fresh shared state; each server's extra["state"] is its namespace."""
+    emulator, state, registry = infra
+    state_env = state.fresh()
+    with evaluators_sharing_state(emulator, state_env, registry, count, **extra) as servers:
+        for server in servers:
+            server.extra.update(state_env)
         yield servers
 
 
@@ -65,8 +73,8 @@ def post(server: Server, body: dict[str, Any]) -> httpx.Response:
     )
 
 
-def test_instances_share_one_result_and_its_cache(infra: tuple[Server, dict[str, str], Path]) -> None:
-    emulator = infra[0]
+def test_instances_share_one_result_and_its_cache(infra: Infra) -> None:
+    emulator, state, _ = infra
     reset_emulator(emulator.url)
     with fleet(infra, 2) as (a, b):
         body = pinned(evaluation(VERSIONS["bad"], time_range=1800, max_age_seconds=120))
@@ -78,9 +86,12 @@ def test_instances_share_one_result_and_its_cache(infra: tuple[Server, dict[str,
         again = post(b, body)
         assert again.status_code == 200 and again.json()["cached"] is True
         assert created(emulator.url) == 1
+        # The shared state holds digests, ids and results, never the Honeycomb key.
+        stored = state.dump(a.extra)
+        assert stored and emulator.extra["api_key"].encode() not in stored
 
 
-def test_another_instance_resumes_a_pending_result(infra: tuple[Server, dict[str, str], Path]) -> None:
+def test_another_instance_resumes_a_pending_result(infra: Infra) -> None:
     emulator = infra[0]
     with fleet(infra, 2) as (a, b):
         # Warm both instances (clients, connections) so the short deadline below is spent waiting
@@ -97,7 +108,7 @@ def test_another_instance_resumes_a_pending_result(infra: tuple[Server, dict[str
         assert created(emulator.url) == 1
 
 
-def test_instances_share_one_rate_budget(infra: tuple[Server, dict[str, str], Path]) -> None:
+def test_instances_share_one_rate_budget(infra: Infra) -> None:
     emulator = infra[0]
     reset_emulator(emulator.url)
     limits = {
@@ -113,28 +124,15 @@ def test_instances_share_one_rate_budget(infra: tuple[Server, dict[str, str], Pa
     assert created(emulator.url) == 3 and rate_limited(emulator.url) == 0
 
 
-def test_an_abandoned_claim_is_taken_over(infra: tuple[Server, dict[str, str], Path]) -> None:
-    emulator, aws, _ = infra
+def test_an_abandoned_claim_is_taken_over(infra: Infra) -> None:
+    emulator, state, _ = infra
     reset_emulator(emulator.url)
     with fleet(infra, 1) as (evaluator,):
         body = evaluation(VERSIONS["bad"], time_range=3600)
         first = post(evaluator, body)
         assert first.status_code == 200, first.text
-        table = evaluator.extra["table"]
-        items = dynamodb_client(aws).scan(TableName=table)["Items"]
-        (execution,) = [
-            i for i in items if i.get("result_id", {}).get("S") == first.json()["query_result_id"]
-        ]
         # An instance claimed the next generation of that execution, then died (lease: 3 s).
-        abandoned = {
-            "pk": execution["pk"],
-            "sk": execution["sk"],
-            "state": {"S": "claimed"},
-            "gen": {"N": "99"},
-            "owner": {"S": "dead-instance:1"},
-            "lease": {"N": f"{time.time() + 3:.6f}"},
-        }
-        dynamodb_client(aws).put_item(TableName=table, Item=abandoned)
+        state.abandon_next_generation(evaluator.extra, first.json()["query_result_id"], time.time() + 3)
         answer = post(evaluator, {**body, "timeout_seconds": 15})
         assert answer.status_code == 200, answer.text
         assert answer.json()["cached"] is False  # created anew once the lease ran out

@@ -1,4 +1,4 @@
-"""Start the real servers tests talk to (emulator, moto, evaluator) on free loopback ports.
+"""Start the real servers tests talk to (emulator, moto, redis-server, evaluator) on free loopback ports.
 
 Each server is a separate process, exactly as a user would run it, so tests exercise the
 real HTTP stack. A server is ready when its health URL answers; it is stopped (and its output
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,3 +131,44 @@ def start_evaluator(env: Mapping[str, str], *flags: str) -> Iterator[Server]:
     argv += flags
     with start_process(argv, port, "/healthz", env=env) as server:
         yield server
+
+
+def _redis_ping(port: int) -> bool:
+    """One PING in the Redis protocol: True when the server answers PONG."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def start_redis(databases: int = 16, timeout: float = 15.0) -> Iterator[Server]:
+    """redis-server (Debian package `redis-server`) on a free port: no persistence, no config file.
+
+    `server.url` is its `redis://` URL (database 0); `extra["port"]` its port.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: `make redis-server` (Debian package redis-server)")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="redis-"))
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    argv += ["--dir", str(workdir), "--databases", str(databases), "--daemonize", "no"]
+    log_path = workdir / "redis.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
+    server = Server(url=f"redis://127.0.0.1:{port}/0", process=proc, log_path=log_path)
+    server.extra["port"] = str(port)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _redis_ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"redis-server not ready on port {port}:\n{server.output()}")
+            time.sleep(0.02)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -35,7 +35,7 @@ def build_store(state: StateSettings) -> StateStore:
         assert state.table_name is not None
         return DynamoDBStore(state.table_name)
     if state.backend == "redis":
-        from honeycomb_evaluator.sharing.backends.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+        from honeycomb_evaluator.sharing.backends.redis import RedisStore
 
         assert state.redis_url is not None
         store: StateStore = RedisStore(state.redis_url)

@@ -103,10 +103,12 @@ go-lint: ## gofmt and go vet on the Go modules
 go-test: setup ## Argo contract tests and plugin tests (Go)
 	@for m in $(GO_MODULES); do (cd $$m && EVALUATOR_VENV_BIN=$(BIN) go test -count=1 ./...) || exit 1; done
 
-# Every Kubernetes manifest under infra/ against the Argo Rollouts CRDs of the release
-# tests/argo/go.mod pins (from the Go module cache) and kube-apiserver's core/v1 validation.
-validate-manifests: ## every manifest under infra/ against the Argo Rollouts CRDs and core/v1
-	cd tests/argo && go run ./cmd/validate-manifests -root $(CURDIR)/infra
+# Every Kubernetes manifest under MANIFESTS (default infra/) against the Argo Rollouts CRDs of the
+# release tests/argo/go.mod pins (from the Go module cache) and kube-apiserver's core/v1 validation.
+# Your own: make validate-manifests MANIFESTS=path/to/your/manifests
+MANIFESTS ?= infra
+validate-manifests: ## manifests under infra/ (or MANIFESTS=dir) against the Argo Rollouts CRDs and core/v1
+	cd tests/argo && go run ./cmd/validate-manifests -root $(abspath $(MANIFESTS))
 
 plugin: ## build the Argo Rollouts plugin for linux/amd64 and linux/arm64
 	$(MAKE) -C infra/rollouts-plugin release

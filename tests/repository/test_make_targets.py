@@ -37,6 +37,7 @@ def test_make_help_lists_every_target() -> None:
     shown = subprocess.run(
         ["make", "--no-print-directory", "help"],
         cwd=REPOSITORY_ROOT,
+        env=unconfigured_env(),
         capture_output=True,
         text=True,
         check=True,

@@ -24,65 +24,75 @@ HELM_RENDERED := $(CURDIR)/.tools/rendered
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
         sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test redis-server
 
-help:
-	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
-	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifests, Helm chart, image"
-	@echo "make bench      benchmarks; figures go to docs/performance.md"
-	@echo "make emulator   only the Honeycomb emulator, with demo data, on :8081"
-	@echo "make serve      only the evaluator, on :8080"
-	@echo "make sam-build  build the Lambda artifact with SAM (no Docker)"
-	@echo "make plugin     build the Argo Rollouts plugin for linux/amd64 and linux/arm64"
-	@echo "make image      the OCI image (docker, podman or buildah); BASE_IMAGE=... picks the Python base"
-	@echo "make image-debian  the same image on a Python base made from Debian packages (no registry pulls)"
-	@echo "make image-test the image-debian image answers a real evaluation (chroot, no container engine)"
-	@echo "make helm-test  helm lint, helm template and manifest validation of infra/helm"
+# `make help` prints every target that has a `## what it does` comment on its line.
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# Quiet: a first `make run` should show the demo, not pages of pip output (errors still print).
+# setuptools reports every editable install with an information-only warning; that one is muted.
+PIP_QUIET := --quiet --disable-pip-version-check
+EDITABLE_INFO_OFF := PYTHONWARNINGS="ignore:Editable installation"
 
 $(SETUP_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "Installing the project and its dev tools into $(VENV) (first run only, a minute or two)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install $(PIP_QUIET) --upgrade pip
+	@$(EDITABLE_INFO_OFF) $(BIN)/pip install $(PIP_QUIET) -e '.[dev]'
+	@touch $@
 
-setup: $(SETUP_STAMP)
+setup: $(SETUP_STAMP) ## create .venv with the project and its dev tools (every Python target does this)
 
 # aws-sam-cli pins many libraries of its own, so it lives in a venv of its own. It is pinned
 # exactly because it pins cfn-lint, whose rules decide whether `sam validate --lint` passes
 # (to upgrade: change the version, `rm -rf .venv-sam`, rerun make sam-validate).
 $(SAM_VENV)/.stamp:
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==1.170.0'
-	touch $@
+	@echo "Installing aws-sam-cli into $(SAM_VENV) (first run only)"
+	@$(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	@$(SAM_VENV)/bin/pip install $(PIP_QUIET) 'aws-sam-cli==1.170.0'
+	@touch $@
 
-run: setup
+run: setup ## start the emulator with demo data and the evaluator; show one real evaluation
 	$(BIN)/python tests/support/run_demo.py
 
-emulator: setup
-	$(BIN)/honeycomb-emulator --demo --port 8081
+EMULATOR_PORT ?= 8081
+SERVE_PORT ?= 8080
 
-serve: setup
-	$(BIN)/honeycomb-evaluator serve --port 8080
+emulator: setup ## only the Honeycomb emulator, with demo data, on :8081 (EMULATOR_PORT)
+	$(BIN)/honeycomb-emulator --demo --port $(EMULATOR_PORT)
 
-test: lint typecheck pytest sam-validate go-lint go-test validate-manifests helm-test image-test
+# Pairs with `make emulator`: unless a Honeycomb key is configured (HONEYCOMB_API_KEY,
+# HONEYCOMB_API_KEY_FILE or HONEYCOMB_SECRET_ID), it queries the emulator with its demo key.
+# Anonymous callers are allowed unless EVALUATOR_ALLOW_ANONYMOUS says otherwise.
+serve: setup ## only the evaluator, on :8080 (SERVE_PORT), against `make emulator` unless a key is set
+	@if [ -z "$$HONEYCOMB_API_KEY$$HONEYCOMB_API_KEY_FILE$$HONEYCOMB_SECRET_ID" ]; then \
+	  export HONEYCOMB_API_KEY=emulator-key; \
+	  export HONEYCOMB_API_URL=$${HONEYCOMB_API_URL:-http://127.0.0.1:$(EMULATOR_PORT)}; \
+	  echo "No Honeycomb key configured: querying the emulator at $$HONEYCOMB_API_URL (make emulator)"; \
+	fi; \
+	export EVALUATOR_ALLOW_ANONYMOUS=$${EVALUATOR_ALLOW_ANONYMOUS:-true}; \
+	exec $(BIN)/honeycomb-evaluator serve --port $(SERVE_PORT)
 
-lint: setup
+test: lint typecheck pytest sam-validate go-lint go-test validate-manifests helm-test image-test ## everything CI runs: lint, types, pytest, SAM, Go, manifests, chart, image
+
+lint: setup ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup
+typecheck: setup ## mypy (strict on the evaluator)
 	$(BIN)/mypy functions/evaluator/honeycomb_evaluator
 	$(BIN)/mypy tests/emulator/honeycomb_emulator
 
 # The fleet simulation (marked slow) starts its own 4 evaluators, moto and the emulator, so it
 # runs alone after the rest instead of competing with them for the 2 cores.
 # tests/helm runs the helm binary; tests/image runs in image-test, after the image is built.
-pytest: setup redis-server $(HELM)
+pytest: setup redis-server $(HELM) ## the Python tests (the slow fleet simulations last, alone)
 	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image tests
 	$(BIN)/pytest -m slow --ignore=tests/image tests
 
 # The Redis backend's tests run a real redis-server (tests/support/servers.py starts it on a free
 # port). Installed from Debian's packages when missing: CI runs as root on a fresh machine.
-redis-server:
+redis-server: ## install redis-server (Debian package) when it is missing
 	@command -v redis-server >/dev/null || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
@@ -90,32 +100,34 @@ redis-server:
 # No telemetry, and a region so the SAM transform never has to look for AWS config.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
-sam-validate: $(SAM_VENV)/.stamp
+sam-validate: $(SAM_VENV)/.stamp ## sam validate --lint on template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
 # BuildMethod: makefile runs functions/evaluator/Makefile with .venv's python3 (first on PATH).
-sam-build: $(SAM_VENV)/.stamp setup
+sam-build: $(SAM_VENV)/.stamp setup ## build the Lambda artifact with SAM (no Docker)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam build --template template.yaml
 
-go-lint:
+go-lint: ## gofmt and go vet on the Go modules
 	@for m in $(GO_MODULES); do \
 	  out=$$(cd $$m && gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed in $$m: $$out"; exit 1; fi; \
 	  (cd $$m && go vet ./...) || exit 1; \
 	done
 
 # The Go suites start the emulator and the evaluator themselves from .venv/bin.
-go-test: setup
+go-test: setup ## Argo contract tests and plugin tests (Go)
 	@for m in $(GO_MODULES); do (cd $$m && EVALUATOR_VENV_BIN=$(BIN) go test -count=1 ./...) || exit 1; done
 
-# Every Kubernetes manifest under infra/ against the Argo Rollouts CRDs of the release
-# tests/argo/go.mod pins (from the Go module cache) and kube-apiserver's core/v1 validation.
-validate-manifests:
-	cd tests/argo && go run ./cmd/validate-manifests -root $(CURDIR)/infra
+# Every Kubernetes manifest under MANIFESTS (default infra/) against the Argo Rollouts CRDs of the
+# release tests/argo/go.mod pins (from the Go module cache) and kube-apiserver's core/v1 validation.
+# Your own: make validate-manifests MANIFESTS=path/to/your/manifests
+MANIFESTS ?= infra
+validate-manifests: ## manifests under infra/ (or MANIFESTS=dir) against the Argo Rollouts CRDs and core/v1
+	cd tests/argo && go run ./cmd/validate-manifests -root $(abspath $(MANIFESTS))
 
-plugin:
+plugin: ## build the Argo Rollouts plugin for linux/amd64 and linux/arm64
 	$(MAKE) -C infra/rollouts-plugin release
 
-bench: setup
+bench: setup ## benchmarks; figures go to docs/performance.md
 	$(BIN)/python -m tests.bench
 
 # --- Helm chart -----------------------------------------------------------------------------
@@ -130,11 +142,11 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 $(HELM):
 	GOFLAGS= GOBIN=$(dir $@) go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-helm: $(HELM)
+helm: $(HELM) ## build the pinned helm from the Go module proxy into .tools/
 
 # Lint and render the chart with every values file in tests/helm, then validate what it renders
 # like the manifests in infra/ (tests/helm/test_chart.py checks what the manifests say).
-helm-test: $(HELM)
+helm-test: $(HELM) ## helm lint, helm template and manifest validation of infra/helm
 	rm -rf $(HELM_RENDERED)
 	@for values in tests/helm/values-*.yaml; do \
 	  name=$$(basename $$values .yaml); echo "== $$name"; \
@@ -167,7 +179,7 @@ define need
 	@command -v $(1) >/dev/null || { apt-get update -q && $(APT_INSTALL) $(2); }
 endef
 
-image:
+image: ## the OCI image (docker, podman or buildah); BASE_IMAGE=... picks the Python base
 	@tool=$(CONTAINER_TOOL); \
 	if [ -z "$$tool" ]; then \
 	  if docker info >/dev/null 2>&1; then tool=docker; \
@@ -183,7 +195,7 @@ image:
 
 # Both bases from Debian's packages (infra/image/make-debian-base.sh; cached in $(IMAGE_CACHE)), then
 # the same Containerfile on them, with buildah.
-image-debian:
+image-debian: ## the same image on a Python base made from Debian packages (no registry pulls)
 	$(call need,debootstrap,debootstrap)
 	$(call need,buildah,buildah)
 	BUILDAH_FLAGS="--root $(IMAGE_CACHE)/storage --runroot $(IMAGE_CACHE)/run --storage-driver vfs" \
@@ -191,8 +203,8 @@ image-debian:
 	$(MAKE) image CONTAINER_TOOL=buildah BASE_IMAGE=localhost/honeycomb-evaluator-base:runtime \
 	  BUILDER_IMAGE=localhost/honeycomb-evaluator-base:builder
 
-image-test: image-debian setup
+image-test: image-debian setup ## the image-debian image answers a real evaluation (chroot, no engine)
 	IMAGE_CACHE=$(IMAGE_CACHE) EVALUATOR_IMAGE=$(IMAGE) EVALUATOR_IMAGE_REQUIRED=1 $(BIN)/pytest tests/image
 
-clean:
+clean: ## remove the virtualenvs, build output and caches (not the per-machine image cache)
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .tools

@@ -1,5 +1,6 @@
 """What the result links point at: ``/ui/{team}/datasets/{ds}/result/{id}`` (an HTML table of the
-result) and ``.../snapshot`` (an SVG line chart of the first calculation over time).
+result) and ``.../snapshot`` (an SVG line chart of the first calculation over time, one line per
+breakdown group).
 
 Honeycomb's UI is far richer; these pages exist so that links in evaluator answers open
 something useful when the emulator stands in for Honeycomb.
@@ -66,26 +67,68 @@ def first_calculation_key(query: dict[str, Any]) -> str:
     return f"{first['op']}({first['column']})" if first.get("column") else str(first["op"])
 
 
+# Colours of successive breakdown groups (more groups than colours reuse them, in order).
+PALETTE = ("#f5a623", "#4a90d9", "#d0021b", "#7ed321", "#9013fe", "#50e3c2", "#8b572a", "#417505")
+LEGEND_LINE = 14
+# One breakdown group's points: (ISO time of the bucket, value).
+Points = list[tuple[str, float]]
+
+
+def series_by_group(query: dict[str, Any], series: list[dict[str, Any]], key: str) -> dict[str, Points]:
+    """The (time, value) points of each breakdown group, named by its breakdown values.
+
+    Series buckets of all groups come interleaved by time; joining them into one line would draw
+    a zig-zag between groups, so each group gets its own line.
+    """
+    breakdowns = [str(b) for b in query.get("breakdowns") or []]
+    groups: dict[str, Points] = {}
+    for item in series:
+        data = item.get("data", {})
+        value = data.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        name = ", ".join(f"{b}={data.get(b)}" for b in breakdowns) or key
+        groups.setdefault(name, []).append((str(item.get("time", "")), float(value)))
+    return groups
+
+
+def chart(title: str, groups: dict[str, Points]) -> str:
+    """An SVG chart: x is time (shared by all groups), y the value from 0 to the largest."""
+    times = sorted({t for points in groups.values() for t, _ in points})
+    position = {t: i for i, t in enumerate(times)}
+    top = max((v for points in groups.values() for _, v in points), default=1.0) or 1.0
+    legend_height = LEGEND_LINE * len(groups) if len(groups) > 1 else 0
+    height = HEIGHT + legend_height
+    step = (WIDTH - 2 * PAD) / max(1, len(times) - 1)
+
+    def xy(t: str, v: float) -> str:
+        return f"{PAD + position[t] * step:.1f},{HEIGHT - PAD - (v / top) * (HEIGHT - 2 * PAD):.1f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{PAD}" y="20" font-family="sans-serif" font-size="12">{html.escape(title)}'
+        f" (max {top:g})</text>",
+    ]
+    for index, (name, points) in enumerate(groups.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        coordinates = " ".join(xy(t, v) for t, v in sorted(points))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}">')
+        parts.append(f"<title>{html.escape(name)}</title></polyline>")
+        if len(groups) > 1:
+            y = HEIGHT + LEGEND_LINE * index + 4
+            parts.append(f'<rect x="{PAD}" y="{y - 8}" width="10" height="3" fill="{colour}"/>')
+            label = html.escape(name)
+            parts.append(
+                f'<text x="{PAD + 16}" y="{y}" font-family="sans-serif" font-size="11">{label}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 async def snapshot(request: Request) -> Response:
     record = _record(request)
     data = _data(record) or {}
     key = first_calculation_key(record.query)
-    points = [
-        float(item["data"][key])
-        for item in data.get("series", [])
-        if isinstance(item.get("data", {}).get(key), int | float)
-    ]
-    top = max(points, default=1.0) or 1.0
-    step = (WIDTH - 2 * PAD) / max(1, len(points) - 1)
-    path = " ".join(
-        f"{PAD + i * step:.1f},{HEIGHT - PAD - (v / top) * (HEIGHT - 2 * PAD):.1f}"
-        for i, v in enumerate(points)
-    )
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}">'
-        f'<rect width="100%" height="100%" fill="white"/>'
-        f'<text x="{PAD}" y="20" font-family="sans-serif" font-size="12">{html.escape(key)}'
-        f" (max {top:g})</text>"
-        f'<polyline fill="none" stroke="#f5a623" stroke-width="2" points="{path}"/></svg>'
-    )
-    return Response(svg, media_type="image/svg+xml")
+    groups = series_by_group(record.query, data.get("series", []), key)
+    return Response(chart(key, groups), media_type="image/svg+xml")

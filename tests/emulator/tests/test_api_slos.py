@@ -59,7 +59,7 @@ SLO_FILE = {
 
 
 @pytest.fixture(scope="module")
-def slo_emulator(openapi: OpenAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honeycomb]:
+def slo_emulator(openapi: OpenAPI | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honeycomb]:
     path = tmp_path_factory.mktemp("slos") / "slos.json"
     path.write_text(json.dumps(SLO_FILE))
     with (

@@ -1,6 +1,6 @@
 """The emulator's query engine: a DuckDB event store and Honeycomb Query Data semantics.
 
-Public interface, as agreed with the server (/tmp/engine_iface.md): Event, DatasetInfo, ColumnInfo,
+Public interface, as agreed between the engine and the server: Event, DatasetInfo, ColumnInfo,
 QueryError, Store, normalize_query, unknown_columns, uses_relational_fields, resolve_window,
 run_query. Additions, none of which change that contract:
 - ``slugify`` (dataset name -> slug) and ``ALL_DATASETS`` (``"__all__"``);

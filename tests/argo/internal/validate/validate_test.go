@@ -22,7 +22,12 @@ func validator(t *testing.T) *Validator {
 			sharedErr = err
 			return
 		}
-		sharedValidator, sharedErr = New(dir)
+		flaggerCRD, err := manifests.FlaggerCRDFile()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedValidator, sharedErr = New(dir, flaggerCRD)
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -70,8 +75,29 @@ spec:
           args: [{name: hash, valueFrom: {podTemplateHashValue: Latest}}]
 `
 
+// A Flagger Canary with one webhook, checked against Flagger's own CRD.
+const validCanary = `
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: c
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: c}
+  service: {port: 8080}
+  analysis:
+    interval: 1m
+    threshold: 3
+    maxWeight: 50
+    stepWeight: 10
+    webhooks:
+    - name: w
+      type: rollout
+      url: http://example.com/v1/flagger
+      metadata: {max: "0.02", request: "{}"}
+`
+
 func TestValidManifestsPass(t *testing.T) {
-	content := validTemplate + "---" + validRollout + `---
+	content := validTemplate + "---" + validRollout + "---" + validCanary + `---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
@@ -117,6 +143,8 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 		{"secret with a misspelled field", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringdata: {token: x}\n", `unknown field "stringdata"`},
 		{"secret with an invalid key", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {\"bad key\": x}\n", "data[bad key]: Invalid value"},
 		{"secret data not base64", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: \"not base64!\"}\n", "illegal base64"},
+		{"canary webhook with a field Flagger lacks", strings.Replace(validCanary, "type: rollout", "type: rollout\n      headers: {a: b}", 1), "spec.analysis.webhooks[0].headers: Forbidden: unknown field"},
+		{"canary webhook metadata value not a string", strings.Replace(validCanary, `max: "0.02"`, "max: 0.02", 1), "metadata.max in body must be of type string"},
 		{"unknown kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", "no schema for apps/v1, Kind=Deployment"},
 		{"kind without apiVersion", "kind: Secret\nmetadata: {name: s}\n", "apiVersion"},
 	}

@@ -13,12 +13,12 @@ from honeycomb_evaluator.gates.slo import (
     MalformedSloAnswer,
     SloNameError,
     SloReport,
-    SloRequest,
     answer_body,
     find_by_name,
     read_report,
     slo_ui_url,
 )
+from honeycomb_evaluator.models.slo_request import SloRequest
 from pydantic import ValidationError
 
 from tests.support.servers import Server, start_emulator

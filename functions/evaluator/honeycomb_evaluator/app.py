@@ -216,7 +216,6 @@ def create_app(
         # The JWT route of an HTTP API (API Gateway checks the token, docs/design.md "Callers").
         Route("/oauth/v1/evaluate", evaluate, methods=["POST"]),
         Route("/v1/slo", slo, methods=["POST"]),
-        Route("/oauth/v1/slo", slo, methods=["POST"]),
         Route("/v1/flagger", flagger, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

@@ -34,7 +34,7 @@ from honeycomb_evaluator.gates.slo import (
     slo_ui_url,
 )
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, Scope
-from honeycomb_evaluator.honeycomb.errors import HoneycombError, HoneycombUnavailable
+from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombError, HoneycombUnavailable
 from honeycomb_evaluator.honeycomb.slos import detailed_slo_and_alerts, list_slos, team_and_environment
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger
@@ -72,6 +72,18 @@ class SloService:
         record.dataset, record.environment = request.dataset, request.environment
         deadline = time.monotonic() + float(request.timeout_seconds)
         record.target = await self._target(request.environment, deadline)
+        try:
+            return await self._answer(request, record, deadline)
+        except HoneycombAuthRejected:
+            # As for evaluations: the key may have been rotated; reread it once, retry if it changed.
+            fresh = await self._target(request.environment, deadline, refresh=True)
+            if (fresh.key_id, fresh.api_url) == (record.target.key_id, record.target.api_url):
+                raise
+            record.target = fresh
+            return await self._answer(request, record, deadline)
+
+    async def _answer(self, request: SloRequest, record: EvaluationRecord, deadline: float) -> dict[str, Any]:
+        assert record.target is not None
         scope = Scope(record.target, request.dataset, deadline, record.stats)
         slo_id = request.slo_id or await self._id_by_name(scope, request.slo_name or "")
         report, record.served = await self._report(scope, slo_id)
@@ -83,10 +95,10 @@ class SloService:
             record.outcome = "no_data"
         return body
 
-    async def _target(self, environment: str, deadline: float) -> HoneycombTarget:
+    async def _target(self, environment: str, deadline: float, *, refresh: bool = False) -> HoneycombTarget:
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                return await self.keys.resolve(environment)
+                return await self.keys.resolve(environment, refresh=refresh)
         except TimeoutError:
             raise DeadlineExceeded("the Honeycomb key could not be read before the deadline") from None
 

@@ -172,7 +172,7 @@ def create_app(
         from honeycomb_evaluator.gates.flagger_route import check_canary
 
         body = await read_json_object(request, settings.max_body_bytes)
-        return await check_canary(body, caller_credentials(request), authenticator, evaluator, record)
+        return await check_canary(body, caller_credentials(request), service, record)
 
     async def evaluate(request: Request) -> Response:
         return await served(request, evaluate_work)

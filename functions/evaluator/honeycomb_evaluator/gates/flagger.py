@@ -7,10 +7,11 @@ reports only "giving up after N attempt(s)", dropping the body, so the reason of
 could not be decided is sent with 424 instead (see `flagger_status`).
 
 Metadata:
-- `request`: an evaluation request (the body of `POST /v1/evaluate`) as a JSON string, whose
-  string values may hold placeholders: `{{ name }}` / `{{ target }}` (the canary workload),
-  `{{ primary }}` (`<name>-primary`, Flagger's baseline), `{{ namespace }}`, `{{ phase }}`,
-  `{{ checksum }}` and `{{ variables.<key> }}` for any other metadata entry;
+- `request`: an evaluation request (the body of `POST /v1/evaluate`) as a JSON string, or `slo`:
+  an SLO gate request (the body of `POST /v1/slo`); their string values may hold placeholders:
+  `{{ name }}` / `{{ target }}` (the canary workload), `{{ primary }}` (`<name>-primary`,
+  Flagger's baseline), `{{ namespace }}`, `{{ phase }}`, `{{ checksum }}` and
+  `{{ variables.<key> }}` for any other metadata entry;
 - `max` / `min`: the bounds `value` must stay within (inclusive); at least one, unless the
   request carries a canary judgement (`judge`), whose verdict decides;
 - `no_data`: `fail` (default) or `pass`, what `value: null` means;
@@ -30,7 +31,7 @@ from honeycomb_evaluator.gates.placeholders import UnknownPlaceholder, fill
 
 CHECK_FAILED_STATUS = 412
 UNDECIDED_STATUS = 424
-RESERVED_KEYS = frozenset({"request", "max", "min", "no_data", "token"})
+RESERVED_KEYS = frozenset({"request", "slo", "max", "min", "no_data", "token"})
 
 
 class FlaggerPayload(BaseModel):
@@ -44,7 +45,7 @@ class FlaggerPayload(BaseModel):
     checksum: StrictStr = ""
     metadata: dict[StrictStr, StrictStr] = Field(
         default_factory=dict,
-        description="`request` (JSON evaluation request), `max`, `min`, `no_data`, `token`, variables.",
+        description="`request` or `slo` (JSON), `max`, `min`, `no_data`, `token`, variables: docs/flagger.md",
     )
 
     @property
@@ -63,7 +64,8 @@ class GateInputError(ValueError):
 
 @dataclass(frozen=True)
 class FlaggerCheck:
-    request: dict[str, Any]  # the evaluation request, placeholders filled, not yet validated
+    gate: Literal["request", "slo"]  # which metadata key held the request: which gate runs it
+    request: dict[str, Any]  # placeholders filled, not yet validated
     max: float | None
     min: float | None
     no_data: Literal["fail", "pass"]
@@ -94,21 +96,22 @@ def variables_of(payload: FlaggerPayload) -> dict[str, str]:
 
 def read_check(payload: FlaggerPayload) -> FlaggerCheck:
     metadata = payload.metadata
-    text = metadata.get("request")
-    if text is None:
+    gate: Literal["request", "slo"] = "slo" if "slo" in metadata else "request"
+    if gate not in metadata or ("slo" in metadata and "request" in metadata):
         raise GateInputError(
-            "metadata.request", "metadata.request (the evaluation request as JSON) is required"
+            "metadata.request", "metadata needs exactly one of request (an evaluation) and slo (an SLO gate)"
         )
+    where = f"metadata.{gate}"
     try:
-        document = json.loads(text)
+        document = json.loads(metadata[gate])
     except ValueError as e:
-        raise GateInputError("metadata.request", f"metadata.request is not valid JSON: {e}") from None
+        raise GateInputError(where, f"{where} is not valid JSON: {e}") from None
     if not isinstance(document, dict):
-        raise GateInputError("metadata.request", "metadata.request must be a JSON object")
+        raise GateInputError(where, f"{where} must be a JSON object")
     try:
         request = fill(document, variables_of(payload))
     except UnknownPlaceholder as e:
-        raise GateInputError(_dotted("metadata.request", e.path), str(e)) from None
+        raise GateInputError(_dotted(where, e.path), str(e)) from None
     upper, lower = _bound(metadata, "max"), _bound(metadata, "min")
     if upper is None and lower is None and "judge" not in request:
         raise GateInputError("metadata", "metadata needs max or min (or a judge in the request) to decide")
@@ -117,9 +120,8 @@ def read_check(payload: FlaggerPayload) -> FlaggerCheck:
     no_data = metadata.get("no_data", "fail")
     if no_data not in ("fail", "pass"):
         raise GateInputError("metadata.no_data", "metadata.no_data must be fail or pass")
-    return FlaggerCheck(
-        request=request, max=upper, min=lower, no_data="pass" if no_data == "pass" else "fail"
-    )
+    policy: Literal["fail", "pass"] = "pass" if no_data == "pass" else "fail"
+    return FlaggerCheck(gate=gate, request=request, max=upper, min=lower, no_data=policy)
 
 
 def _bound(metadata: dict[str, str], key: str) -> float | None:
@@ -146,7 +148,7 @@ def decide(payload: FlaggerPayload, check: FlaggerCheck, answer: dict[str, Any])
     if isinstance(verdict, str):
         reason = f"{where}: verdict {verdict}" + (f": {answer['reason']}" if answer.get("reason") else "")
         return Decision(verdict == "pass", None if verdict == "pass" else "check_failed", reason)
-    calculation = answer.get("calculation", "value")
+    calculation = answer.get("calculation") or answer.get("figure") or "value"
     value = answer.get("value")
     if value is None:
         passed = check.no_data == "pass"
@@ -179,7 +181,7 @@ def _number(value: float) -> str:
 def answer_body(decision: Decision, answer: dict[str, Any]) -> dict[str, Any]:
     """The JSON Flagger gets. On failure `error` comes first, so Flagger's log line starts with why."""
     facts = {"passed": decision.passed, "reason": decision.reason, "value": answer.get("value")}
-    for key in ("verdict", "query_url", "window"):
+    for key in ("verdict", "query_url", "window", "slo_url", "triggered_burn_alerts"):
         if key in answer:
             facts[key] = answer[key]
     if decision.passed:

@@ -2,8 +2,9 @@
 
 The body is Flagger's payload; the caller's token comes from the `Authorization` header when a
 proxy adds one, else from `metadata.token` (Flagger webhooks cannot send headers). The filled
-evaluation request runs exactly as `POST /v1/evaluate` would run it (same validation, caller
-permissions, sharing and rate budget). Every answer is JSON; see flagger.py for the statuses.
+request (`metadata.request` or `metadata.slo`) runs exactly as `POST /v1/evaluate` or
+`POST /v1/slo` would run it (same validation, caller permissions, sharing and rate budget).
+Every answer is JSON; see flagger.py for the statuses.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.registry import Credentials
 from honeycomb_evaluator.errors import InvalidRequest, answer_for
 from honeycomb_evaluator.gates.flagger import (
+    FlaggerCheck,
     FlaggerPayload,
     GateInputError,
     answer_body,
@@ -31,7 +32,8 @@ from honeycomb_evaluator.gates.flagger import (
 from honeycomb_evaluator.validation import validation_error
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord, Evaluator
+    from honeycomb_evaluator.evaluate import EvaluationRecord
+    from honeycomb_evaluator.service import Service
 
 
 def with_metadata_token(credentials: Credentials, body: Mapping[str, Any]) -> Credentials:
@@ -46,14 +48,10 @@ def with_metadata_token(credentials: Credentials, body: Mapping[str, Any]) -> Cr
 
 
 async def check_canary(
-    body: dict[str, Any],
-    credentials: Credentials,
-    authenticator: Authenticator,
-    evaluator: Evaluator,
-    record: EvaluationRecord,
+    body: dict[str, Any], credentials: Credentials, service: Service, record: EvaluationRecord
 ) -> tuple[int, dict[str, Any]]:
     """The status and body Flagger gets (errors are raised; `error_answer` renders them)."""
-    record.caller = await authenticator.authenticate(with_metadata_token(credentials, body))
+    record.caller = await service.authenticator.authenticate(with_metadata_token(credentials, body))
     try:
         payload = FlaggerPayload.model_validate(body)
     except ValidationError as e:
@@ -62,21 +60,30 @@ async def check_canary(
         check = read_check(payload)
     except GateInputError as e:
         raise InvalidRequest(e.message, field=e.field) from None
-    from honeycomb_evaluator.models.request import EvaluateRequest
-
-    try:
-        request = EvaluateRequest.model_validate(check.request)
-    except ValidationError as e:
-        invalid = validation_error(e)
-        raise InvalidRequest(
-            f"metadata.request.{invalid.message}", field=f"metadata.request.{invalid.field}"
-        ) from None
-    authorize_caller(record.caller, request.dataset, request.environment)
-    answer = await evaluator.evaluate(request, record)
+    answer = await _run(check, service, record)
     decision = decide(payload, check, answer)
     if not decision.passed:
         record.outcome = decision.code or "check_failed"
     return decision_status(decision), answer_body(decision, answer)
+
+
+async def _run(check: FlaggerCheck, service: Service, record: EvaluationRecord) -> dict[str, Any]:
+    """The filled request through its gate, exactly as its own route would run it."""
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.models.slo_request import SloRequest
+
+    model: type[EvaluateRequest | SloRequest] = SloRequest if check.gate == "slo" else EvaluateRequest
+    try:
+        request = model.model_validate(check.request)
+    except ValidationError as e:
+        invalid = validation_error(e)
+        where = f"metadata.{check.gate}"
+        raise InvalidRequest(f"{where}.{invalid.message}", field=f"{where}.{invalid.field}") from None
+    assert record.caller is not None
+    authorize_caller(record.caller, request.dataset, request.environment)
+    if isinstance(request, SloRequest):
+        return await service.slo.answer(request, record)
+    return await service.evaluator.evaluate(request, record)
 
 
 def error_answer(error: BaseException, request_id: str) -> JSONResponse:

@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SAM_VENV := .venv-sam
 SETUP_STAMP := $(VENV)/.setup-stamp
-GO_MODULES := tests/argo infra/rollouts-plugin
+GO_MODULES := tests/argo infra/rollouts-plugin tests/flagger
 export GOFLAGS ?= -mod=mod
 # argo-rollouts v1.10.2 (the newest release) requires Go >= 1.26.10; machines here ship 1.26.8.
 # The go command fetches this approved toolchain from the module proxy on first use (~76 MB).
@@ -118,7 +118,8 @@ go-test: setup ## Argo contract tests and plugin tests (Go)
 	@for m in $(GO_MODULES); do (cd $$m && EVALUATOR_VENV_BIN=$(BIN) go test -count=1 ./...) || exit 1; done
 
 # Every Kubernetes manifest under MANIFESTS (default infra/) against the Argo Rollouts CRDs of the
-# release tests/argo/go.mod pins (from the Go module cache) and kube-apiserver's core/v1 validation.
+# release tests/argo/go.mod pins, Flagger's CRDs of the release tests/flagger/go.mod pins (both from
+# the Go module cache) and kube-apiserver's core/v1 validation.
 # Your own: make validate-manifests MANIFESTS=path/to/your/manifests
 MANIFESTS ?= infra
 validate-manifests: ## manifests under infra/ (or MANIFESTS=dir) against the Argo Rollouts CRDs and core/v1

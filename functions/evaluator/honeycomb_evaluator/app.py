@@ -28,6 +28,7 @@ from starlette.routing import Route
 from honeycomb_evaluator import __version__
 from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.auth import credentials_from
+from honeycomb_evaluator.callers.registry import ANONYMOUS, Credentials
 from honeycomb_evaluator.errors import (
     BodyTooLarge,
     ErrorAnswer,
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 Authorize = Callable[[Request, "EvaluateRequest"], Awaitable[None]]
+# One route's work: the status and JSON body of a success (errors are raised).
+Work = Callable[[Request, EvaluationRecord], Awaitable[tuple[int, dict[str, Any]]]]
+Render = Callable[[BaseException, str], Response]
 
 CORRELATION_HEADERS = ("x-request-id", "x-correlation-id", "x-analysis-run")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:/-]")
@@ -66,7 +70,7 @@ def correlation_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-def error_response(error: BaseException, request_id: str | None = None) -> JSONResponse:
+def error_response(error: BaseException, request_id: str | None = None) -> Response:
     answer: ErrorAnswer = answer_for(error)
     headers = answer.headers()
     if request_id:
@@ -107,35 +111,23 @@ def create_app(
     settings = service.settings
     authenticator, evaluator = service.authenticator, service.evaluator
 
-    async def evaluate(request: Request) -> Response:
+    def caller_credentials(request: Request) -> Credentials:
+        event = request.scope.get("aws.event")
+        return credentials_from(request.headers, event if isinstance(event, dict) else None)
+
+    async def served(request: Request, work: Work, render: Render = error_response) -> Response:
+        """Run one route's work with the request's correlation id, log line and metrics."""
         request_id = correlation_id(request)
         logger.thread_safe_append_keys(correlation_id=request_id)
         record = EvaluationRecord()
         try:
-            # 401 before the body is even read.
-            event = request.scope.get("aws.event")
-            credentials = credentials_from(request.headers, event if isinstance(event, dict) else None)
-            record.caller = await authenticator.authenticate(credentials)
-            logger.thread_safe_append_keys(caller=record.caller.name)
-            body = await read_json_object(request, settings.max_body_bytes)
-            # Imported (and its validator built) on first use, not with the app: an import costs
-            # every cold start, and on SnapStart handler.prime builds it before the snapshot.
-            from honeycomb_evaluator.models.request import EvaluateRequest
-
-            try:
-                parsed = EvaluateRequest.model_validate(body)
-            except ValidationError as e:
-                raise validation_error(e) from None
-            authorize_caller(record.caller, parsed.dataset, parsed.environment)
-            if authorize is not None:
-                await authorize(request, parsed)
-            answer = await evaluator.evaluate(parsed, record)
-            record.status = 200
-            return JSONResponse(answer, headers={"X-Request-Id": request_id})
+            status, answer = await work(request, record)
+            record.status = status
+            return JSONResponse(answer, status_code=status, headers={"X-Request-Id": request_id})
         except Exception as e:
             if not isinstance(e, EvaluatorError) and answer_for(e).code == "internal_error":
                 logger.exception("unexpected error during evaluation")
-            response = error_response(e, request_id)
+            response = render(e, request_id)
             record.status = response.status_code
             if record.dataset is None and record.outcome == "ok":
                 record.outcome = answer_for(e).code
@@ -143,6 +135,55 @@ def create_app(
         finally:
             record_request(record)
             logger.thread_safe_remove_keys(["correlation_id", "caller"])
+
+    async def identified(request: Request, record: EvaluationRecord) -> dict[str, Any]:
+        """401 before the body is even read; then the body."""
+        record.caller = await authenticator.authenticate(caller_credentials(request))
+        logger.thread_safe_append_keys(caller=record.caller.name)
+        return await read_json_object(request, settings.max_body_bytes)
+
+    async def evaluate_work(request: Request, record: EvaluationRecord) -> tuple[int, dict[str, Any]]:
+        body = await identified(request, record)
+        # Imported (and its validator built) on first use, not with the app: an import costs
+        # every cold start, and on SnapStart handler.prime builds it before the snapshot.
+        from honeycomb_evaluator.models.request import EvaluateRequest
+
+        try:
+            parsed = EvaluateRequest.model_validate(body)
+        except ValidationError as e:
+            raise validation_error(e) from None
+        authorize_caller(record.caller or ANONYMOUS, parsed.dataset, parsed.environment)
+        if authorize is not None:
+            await authorize(request, parsed)
+        return 200, await evaluator.evaluate(parsed, record)
+
+    async def slo_work(request: Request, record: EvaluationRecord) -> tuple[int, dict[str, Any]]:
+        body = await identified(request, record)
+        from honeycomb_evaluator.models.slo_request import SloRequest
+
+        try:
+            parsed = SloRequest.model_validate(body)
+        except ValidationError as e:
+            raise validation_error(e) from None
+        authorize_caller(record.caller or ANONYMOUS, parsed.dataset, parsed.environment)
+        return 200, await service.slo.answer(parsed, record)
+
+    async def flagger_work(request: Request, record: EvaluationRecord) -> tuple[int, dict[str, Any]]:
+        from honeycomb_evaluator.gates.flagger_route import check_canary
+
+        body = await read_json_object(request, settings.max_body_bytes)
+        return await check_canary(body, caller_credentials(request), service, record)
+
+    async def evaluate(request: Request) -> Response:
+        return await served(request, evaluate_work)
+
+    async def slo(request: Request) -> Response:
+        return await served(request, slo_work)
+
+    async def flagger(request: Request) -> Response:
+        from honeycomb_evaluator.gates.flagger_route import error_answer
+
+        return await served(request, flagger_work, error_answer)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "version": __version__})
@@ -174,6 +215,8 @@ def create_app(
         Route("/v1/evaluate", evaluate, methods=["POST"]),
         # The JWT route of an HTTP API (API Gateway checks the token, docs/design.md "Callers").
         Route("/oauth/v1/evaluate", evaluate, methods=["POST"]),
+        Route("/v1/slo", slo, methods=["POST"]),
+        Route("/v1/flagger", flagger, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]

@@ -19,6 +19,7 @@ from honeycomb_evaluator.honeycomb.errors import (
     HoneycombInvalidQuery,
     HoneycombNotFound,
     HoneycombRateLimited,
+    HoneycombSloNotFound,
     HoneycombTimeout,
     HoneycombUnavailable,
 )
@@ -67,6 +68,10 @@ class AmbiguousSelection(EvaluatorError):
 
 class NoData(EvaluatorError):
     """No data and the caller asked for an error in that case (`empty: "error"`)."""
+
+
+class SloNotFound(EvaluatorError):
+    """No SLO has the name the SLO gate was given (or several have: then it is InvalidRequest)."""
 
 
 class NotConfigured(EvaluatorError):
@@ -128,12 +133,14 @@ ANSWERS: dict[type[Exception], Answer] = {
     InvalidRequest: Answer(422, "invalid_request"),
     AmbiguousSelection: Answer(422, "ambiguous_selection"),
     NoData: Answer(422, "no_data"),
+    SloNotFound: Answer(404, "slo_not_found"),
     InternalError: Answer(500, "internal_error"),
     NotConfigured: Answer(500, "not_configured"),
     RateLimited: Answer(503, "rate_limited", budget="evaluator"),
     DeadlineExceeded: Answer(504, "timeout"),
     StateUnavailable: Answer(502, "upstream_error"),
     HoneycombNotFound: Answer(404, "dataset_not_found", field="dataset", prefix="Honeycomb: "),
+    HoneycombSloNotFound: Answer(404, "slo_not_found", field="slo_id", prefix="Honeycomb: "),
     HoneycombInvalidQuery: Answer(
         422, "invalid_query", field="query", prefix="Honeycomb rejected the query: "
     ),

@@ -7,8 +7,11 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from honeycomb_evaluator import __version__
+from honeycomb_evaluator.gates.flagger import FlaggerPayload
+from honeycomb_evaluator.models.gate_responses import FlaggerAnswer, SloResponse
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.models.response import ErrorResponse, EvaluateResponse, Health
+from honeycomb_evaluator.models.slo_request import SloRequest
 
 ERRORS = {
     "400": "`malformed_json`: the body is not a JSON object.",
@@ -22,6 +25,8 @@ ERRORS = {
     "503": "`rate_limited` (`retry_after_seconds` and `Retry-After` set).",
     "504": "`timeout`: retrying the same request resumes the same Honeycomb result.",
 }
+# The error statuses the Flagger route answers as they are (the others become 424).
+FLAGGER_PASSED_ON = ("400", "401", "403", "404", "413", "422", "500")
 
 
 def _json(ref: str) -> dict[str, Any]:
@@ -35,6 +40,10 @@ def openapi_document() -> dict[str, Any]:
             (EvaluateResponse, "serialization"),
             (ErrorResponse, "serialization"),
             (Health, "serialization"),
+            (SloRequest, "validation"),
+            (SloResponse, "serialization"),
+            (FlaggerPayload, "validation"),
+            (FlaggerAnswer, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",
     )
@@ -53,6 +62,46 @@ def openapi_document() -> dict[str, Any]:
             **error_responses,
         },
     }
+    slo = {
+        "summary": "One figure of a Honeycomb SLO (no query budget; cached for the 5-minute reporting)",
+        "operationId": "slo",
+        "requestBody": {"required": True, "content": _json("SloRequest")},
+        "responses": {
+            "200": {
+                "description": "The figure, the SLO's other figures and triggered burn alerts.",
+                "content": _json("SloResponse"),
+            },
+            **error_responses,
+            "404": {
+                "description": "`slo_not_found` (field `slo_id` or `slo_name`), `dataset_not_found`.",
+                "content": _json("ErrorResponse"),
+            },
+        },
+    }
+    flagger = {
+        "summary": "A Flagger webhook: the evaluation request in `metadata.request`, bounds in `max`/`min`",
+        "description": "docs/flagger.md. Flagger retries 429 and 5xx and then logs no body, so an "
+        "undecided check answers 424 with the evaluation's error code and message.",
+        "operationId": "flagger",
+        "requestBody": {"required": True, "content": _json("FlaggerPayload")},
+        "responses": {
+            "200": {"description": "The check passed.", "content": _json("FlaggerAnswer")},
+            "412": {
+                "description": "The check failed (`check_failed`, `no_data`).",
+                "content": _json("FlaggerAnswer"),
+            },
+            "424": {
+                "description": "Undecided: `rate_limited`, `timeout`, `upstream_error`, `honeycomb_auth`, "
+                "`not_configured`.",
+                "content": _json("ErrorResponse"),
+            },
+            **{
+                s: r
+                for s, r in error_responses.items()
+                if s in ("400", "401", "403", "404", "413", "422", "500")
+            },
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -62,6 +111,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": {
             "/v1/evaluate": {"post": evaluate},
+            "/v1/slo": {"post": slo},
+            "/v1/flagger": {"post": flagger},
             "/healthz": {
                 "get": {
                     "summary": "Liveness (no upstream call)",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
+from honeycomb_evaluator.gates.slo_service import SloService
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
 from honeycomb_evaluator.settings import Settings, StateSettings
@@ -25,6 +26,7 @@ class Service:
     settings: Settings
     authenticator: Authenticator
     evaluator: Evaluator
+    slo: SloService
 
 
 def build_store(state: StateSettings) -> StateStore:
@@ -48,7 +50,8 @@ def build_service(
 ) -> Service:
     store = store or build_store(settings.state)
     executor = SharedExecutor(store, RateBudget(store, settings.budget))
-    evaluator = Evaluator(
-        client=client or HoneycombClient(), keys=key_source(settings.honeycomb), executor=executor
-    )
-    return Service(settings, Authenticator.from_settings(settings.callers), evaluator)
+    client = client or HoneycombClient()
+    keys = key_source(settings.honeycomb)
+    evaluator = Evaluator(client=client, keys=keys, executor=executor)
+    slo = SloService(client=client, keys=keys, store=store)
+    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, slo)

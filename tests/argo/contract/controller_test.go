@@ -280,3 +280,66 @@ func TestControllerRidesOutARateLimitedMinute(t *testing.T) {
 		t.Errorf("with Argo's default limit: %s %q, want Error containing %q", gaveUp.Status.Phase, gaveUp.Status.Message, want)
 	}
 }
+
+// TestSloBudgetWithArgoController runs honeycomb-slo-budget as rollout.yaml's background
+// analysis does, through Argo's AnalysisRun controller, on two of the emulator's demo SLOs
+// (tests/support/demo_slos.yaml): one with budget left, one whose budget is spent.
+func TestSloBudgetWithArgoController(t *testing.T) {
+	var background *analysisBlock
+	blocks, err := infra.analysisBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range blocks {
+		if blocks[i].rollout.Name == "checkout" && blocks[i].where == "background" {
+			background = &blocks[i]
+		}
+	}
+	if background == nil || background.templateOf("slo-budget") != "honeycomb-slo-budget" {
+		t.Fatal("rollout checkout's background analysis does not run honeycomb-slo-budget")
+	}
+	cases := []struct {
+		slo     string
+		phase   v1alpha1.AnalysisPhase
+		message string
+	}{
+		{"StableAvail", v1alpha1.AnalysisPhaseSuccessful, ""},
+		{"CheckoutOk1", v1alpha1.AnalysisPhaseFailed, "slo-budget"},
+	}
+	var runs []*v1alpha1.AnalysisRun
+	for _, c := range cases {
+		args := append(localArgs(healthy), v1alpha1.AnalysisRunArgument{Name: "slo-id", Value: c.slo})
+		run, err := background.newAnalysisRun(goodCanaryHash, stableHash, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the SLO metric, measured twice 1 s apart (a background analysis has no count).
+		var metrics []v1alpha1.Metric
+		for _, metric := range run.Spec.Metrics {
+			if metric.Name == "slo-budget" {
+				metric.Count = ptrTo(intstr.FromInt32(2))
+				metrics = append(metrics, metric)
+			}
+		}
+		run.Spec.Metrics = metrics
+		run = withInterval(run, "1s")
+		run.Name += "-" + strings.ToLower(c.slo)
+		run.CreationTimestamp = metav1.Now()
+		runs = append(runs, run)
+	}
+	controller := startAnalysisController(t, runs...)
+	defer controller.stop()
+	for i, c := range cases {
+		t.Run(c.slo, func(t *testing.T) {
+			done := controller.wait(t, runs[i], 60*time.Second)
+			for _, result := range done.Status.MetricResults {
+				for _, m := range result.Measurements {
+					t.Logf("%s: %s value=%s message=%q", result.Name, m.Phase, m.Value, m.Message)
+				}
+			}
+			if done.Status.Phase != c.phase || !strings.Contains(done.Status.Message, c.message) {
+				t.Fatalf("AnalysisRun %s %q, want %s with %q", done.Status.Phase, done.Status.Message, c.phase, c.message)
+			}
+		})
+	}
+}

@@ -68,7 +68,8 @@ func startStack(name, logDir, callersFile string) (*stack, error) {
 	}
 	emulator, err := startProcess(name+"-emulator", logDir, nil,
 		filepath.Join(venvBin(), "honeycomb-emulator"), "--demo", "--host", "127.0.0.1",
-		"--port", strconv.Itoa(emulatorPort), "--result-delay-ms", "200", "--rate-limit-per-minute", "1000")
+		"--port", strconv.Itoa(emulatorPort), "--result-delay-ms", "200", "--rate-limit-per-minute", "1000",
+		"--slos", filepath.Join(manifests.RepoRoot(), "tests", "support", "demo_slos.yaml"))
 	if err != nil {
 		return nil, err
 	}

@@ -201,6 +201,10 @@ class HoneycombClient:
         items = body if isinstance(body, list) else []
         return [c["key_name"] for c in items if isinstance(c, dict) and isinstance(c.get("key_name"), str)]
 
+    async def get_json(self, scope: Scope, path: str) -> Any:
+        """GET any other read-only endpoint (SLOs, burn alerts, auth), retried like the others."""
+        return await self._call(scope, _Call("GET", path, None, idempotent=True))
+
     def poll_delay(self, result_id: str, waited: float) -> float:
         """Seconds to sleep before the next poll of `result_id`, `waited` seconds after creation.
 

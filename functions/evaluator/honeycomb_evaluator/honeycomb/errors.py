@@ -43,6 +43,10 @@ class HoneycombResultNotFound(HoneycombNotFound):
     """404 on a query result created earlier (expired or never existed): safe to create anew."""
 
 
+class HoneycombSloNotFound(HoneycombNotFound):
+    """404 for an SLO (or its dataset): the SLO gate's id names nothing for this key."""
+
+
 class HoneycombInvalidQuery(HoneycombError):
     """400/422: Honeycomb rejected the query; no result was created."""
 

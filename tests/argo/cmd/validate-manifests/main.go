@@ -27,7 +27,11 @@ func run(root string) error {
 	if err != nil {
 		return err
 	}
-	validator, err := validate.New(argoDir)
+	flaggerCRD, err := manifests.FlaggerCRDFile()
+	if err != nil {
+		return err
+	}
+	validator, err := validate.New(argoDir, flaggerCRD)
 	if err != nil {
 		return err
 	}
@@ -40,8 +44,8 @@ func run(root string) error {
 		fmt.Printf("skipped (not a Kubernetes object): %s#%d\n", document.File, document.Index)
 	}
 	objects := len(documents) - len(skipped)
-	fmt.Printf("validated %d objects under %s against %s/manifests/crds and kube-apiserver's validation of built-in kinds\n",
-		objects, root, argoDir)
+	fmt.Printf("validated %d objects under %s against %s/manifests/crds, %s and kube-apiserver's validation of built-in kinds\n",
+		objects, root, argoDir, flaggerCRD)
 	if len(problems) > 0 {
 		for _, problem := range problems {
 			fmt.Println("INVALID", problem)

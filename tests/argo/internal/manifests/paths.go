@@ -23,12 +23,28 @@ func RepoRoot() string {
 // in the Go module cache (downloaded on demand). Its manifests/crds holds the CRDs of
 // exactly the release whose Go packages the suite runs.
 func ArgoRolloutsDir() (string, error) {
-	command := exec.Command("go", "mod", "download", "-json", "github.com/argoproj/argo-rollouts")
-	command.Dir = filepath.Join(RepoRoot(), "tests", "argo")
-	output, err := command.Output()
-	var module struct{ Dir, Error string }
-	if jsonErr := json.Unmarshal(output, &module); jsonErr != nil || module.Error != "" || module.Dir == "" {
-		return "", fmt.Errorf("go mod download argo-rollouts: %v %s %s", err, module.Error, output)
+	return moduleDir(filepath.Join(RepoRoot(), "tests", "argo"), "github.com/argoproj/argo-rollouts")
+}
+
+// FlaggerCRDFile is artifacts/flagger/crd.yaml of the Flagger release that tests/flagger's
+// go.mod pins (the module whose webhook code tests/flagger runs), from the Go module cache.
+func FlaggerCRDFile() (string, error) {
+	dir, err := moduleDir(filepath.Join(RepoRoot(), "tests", "flagger"), "github.com/fluxcd/flagger")
+	if err != nil {
+		return "", err
 	}
-	return module.Dir, nil
+	return filepath.Join(dir, "artifacts", "flagger", "crd.yaml"), nil
+}
+
+// moduleDir downloads (if needed) the version of module that the go.mod in goModDir requires
+// and returns its directory in the module cache.
+func moduleDir(goModDir, module string) (string, error) {
+	command := exec.Command("go", "mod", "download", "-json", module)
+	command.Dir = goModDir
+	output, err := command.Output()
+	var downloaded struct{ Dir, Error string }
+	if jsonErr := json.Unmarshal(output, &downloaded); jsonErr != nil || downloaded.Error != "" || downloaded.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %v %s %s", module, err, downloaded.Error, output)
+	}
+	return downloaded.Dir, nil
 }

@@ -1,9 +1,8 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -14,7 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/yaml"
+
+	"github.com/honeycomb-rollouts-evaluator/tests/argo/internal/manifests"
 )
 
 // customResourceSchema is one served version of a CRD, prepared the way the API server
@@ -25,39 +25,48 @@ type customResourceSchema struct {
 	structural *structuralschema.Structural
 }
 
-// loadCRDs reads every CustomResourceDefinition in dir (argo-rollouts' manifests/crds).
-func loadCRDs(dir string) (map[schema.GroupVersionKind]customResourceSchema, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*-crd.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no *-crd.yaml files in %s", dir)
-	}
+// loadCRDs reads every CustomResourceDefinition in files (argo-rollouts' manifests/crds/*-crd.yaml,
+// Flagger's artifacts/flagger/crd.yaml, which holds several).
+func loadCRDs(files []string) (map[schema.GroupVersionKind]customResourceSchema, error) {
 	schemas := map[schema.GroupVersionKind]customResourceSchema{}
 	for _, file := range files {
-		content, err := os.ReadFile(file)
+		documents, err := manifests.LoadFile(file)
 		if err != nil {
 			return nil, err
 		}
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := yaml.Unmarshal(content, &crd); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		for _, version := range crd.Spec.Versions {
-			if !version.Served || version.Schema == nil || version.Schema.OpenAPIV3Schema == nil {
+		for _, document := range documents {
+			if document.Header.Kind != "CustomResourceDefinition" {
 				continue
 			}
-			prepared, err := prepareSchema(version.Schema.OpenAPIV3Schema)
-			if err != nil {
-				return nil, fmt.Errorf("%s version %s: %w", file, version.Name, err)
+			var crd apiextensionsv1.CustomResourceDefinition
+			if err := json.Unmarshal(document.JSON, &crd); err != nil {
+				return nil, fmt.Errorf("%s: %w", document, err)
 			}
-			prepared.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
-			gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: version.Name, Kind: crd.Spec.Names.Kind}
-			schemas[gvk] = prepared
+			if err := addCRD(schemas, &crd); err != nil {
+				return nil, fmt.Errorf("%s: %w", document, err)
+			}
 		}
 	}
+	if len(schemas) == 0 {
+		return nil, fmt.Errorf("no CustomResourceDefinitions in %v", files)
+	}
 	return schemas, nil
+}
+
+func addCRD(schemas map[schema.GroupVersionKind]customResourceSchema, crd *apiextensionsv1.CustomResourceDefinition) error {
+	for _, version := range crd.Spec.Versions {
+		if !version.Served || version.Schema == nil || version.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		prepared, err := prepareSchema(version.Schema.OpenAPIV3Schema)
+		if err != nil {
+			return fmt.Errorf("version %s: %w", version.Name, err)
+		}
+		prepared.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
+		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: version.Name, Kind: crd.Spec.Names.Kind}
+		schemas[gvk] = prepared
+	}
+	return nil
 }
 
 func prepareSchema(external *apiextensionsv1.JSONSchemaProps) (customResourceSchema, error) {

@@ -22,7 +22,12 @@ func validator(t *testing.T) *Validator {
 			sharedErr = err
 			return
 		}
-		sharedValidator, sharedErr = New(dir)
+		flaggerCRD, err := manifests.FlaggerCRDFile()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedValidator, sharedErr = New(dir, flaggerCRD)
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -70,8 +75,29 @@ spec:
           args: [{name: hash, valueFrom: {podTemplateHashValue: Latest}}]
 `
 
+// A Flagger Canary with one webhook, checked against Flagger's own CRD.
+const validCanary = `
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: c
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: c}
+  service: {port: 8080}
+  analysis:
+    interval: 1m
+    threshold: 3
+    maxWeight: 50
+    stepWeight: 10
+    webhooks:
+    - name: w
+      type: rollout
+      url: http://example.com/v1/flagger
+      metadata: {max: "0.02", request: "{}"}
+`
+
 func TestValidManifestsPass(t *testing.T) {
-	content := validTemplate + "---" + validRollout + `---
+	content := validTemplate + "---" + validRollout + "---" + validCanary + `---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
@@ -164,6 +190,8 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 		{"service without ports", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}}\n", "spec.ports: Required value"},
 		{"budget with both limits", "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 1, maxUnavailable: 1}\n", "minAvailable and maxUnavailable cannot be both set"},
 		{"network policy with a bad namespace label", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: \"not ok!\"}}}]}]}\n", "Invalid value: \"not ok!\""},
+		{"canary webhook with a field Flagger lacks", strings.Replace(validCanary, "type: rollout", "type: rollout\n      headers: {a: b}", 1), "spec.analysis.webhooks[0].headers: Forbidden: unknown field"},
+		{"canary webhook metadata value not a string", strings.Replace(validCanary, `max: "0.02"`, "max: 0.02", 1), "metadata.max in body must be of type string"},
 		{"kind without apiVersion", "kind: Secret\nmetadata: {name: s}\n", "apiVersion"},
 	}
 	for _, c := range cases {

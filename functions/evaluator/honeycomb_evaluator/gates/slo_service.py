@@ -1,0 +1,193 @@
+"""Serving the SLO gate: Honeycomb's SLO report, fetched once per reporting period and shared.
+
+Honeycomb refreshes SLO reporting every 5 minutes, so a report is served from this process's
+cache, then from the state store (another instance's fetch, the way query results are shared),
+for `REPORTING_PERIOD_SECONDS`; only then is Honeycomb asked again, once per process however many
+callers ask at the same moment (single-flight). The reads spend no query-result budget and take
+no rate-limit token. The store holds the report as an execution record (`query_id` "slo", the
+report as its result), keyed by a digest of the key id, URL, dataset and SLO id, never the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from honeycomb_evaluator.cache import BoundedCache
+from honeycomb_evaluator.digest import digest
+from honeycomb_evaluator.errors import DeadlineExceeded, InvalidRequest, SloNotFound
+from honeycomb_evaluator.gates.slo import (
+    REPORTING_PERIOD_SECONDS,
+    MalformedSloAnswer,
+    SloNameError,
+    SloReport,
+    answer_body,
+    find_by_name,
+    read_report,
+    slo_ui_url,
+)
+from honeycomb_evaluator.honeycomb.client import HoneycombClient, Scope
+from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombError, HoneycombUnavailable
+from honeycomb_evaluator.honeycomb.slos import detailed_slo_and_alerts, list_slos, team_and_environment
+from honeycomb_evaluator.keys import KeySource
+from honeycomb_evaluator.observability import logger
+from honeycomb_evaluator.sharing.backends.base import ExecutionRecord, StateStore
+from honeycomb_evaluator.sharing.execution import Served
+from honeycomb_evaluator.sharing.singleflight import FlightTimeout, SingleFlight
+from honeycomb_evaluator.target import HoneycombTarget
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.evaluate import EvaluationRecord
+    from honeycomb_evaluator.models.slo_request import SloRequest
+
+# The stored record outlives its use a little, so a late reader still finds it to compare ages.
+STORE_TTL_SECONDS = 2 * REPORTING_PERIOD_SECONDS
+CLAIM_LEASE_SECONDS = 30.0
+
+
+@dataclass
+class SloService:
+    client: HoneycombClient
+    keys: KeySource
+    store: StateStore
+    wall: Callable[[], float] = time.time
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def __post_init__(self) -> None:
+        period = REPORTING_PERIOD_SECONDS
+        self.reports: BoundedCache[SloReport] = BoundedCache(1024, retention_seconds=period, clock=self.wall)
+        self.ids: BoundedCache[str] = BoundedCache(1024, retention_seconds=period, clock=self.wall)
+        # Team and environment slugs per key: they change only with the key.
+        self.links: BoundedCache[tuple[str, str] | None] = BoundedCache(64)
+        self.flights: SingleFlight[SloReport] = SingleFlight()
+
+    async def answer(self, request: SloRequest, record: EvaluationRecord) -> dict[str, Any]:
+        record.dataset, record.environment = request.dataset, request.environment
+        deadline = time.monotonic() + float(request.timeout_seconds)
+        record.target = await self._target(request.environment, deadline)
+        try:
+            return await self._answer(request, record, deadline)
+        except HoneycombAuthRejected:
+            # As for evaluations: the key may have been rotated; reread it once, retry if it changed.
+            fresh = await self._target(request.environment, deadline, refresh=True)
+            if (fresh.key_id, fresh.api_url) == (record.target.key_id, record.target.api_url):
+                raise
+            record.target = fresh
+            return await self._answer(request, record, deadline)
+
+    async def _answer(self, request: SloRequest, record: EvaluationRecord, deadline: float) -> dict[str, Any]:
+        assert record.target is not None
+        scope = Scope(record.target, request.dataset, deadline, record.stats)
+        slo_id = request.slo_id or await self._id_by_name(scope, request.slo_name or "")
+        report, record.served = await self._report(scope, slo_id)
+        body = answer_body(report, request.figure, await self._link(scope, slo_id))
+        body["reported_at"] = datetime.fromtimestamp(report.reported_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body["cached"] = record.served is not None
+        body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
+        if body["value"] is None:
+            record.outcome = "no_data"
+        return body
+
+    async def _target(self, environment: str, deadline: float, *, refresh: bool = False) -> HoneycombTarget:
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                return await self.keys.resolve(environment, refresh=refresh)
+        except TimeoutError:
+            raise DeadlineExceeded("the Honeycomb key could not be read before the deadline") from None
+
+    async def _id_by_name(self, scope: Scope, name: str) -> str:
+        key = digest("slo-name", scope.target.key_id, scope.target.api_url, scope.dataset, name)
+        known = self.ids.value(key)
+        if known is not None:
+            return known
+        try:
+            slo_id = find_by_name(await list_slos(self.client, scope), name)
+        except MalformedSloAnswer as e:
+            raise HoneycombUnavailable(f"unexpected SLO list ({e})") from None
+        except SloNameError as e:
+            if e.status == 404:
+                raise SloNotFound(e.message, field="slo_name") from None
+            raise InvalidRequest(e.message, field="slo_name") from None
+        self.ids.put(key, slo_id)
+        return slo_id
+
+    async def _report(self, scope: Scope, slo_id: str) -> tuple[SloReport, Served | None]:
+        """The report and how it was served (None: fetched from Honeycomb for this request)."""
+        key = digest("slo-report", scope.target.key_id, scope.target.api_url, scope.dataset, slo_id)
+        hit = self.reports.get(key, REPORTING_PERIOD_SECONDS)
+        if hit is not None:
+            return hit.value, Served.MEMORY_CACHE
+        stored = await self.store.get_execution(key)
+        shared = self._fresh(stored)
+        if shared is not None:
+            self.reports.put(key, shared, stored_at=shared.reported_at)
+            return shared, Served.STORE_CACHE
+        try:
+            report, joined = await self.flights.do(
+                key, lambda _: self._fetch(scope, slo_id, key, stored), deadline=scope.deadline
+            )
+        except FlightTimeout:
+            raise DeadlineExceeded("Honeycomb did not send the SLO report before the deadline") from None
+        return report, Served.JOINED if joined else None
+
+    def _fresh(self, stored: ExecutionRecord | None) -> SloReport | None:
+        if stored is None or stored.state != "complete" or stored.result is None:
+            return None
+        report = SloReport.from_json(json.loads(zlib.decompress(stored.result)))
+        return report if self.wall() - report.reported_at < REPORTING_PERIOD_SECONDS else None
+
+    async def _fetch(self, scope: Scope, slo_id: str, key: str, seen: ExecutionRecord | None) -> SloReport:
+        detailed, alerts = await detailed_slo_and_alerts(self.client, scope, slo_id)
+        try:
+            report = read_report(detailed, alerts, self.wall())
+        except MalformedSloAnswer as e:
+            raise HoneycombUnavailable(f"unexpected SLO answer ({e})") from None
+        self.reports.put(key, report, stored_at=report.reported_at)
+        await self._share(key, seen, report)
+        return report
+
+    async def _share(self, key: str, seen: ExecutionRecord | None, report: SloReport) -> None:
+        """Store the report for other instances; if another one stored first, theirs stays."""
+        now = self.wall()
+        claim = await self.store.claim(
+            key,
+            seen=seen,
+            owner=self.owner,
+            lease_until=now + CLAIM_LEASE_SECONDS,
+            ttl_seconds=STORE_TTL_SECONDS,
+        )
+        if claim is None:
+            return
+        if not await self.store.set_pending(key, claim, query_id="slo", result_id=report.id, created_at=now):
+            return
+        pending = ExecutionRecord(
+            "pending", claim.generation, self.owner, claim.lease_until, "slo", report.id, now
+        )
+        blob = zlib.compress(json.dumps(report.as_json(), separators=(",", ":")).encode())
+        await self.store.set_complete(
+            key, pending, completed_at=report.reported_at, result=blob, ttl_seconds=STORE_TTL_SECONDS
+        )
+
+    async def _link(self, scope: Scope, slo_id: str) -> str | None:
+        """The SLO's UI link; an answer without it beats no answer, so a failure only logs."""
+        key = f"{scope.target.key_id}:{scope.target.api_url}"
+        entry = self.links.get(key)
+        if entry is None:
+            try:
+                slugs = await team_and_environment(self.client, scope)
+            except HoneycombError as e:
+                logger.warning("no SLO link: GET /1/auth failed", extra={"error": type(e).__name__})
+                return None
+            self.links.put(key, slugs)
+        else:
+            slugs = entry.value
+        if slugs is None:
+            return None
+        return slo_ui_url(scope.target.api_url, slugs[0], slugs[1], scope.dataset, slo_id)

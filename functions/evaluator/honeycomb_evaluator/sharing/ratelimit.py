@@ -18,6 +18,10 @@ charged to the first of them the rule allows.
 
 When no token can be had before the caller's deadline, the caller gets 503 `rate_limited` with
 the time until one frees up, and Honeycomb is not called.
+
+A token pays for a query result Honeycomb creates. When Honeycomb refuses the creation with a
+4xx (a misspelt column, an unknown dataset or query) no result exists, so the token is given
+back (`give_back`): the slot returns to what it held before, as if it had never been taken.
 """
 
 from __future__ import annotations
@@ -48,6 +52,20 @@ class Bucket:
 
     capacity: int  # tokens
     lifetime: float  # seconds a spent token stays out
+
+
+NEVER_USED = 1.0  # what a given-back slot that was never used before holds (see give_back)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token taken from a bucket: who was charged, and what the slot held before (to give it back)."""
+
+    bucket: str
+    caller: Caller
+    index: int
+    granted_at: float
+    previous: Slot | None
 
 
 @dataclass(frozen=True)
@@ -149,12 +167,12 @@ class RateBudget:
         *,
         relational: bool,
         deadline: float,
-    ) -> Caller:
+    ) -> Token:
         """Spend one token, waiting for one until `deadline` (monotonic); else 503 `rate_limited`.
 
         `callers` is who the token is for: one caller, or (for an execution several callers are
         waiting for) a function listing them, read again on every look. The token is charged to
-        the first of them the fair-share rule allows; that caller is returned.
+        the first of them the fair-share rule allows (the token's `caller`).
         """
         settings = self.settings
         rule = Bucket(settings.capacity(relational), settings.token_lifetime)
@@ -183,7 +201,8 @@ class RateBudget:
                 )
                 taken = await self._store.take_slot(bucket, grant)
                 if taken:
-                    return charged
+                    previous = next((s for s in slots if s.index == decision.index), None)
+                    return Token(bucket, charged, decision.index, now, previous)
                 continue  # another instance took that slot first: look again
             soonest = min(d.wait_seconds for d, _ in decisions)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
@@ -200,6 +219,24 @@ class RateBudget:
                     retry_after_seconds=max(1.0, math.ceil(soonest)),
                 )
             await self._sleep(wait)
+
+    async def give_back(self, token: Token) -> bool:
+        """Undo `token` (Honeycomb created nothing with it); False if the slot changed meanwhile.
+
+        The slot gets back its previous grant time and caller. A slot that was never used gets
+        `NEVER_USED` (long past, so free) rather than 0: every backend can compare it, while
+        "0 = absent" is how a backend may recognise a slot never written.
+        """
+        previous = token.previous
+        restore = SlotGrant(
+            index=token.index,
+            seen_granted_at=token.granted_at,
+            caller=previous.caller if previous else "",
+            now=previous.granted_at if previous and previous.granted_at > 0 else NEVER_USED,
+            ttl_seconds=self.settings.token_lifetime * 2,
+            wanted_by=previous.wanted_by if previous else (),
+        )
+        return await self._store.take_slot(token.bucket, restore)
 
     async def exhaust(self, key_id: str, *, relational: bool) -> None:
         """Honeycomb said 429 anyway (another user of the key): spend every free token now."""

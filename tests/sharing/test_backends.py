@@ -126,3 +126,16 @@ def test_a_token_given_back_frees_its_slot_on_every_backend(store: StateStore) -
             await budget.acquire("key", caller, relational=False, deadline=0.0)
 
     run(main())
+
+
+def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
+    async def main() -> None:
+        assert await store.read_roster("family#60") == frozenset()
+        await store.add_to_roster("family#60", ["b", "a"], 600)
+        await asyncio.gather(*(store.add_to_roster("family#60", [v, "a"], 600) for v in "cdef"))
+        assert await store.read_roster("family#60") == frozenset("abcdef")
+        assert await store.read_roster("family#120") == frozenset()
+        await store.add_to_roster("gone", ["x"], -1)  # already expired
+        assert await store.read_roster("gone") == frozenset()
+
+    run(main())

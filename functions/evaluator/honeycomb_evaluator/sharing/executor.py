@@ -6,7 +6,9 @@ served app and in the one-shot CLI alike (there on the in-process memory backend
 1. A completed result the request accepts (reuse.py: same window while it is current, or
    younger than `max_age_seconds`) is served from this process's cache, then from the state
    store (another instance's result).
-2. Otherwise the request joins this process's flight for the same execution (single-flight),
+2. Otherwise, when the request differs from others only in an equality filter's value (a
+   canary's pod-template hash), it is answered from their one fused query (fusion.py).
+3. Otherwise the request joins this process's flight for the same execution (single-flight),
    and the flight's `ExecutionRun` (run.py) does the work: reads the execution record in the
    store, waits for, resumes or claims it, takes a rate-budget token, creates the result and
    polls it.
@@ -27,6 +29,7 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 from .backends.base import StateStore
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, fingerprint
+from .fusion import Fusion
 from .ratelimit import RateBudget
 from .reuse import Reuse, reuse_for
 from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
@@ -44,6 +47,7 @@ class SharedExecutor:
         result_cache_bytes: int = DEFAULT_RESULT_CACHE_BYTES,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        fuse: bool = True,
     ) -> None:
         self.store = store
         self.budget = budget
@@ -61,6 +65,8 @@ class SharedExecutor:
             1000, retention_seconds=QUERY_ID_TTL_SECONDS, clock=wall_clock
         )
         self._flights: SingleFlight[Outcome] = SingleFlight(monotonic)
+        self.fuse = fuse
+        self.fusion = Fusion(self)
         self._instance = uuid.uuid4().hex[:12]
         self._claims = 0
 
@@ -81,7 +87,18 @@ class SharedExecutor:
         cached = await self._cached(client, request, fp.execution_key, reuse)
         if cached is not None:
             return cached
+        if self.fuse:
+            fused = await self.fusion.answer(client, request)
+            if fused is not None:
+                return fused
         return await self._run(client, request, fp, reuse)
+
+    async def execute_alone(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
+        """`request` as it is, never fused (fusion.py runs its fused queries through this)."""
+        fp = fingerprint(request.target, request.dataset, request.spec, request.options)
+        reuse = reuse_for(request.spec, request.max_age_seconds, self.wall())
+        cached = await self._cached(client, request, fp.execution_key, reuse)
+        return cached if cached is not None else await self._run(client, request, fp, reuse)
 
     async def _cached(
         self, client: HoneycombClient, request: ExecutionRequest, key: str, reuse: Reuse

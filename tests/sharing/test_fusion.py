@@ -75,7 +75,9 @@ def spec_for(
 
 def executor(fuse: bool) -> SharedExecutor:
     store = MemoryStore()
-    return SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100000)), fuse=fuse)
+    shared = SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100000)))
+    shared.fuse = fuse
+    return shared
 
 
 async def remember_checked(fusing: SharedExecutor, requests: list[ExecutionRequest]) -> None:

@@ -240,3 +240,28 @@ def test_a_granted_token_is_a_free_slot_and_every_free_slot_gets_chosen(taken: i
         if d.index in expired:
             assert d.seen_granted_at == now - 10 * LIFETIME  # the conditional write's expectation
     assert chosen == free
+
+
+def test_a_bucket_seen_full_refuses_at_once_until_its_first_token_comes_back() -> None:
+    """Issue 12: a burst of new queries on a spent bucket is refused before any work is done."""
+    fake = FakeTime()
+    budget, _ = budget_with(
+        fake, BudgetSettings(per_window=2, window_seconds=60, headroom=0, margin_seconds=0)
+    )
+    caller = Caller(name="a", via="token")
+
+    async def main() -> None:
+        budget.refuse_if_full("key", relational=False, deadline=fake.now)  # never seen: no opinion
+        await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        fake.now += 10
+        await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        with pytest.raises(RateLimited):
+            await budget.acquire("key", caller, relational=False, deadline=fake.now + 1)
+        with pytest.raises(RateLimited) as refused:
+            budget.refuse_if_full("key", relational=False, deadline=fake.now + 30)
+        assert refused.value.retry_after_seconds == 50
+        budget.refuse_if_full("key", relational=False, deadline=fake.now + 55)  # would get one in time
+        fake.now += 50
+        budget.refuse_if_full("key", relational=False, deadline=fake.now)  # the token is back
+
+    asyncio.run(main())

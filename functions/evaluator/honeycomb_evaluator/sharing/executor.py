@@ -47,7 +47,6 @@ class SharedExecutor:
         result_cache_bytes: int = DEFAULT_RESULT_CACHE_BYTES,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        fuse: bool = True,
     ) -> None:
         self.store = store
         self.budget = budget
@@ -65,7 +64,7 @@ class SharedExecutor:
             1000, retention_seconds=QUERY_ID_TTL_SECONDS, clock=wall_clock
         )
         self._flights: SingleFlight[Outcome] = SingleFlight(monotonic)
-        self.fuse = fuse
+        self.fuse = True  # query fusion (fusion.py); tests compare with it off
         self.fusion = Fusion(self)
         self._instance = uuid.uuid4().hex[:12]
         self._claims = 0
@@ -84,14 +83,16 @@ class SharedExecutor:
     async def execute(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
         fp = fingerprint(request.target, request.dataset, request.spec, request.options)
         reuse = reuse_for(request.spec, request.max_age_seconds, self.wall())
-        cached = await self._cached(client, request, fp.execution_key, reuse)
-        if cached is not None:
-            return cached
+        hit = self._remembered(fp.execution_key, reuse)
+        if hit is not None:
+            return hit
+        # Fusion before the store: a fused check needs no look at its own execution record.
         if self.fuse:
             fused = await self.fusion.answer(client, request)
             if fused is not None:
                 return fused
-        return await self._run(client, request, fp, reuse)
+        cached = await self._cached(client, request, fp.execution_key, reuse)
+        return cached if cached is not None else await self._run(client, request, fp, reuse)
 
     async def execute_alone(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
         """`request` as it is, never fused (fusion.py runs its fused queries through this)."""
@@ -100,12 +101,18 @@ class SharedExecutor:
         cached = await self._cached(client, request, fp.execution_key, reuse)
         return cached if cached is not None else await self._run(client, request, fp, reuse)
 
-    async def _cached(
-        self, client: HoneycombClient, request: ExecutionRequest, key: str, reuse: Reuse
-    ) -> Execution | None:
+    def _remembered(self, key: str, reuse: Reuse) -> Execution | None:
         hit = self.results.get(key)
         if hit is not None and reuse.accepts(hit.stored_at):
             return Execution(result=hit.value[1], query_id=hit.value[0], served=Served.MEMORY_CACHE)
+        return None
+
+    async def _cached(
+        self, client: HoneycombClient, request: ExecutionRequest, key: str, reuse: Reuse
+    ) -> Execution | None:
+        hit = self._remembered(key, reuse)
+        if hit is not None:
+            return hit
         stored = await self._stored_result(client, request, key, reuse)
         if stored is not None:
             return Execution(result=stored[1], query_id=stored[0], served=Served.STORE_CACHE)

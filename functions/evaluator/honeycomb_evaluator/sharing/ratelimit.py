@@ -136,6 +136,16 @@ def _random_free_index(by_index: dict[int, Slot], bucket: Bucket, now: float, fr
     return random.choice([i for i in range(capacity) if is_free(i)])
 
 
+def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
+    """When the first token of a full bucket comes back; None when a token is free."""
+    out = sorted(
+        s.granted_at + bucket.lifetime
+        for s in slots
+        if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
+    )
+    return out[0] if len(out) >= bucket.capacity else None
+
+
 def uses_relational_fields(columns: list[str]) -> bool:
     return any(column.startswith(RELATIONAL_PREFIXES) for column in columns)
 
@@ -155,6 +165,9 @@ class RateBudget:
         self.settings = settings or BudgetSettings()
         self._wall = wall_clock
         self._monotonic = monotonic
+        # bucket → wall-clock instant its first token comes back, seen when it was full. Lets a
+        # burst of queries that cannot get a token be refused at once, before any other work.
+        self._full_until: dict[str, float] = {}
 
     @staticmethod
     def bucket(key_id: str, relational: bool) -> str:
@@ -204,6 +217,9 @@ class RateBudget:
                     previous = next((s for s in slots if s.index == decision.index), None)
                     return Token(bucket, charged, decision.index, now, previous)
                 continue  # another instance took that slot first: look again
+            full_until = _full_until(slots, rule, now)
+            if full_until is not None:
+                self._full_until[bucket] = full_until
             soonest = min(d.wait_seconds for d, _ in decisions)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
@@ -219,6 +235,24 @@ class RateBudget:
                     retry_after_seconds=max(1.0, math.ceil(soonest)),
                 )
             await self._sleep(wait)
+
+    def refuse_if_full(self, key_id: str, *, relational: bool, deadline: float) -> None:
+        """503 `rate_limited` now if the bucket was last seen full until after `deadline`.
+
+        Called before the work that precedes taking a token (creating the query, claiming the
+        execution): when a hundred new queries arrive at once and the bucket is spent, each is
+        refused at once instead of queueing that work and timing out. Only this process's last
+        look: a token another instance gives back early is found by the next full look.
+        """
+        full_until = self._full_until.get(self.bucket(key_id, relational))
+        if full_until is None:
+            return
+        wait = full_until - self._wall()
+        if wait > deadline - self._monotonic():
+            raise RateLimited(
+                f"the Honeycomb query budget for this key is spent; a token frees up in {wait:.0f} s",
+                retry_after_seconds=max(1.0, math.ceil(wait)),
+            )
 
     async def give_back(self, token: Token) -> bool:
         """Undo `token` (Honeycomb created nothing with it); False if the slot changed meanwhile.

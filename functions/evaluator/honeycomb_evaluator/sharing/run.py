@@ -108,6 +108,7 @@ class ExecutionRun:
         self.in_flight: set[int] = set()  # generations seen claimed or pending: their result is ours
         self.query_id: str | None = None
         self.created_once = False  # this flight's one creation is spent
+        self.relational = uses_relational_fields(spec_columns(request.spec))  # its own budget
 
     async def run(self, reuse: Reuse) -> Outcome:
         """`reuse`: which completed results the request that started the flight accepts."""
@@ -169,6 +170,10 @@ class ExecutionRun:
 
     async def _claim_and_create(self, seen: ExecutionRecord | None) -> Outcome | None:
         """Claim a new generation and create its result; None when beaten to it or the result is lost."""
+        relational = self.relational
+        self.executor.budget.refuse_if_full(
+            self.fp.key_id, relational=relational, deadline=self.flight.deadline
+        )
         if self.query_id is None:
             self.query_id = await self._query_id()
         # Waiting for a token and creating must end within the claim's lease, or another
@@ -199,7 +204,7 @@ class ExecutionRun:
         return outcome
 
     async def _create(self, claim: ExecutionRecord, deadline: float) -> QueryResult:
-        relational = uses_relational_fields(spec_columns(self.request.spec))
+        relational = self.relational
         flight = self.flight
         try:
             # Leave a moment to create and poll; a result created late is resumed by the retry.
@@ -226,7 +231,7 @@ class ExecutionRun:
 
     async def _create_and_record(self, claim: ExecutionRecord, token: Token, deadline: float) -> QueryResult:
         assert self.query_id is not None
-        relational = uses_relational_fields(spec_columns(self.request.spec))
+        relational = self.relational
         try:
             created = await self.client.create_query_result(
                 self.request.scope(deadline), self.query_id, self.request.options

@@ -18,6 +18,7 @@ Everything the store keeps is keyed by digests and the non-secret key id; never 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 from .backends.base import StateStore
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, fingerprint
-from .fusion import Fusion
+from .fusion import FIRST_CHECK_LEAVES, Fusion, candidates
 from .ratelimit import RateBudget
 from .reuse import Reuse, reuse_for
 from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
@@ -91,6 +92,8 @@ class SharedExecutor:
             fused = await self.fusion.answer(client, request)
             if fused is not None:
                 return fused
+            if candidates(request):  # a value checked for the first time: fused ones go first
+                request = dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES)
         cached = await self._cached(client, request, fp.execution_key, reuse)
         return cached if cached is not None else await self._run(client, request, fp, reuse)
 

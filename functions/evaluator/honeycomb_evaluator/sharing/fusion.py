@@ -14,7 +14,8 @@ own query gives, because the fused query keeps every event of that value (the fi
 and groups them apart from the others. The value set comes from rosters of steps that are over,
 so every instance builds the same fused spec, and the fused query is an ordinary execution
 (coalesced, cached, budgeted, shared through the store like any other). A value checked for the
-first time (a new canary) runs its own query once; from the next step on it is fused.
+first time (a new canary) runs its own query once, and only while `FIRST_CHECK_LEAVES` tokens
+stay free for fused queries; from the next step on it is fused.
 
 Not fused (the meaning could change, or nothing is gained): series requested, `limit`, `orders`,
 `havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values, a result
@@ -47,6 +48,10 @@ MAX_CANDIDATES = 3  # equality filters considered per spec (one roster write eac
 PREVIOUS_STEPS = 2  # rosters looked at: a check every 60 s may skip a step now and then
 ROSTER_SETTLE_SECONDS = 5.0  # a step's roster may still get late additions this long after it ended
 UNFUSABLE_PARTS = ("breakdowns", "orders", "havings", "limit")
+# A first check (its value not fused yet) runs its own query only while this many tokens stay
+# free: when a whole fleet starts at once, the first checks must not spend the budget the next
+# minute's fused queries need (each of those answers every canary of a family).
+FIRST_CHECK_LEAVES = 3
 
 
 @dataclass(frozen=True)

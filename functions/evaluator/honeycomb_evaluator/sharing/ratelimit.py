@@ -146,6 +146,19 @@ def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
     return out[0] if len(out) >= bucket.capacity else None
 
 
+def _wait_for_free(slots: list[Slot], bucket: Bucket, now: float, wanted: int) -> float:
+    """Seconds until `wanted` tokens are free at once (0 if they are now)."""
+    releases = sorted(
+        s.granted_at + bucket.lifetime
+        for s in slots
+        if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
+    )
+    short = wanted - (bucket.capacity - len(releases))
+    if short <= 0:
+        return 0.0
+    return releases[short - 1] - now if short <= len(releases) else float("inf")
+
+
 def uses_relational_fields(columns: list[str]) -> bool:
     return any(column.startswith(RELATIONAL_PREFIXES) for column in columns)
 
@@ -180,8 +193,11 @@ class RateBudget:
         *,
         relational: bool,
         deadline: float,
+        leave: int = 0,
     ) -> Token:
         """Spend one token, waiting for one until `deadline` (monotonic); else 503 `rate_limited`.
+
+        `leave`: tokens that must stay free after this one (a lower-priority query; fusion.py).
 
         `callers` is who the token is for: one caller, or (for an execution several callers are
         waiting for) a function listing them, read again on every look. The token is charged to
@@ -202,7 +218,8 @@ class RateBudget:
                 for candidate in candidates
             ]
             granted = next(((d, c) for d, c in decisions if d.granted), None)
-            if granted is not None:
+            reserve_wait = _wait_for_free(slots, rule, now, 1 + leave) if leave else 0.0
+            if granted is not None and reserve_wait <= 0:
                 decision, charged = granted
                 grant = SlotGrant(
                     index=decision.index,
@@ -220,11 +237,12 @@ class RateBudget:
             full_until = _full_until(slots, rule, now)
             if full_until is not None:
                 self._full_until[bucket] = full_until
-            soonest = min(d.wait_seconds for d, _ in decisions)
+            soonest = max(min(d.wait_seconds for d, _ in decisions), reserve_wait)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
             remaining = deadline - self._monotonic()
-            if callable(callers) and remaining > 0 and all(d.held_back for d, _ in decisions):
+            held_back = all(d.held_back for d, _ in decisions) and reserve_wait <= 0
+            if callable(callers) and remaining > 0 and held_back:
                 # Tokens are free, only not for these callers: another caller with room may still
                 # join this execution and pay for it. Look again until the deadline.
                 await self._sleep(min(wait, JOIN_RECHECK_SECONDS, remaining))

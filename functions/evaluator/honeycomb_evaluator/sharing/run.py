@@ -217,6 +217,7 @@ class ExecutionRun:
                     lambda: flight.members or [ANONYMOUS],
                     relational=relational,
                     deadline=deadline - 0.5,
+                    leave=self.request.leave_tokens,
                 )
             finally:
                 flight.waiting_for_budget = False

@@ -271,18 +271,22 @@ def test_a_lower_priority_query_leaves_tokens_free() -> None:
     """Issue 12: a first check (not fused yet) takes a token only while `leave` others stay free."""
     fake = FakeTime()
     budget, _ = budget_with(
-        fake, BudgetSettings(per_window=5, window_seconds=60, headroom=0, margin_seconds=0)
+        fake, BudgetSettings(per_window=7, window_seconds=60, headroom=0, margin_seconds=0)
     )
     caller = Caller(name="a", via="token")
 
     async def main() -> None:
-        for _ in range(2):
+        for _ in range(4):
             await budget.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
             fake.now += 1
         with pytest.raises(RateLimited) as refused:  # 3 free: taking one would leave 2
             await budget.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
-        assert refused.value.retry_after_seconds == 58  # the first token back makes 4 free
+        assert refused.value.retry_after_seconds == 56  # the first token back makes 4 free
         for _ in range(3):  # the queries it leaves room for take them
             await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        # A small bucket leaves at most half of the rest: with 3 tokens, 1.
+        small, _ = budget_with(fake, BudgetSettings(per_window=3, headroom=0))
+        await small.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
+        await small.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
 
     asyncio.run(main())

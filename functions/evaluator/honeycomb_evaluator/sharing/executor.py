@@ -18,7 +18,6 @@ Everything the store keeps is keyed by digests and the non-secret key id; never 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 from .backends.base import StateStore
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, fingerprint
-from .fusion import FIRST_CHECK_LEAVES, Fusion, candidates
+from .fusion import Fusion
 from .ratelimit import RateBudget
 from .reuse import Reuse, reuse_for
 from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
@@ -90,10 +89,9 @@ class SharedExecutor:
         # Fusion before the store: a fused check needs no look at its own execution record.
         if self.fuse:
             fused = await self.fusion.answer(client, request)
-            if fused is not None:
+            if isinstance(fused, Execution):
                 return fused
-            if candidates(request):  # a value checked for the first time: fused ones go first
-                request = dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES)
+            request = fused  # to run on its own (maybe leaving tokens for fused queries)
         cached = await self._cached(client, request, fp.execution_key, reuse)
         return cached if cached is not None else await self._run(client, request, fp, reuse)
 

@@ -14,8 +14,9 @@ own query gives, because the fused query keeps every event of that value (the fi
 and groups them apart from the others. The value set comes from rosters of steps that are over,
 so every instance builds the same fused spec, and the fused query is an ordinary execution
 (coalesced, cached, budgeted, shared through the store like any other). A value checked for the
-first time (a new canary) runs its own query once, and only while `FIRST_CHECK_LEAVES` tokens
-stay free for fused queries; from the next step on it is fused.
+first time (a new canary) runs its own query once; from the next step on it is fused. When
+other values of its family are being checked too (a fleet, not a lone canary), that first query
+takes a token only while `FIRST_CHECK_LEAVES` stay free for their fused queries.
 
 Not fused (the meaning could change, or nothing is gained): series requested, `limit`, `orders`,
 `havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values, a result
@@ -144,10 +145,13 @@ class Fusion:
         )
         self._noted: BoundedCache[bool] = BoundedCache(100_000, retention_seconds=3600.0, clock=executor.wall)
 
-    async def answer(self, client: HoneycombClient, request: ExecutionRequest) -> Execution | None:
-        """`request` answered from a fused query, or None when it is not fused (run it on its own)."""
+    async def answer(
+        self, client: HoneycombClient, request: ExecutionRequest
+    ) -> Execution | ExecutionRequest:
+        """`request` answered from a fused query, or the request to run on its own instead."""
         chosen: tuple[Candidate, frozenset[str]] | None = None
-        for candidate in candidates(request):
+        found = candidates(request)
+        for candidate in found:
             await self._note(candidate)
             known = await self._known(candidate)
             # The filter whose value varies most is the one to fuse on (a hash, not a service name).
@@ -158,15 +162,26 @@ class Fusion:
             ):
                 chosen = candidate, known
         if chosen is None:
-            return None
+            if await self._has_company(found):
+                # A first check among others of its family: their fused queries go first.
+                return dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES)
+            return request
         candidate, known = chosen
         spec = fused_spec(request.spec, candidate, chunk_of(known, candidate.value))
         fused = await self.executor.execute_alone(client, dataclasses.replace(request, spec=spec))
         rows = rows_of(fused.result, candidate.column, candidate.value)
         if rows is None:
-            return None
+            return request
         result = dataclasses.replace(fused.result, results=rows, series=[])
         return Execution(result=result, query_id=fused.query_id, served=fused.served)
+
+    async def _has_company(self, found: list[Candidate]) -> bool:
+        """Other values of a family were checked this step or the previous ones (a fleet, not one canary)."""
+        for candidate in found:
+            current = await self.store.read_roster(candidate.roster(candidate.end))
+            if (current | await self._known(candidate)) - {candidate.value}:
+                return True
+        return False
 
     async def _note(self, candidate: Candidate) -> None:
         key = f"{candidate.roster(candidate.end)}#{candidate.value}"

@@ -147,7 +147,7 @@ def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
 
 
 def _wait_for_free(slots: list[Slot], bucket: Bucket, now: float, wanted: int) -> float:
-    """Seconds until `wanted` tokens are free at once (0 if they are now)."""
+    """Seconds until `wanted` (at most the capacity) tokens are free at once (0 if they are now)."""
     releases = sorted(
         s.granted_at + bucket.lifetime
         for s in slots
@@ -156,7 +156,7 @@ def _wait_for_free(slots: list[Slot], bucket: Bucket, now: float, wanted: int) -
     short = wanted - (bucket.capacity - len(releases))
     if short <= 0:
         return 0.0
-    return releases[short - 1] - now if short <= len(releases) else float("inf")
+    return releases[short - 1] - now
 
 
 def uses_relational_fields(columns: list[str]) -> bool:
@@ -209,6 +209,7 @@ class RateBudget:
         while True:
             now = self._wall()
             slots = await self._store.read_slots(bucket)
+            self._full_until[bucket] = _full_until(slots, rule, now) or 0.0  # 0: had a free token
             candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
             decisions = [
                 (
@@ -218,7 +219,9 @@ class RateBudget:
                 for candidate in candidates
             ]
             granted = next(((d, c) for d, c in decisions if d.granted), None)
-            reserve_wait = _wait_for_free(slots, rule, now, 1 + leave) if leave else 0.0
+            # A small bucket keeps room for the query itself: at most half of the rest is left free.
+            kept_free = min(leave, (rule.capacity - 1) // 2)
+            reserve_wait = _wait_for_free(slots, rule, now, 1 + kept_free) if kept_free else 0.0
             if granted is not None and reserve_wait <= 0:
                 decision, charged = granted
                 grant = SlotGrant(
@@ -234,9 +237,6 @@ class RateBudget:
                     previous = next((s for s in slots if s.index == decision.index), None)
                     return Token(bucket, charged, decision.index, now, previous)
                 continue  # another instance took that slot first: look again
-            full_until = _full_until(slots, rule, now)
-            if full_until is not None:
-                self._full_until[bucket] = full_until
             soonest = max(min(d.wait_seconds for d, _ in decisions), reserve_wait)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
@@ -254,6 +254,12 @@ class RateBudget:
                 )
             await self._sleep(wait)
 
+    def full_for(self, key_id: str, *, relational: bool) -> float | None:
+        """Seconds until the bucket's first token comes back, if this process last saw it full."""
+        full_until = self._full_until.get(self.bucket(key_id, relational))
+        wait = None if full_until is None else full_until - self._wall()
+        return wait if wait is not None and wait > 0 else None
+
     def refuse_if_full(self, key_id: str, *, relational: bool, deadline: float) -> None:
         """503 `rate_limited` now if the bucket was last seen full until after `deadline`.
 
@@ -262,11 +268,8 @@ class RateBudget:
         refused at once instead of queueing that work and timing out. Only this process's last
         look: a token another instance gives back early is found by the next full look.
         """
-        full_until = self._full_until.get(self.bucket(key_id, relational))
-        if full_until is None:
-            return
-        wait = full_until - self._wall()
-        if wait > deadline - self._monotonic():
+        wait = self.full_for(key_id, relational=relational)
+        if wait is not None and wait > deadline - self._monotonic():
             raise RateLimited(
                 f"the Honeycomb query budget for this key is spent; a token frees up in {wait:.0f} s",
                 retry_after_seconds=max(1.0, math.ceil(wait)),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 from collections.abc import Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -68,7 +69,7 @@ def deadline_error(flight: Flight, slow_query_message: str) -> EvaluatorError:
     if flight.waiting_for_budget:
         return RateLimited(
             "the Honeycomb query budget for this key is spent; this query is queued for a token",
-            retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
+            retry_after_seconds=flight.budget_retry_after or BUDGET_QUEUE_RETRY_SECONDS,
         )
     return DeadlineExceeded(slow_query_message)
 
@@ -131,10 +132,13 @@ class ExecutionRun:
                 self.lost.add(record.result_id)
                 continue
             # A claim another instance holds without a result id yet is queued for a rate-limit
-            # token (creating takes a moment): a caller leaving meanwhile was held back by the budget.
+            # token, or creating the result (Honeycomb runs the query meanwhile). Only when this
+            # process last saw the bucket full is a caller leaving now held back by the budget.
+            full_for = self.executor.budget.full_for(self.fp.key_id, relational=self.relational)
             self.flight.waiting_for_budget = (
-                step is Step.WAIT and record is not None and record.result_id is None
+                step is Step.WAIT and record is not None and record.result_id is None and full_for is not None
             )
+            self.flight.budget_retry_after = max(1.0, math.ceil(full_for)) if full_for else None
             if step is Step.WAIT:
                 await self._sleep_until_next_look()
                 continue

@@ -11,8 +11,7 @@ One table, key schema `pk` (S) + `sk` (S), TTL attribute `expires_at` (template.
 It needs dynamodb:GetItem, PutItem and UpdateItem on the table, nothing else.
 
 Every write is conditional on what was read (see backends/base.py). One low-level boto3 client,
-created on first use; calls run in worker threads of the store's own pool so the event loop
-keeps serving.
+created on first use; calls run in a worker thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -20,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from honeycomb_evaluator.errors import StateUnavailable
 
 from .base import ExecutionRecord, Slot, SlotGrant
-
-STORE_THREADS = 32
 
 
 class _MissingMap(Exception):
@@ -57,9 +53,6 @@ class DynamoDBStore:
     def __init__(self, table_name: str, *, client: Any = None) -> None:
         self.table_name = table_name
         self._client = client
-        # A pool of its own: the default one has cpu + 4 threads (6 on 2 cores), and a served
-        # instance with a hundred concurrent evaluations would queue its store calls behind it.
-        self._pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="dynamodb")
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -72,7 +65,6 @@ class DynamoDBStore:
                 retries={"mode": "standard", "max_attempts": 3},
                 connect_timeout=2,
                 read_timeout=3,
-                max_pool_connections=STORE_THREADS,
             )
             self._client = boto3.client("dynamodb", config=config)
         return self._client
@@ -90,7 +82,7 @@ class DynamoDBStore:
                 return None
 
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+            return await asyncio.to_thread(run)
         except Exception as e:
             code = getattr(e, "response", {}).get("Error", {}).get("Code") or type(e).__name__
             if code == "ValidationException" and "document path" in str(e):

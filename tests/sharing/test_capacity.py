@@ -22,8 +22,9 @@ def test_a_hundred_canaries_on_one_key_are_all_answered_once_the_fleet_is_warm(t
     print("\n".join(report.lines()))
     for minute in report.minutes:
         assert minute.asked == 200
+        # The emulator refuses an 11th creation in any rolling minute: no 429, never more than 10.
+        # (A minute's `runs` also counts its stragglers, finished after the next minute began.)
         assert minute.honeycomb_429 == 0, report.lines()
-        assert minute.runs <= 10, report.lines()
     warm = report.minutes[-1]
     assert warm.valued == warm.asked, report.lines()
     assert warm.runs <= 4, report.lines()  # two metrics: one fused query each (and a straggler)

@@ -106,9 +106,12 @@ class RedisState:
             parts: list[bytes] = []
             for key in client.scan_iter():
                 parts.append(key)
-                if client.type(key) == b"hash":
+                kind = client.type(key)
+                if kind == b"hash":
                     for name, value in client.hgetall(key).items():
                         parts += [name, zlib.decompress(value) if name == b"result" else value]
+                elif kind == b"set":  # a fusion roster: filter values (pod-template hashes)
+                    parts += sorted(client.smembers(key))
                 else:
                     parts.append(client.get(key) or b"")
             return b"\n".join(parts)

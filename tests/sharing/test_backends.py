@@ -114,3 +114,41 @@ def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> Non
         )
 
     assert sum(run(race())) == 1
+
+
+def test_a_token_given_back_frees_its_slot_on_every_backend(store: StateStore) -> None:
+    """RateBudget.give_back restores what the slot held; a slot never used becomes free and reusable."""
+    from honeycomb_evaluator.callers.registry import Caller
+    from honeycomb_evaluator.settings import BudgetSettings
+    from honeycomb_evaluator.sharing.ratelimit import RateBudget
+
+    now = [1_000_000.0]
+    budget = RateBudget(store, BudgetSettings(per_window=1, headroom=0), wall_clock=lambda: now[0])
+    caller = Caller(name="a", via="token")
+
+    async def main() -> None:
+        for _ in range(3):  # take, give back, take again: the one slot serves every round
+            token = await budget.acquire("key", caller, relational=False, deadline=float("inf"))
+            assert await budget.give_back(token)
+            now[0] += 1
+        kept = await budget.acquire("key", caller, relational=False, deadline=float("inf"))
+        assert kept.previous is not None and kept.previous.granted_at < now[0] - 60
+        from honeycomb_evaluator.errors import RateLimited
+
+        with pytest.raises(RateLimited):  # a token not given back stays spent
+            await budget.acquire("key", caller, relational=False, deadline=0.0)
+
+    run(main())
+
+
+def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
+    async def main() -> None:
+        assert await store.read_roster("family#60") == frozenset()
+        await store.add_to_roster("family#60", ["b", "a"], 600)
+        await asyncio.gather(*(store.add_to_roster("family#60", [v, "a"], 600) for v in "cdef"))
+        assert await store.read_roster("family#60") == frozenset("abcdef")
+        assert await store.read_roster("family#120") == frozenset()
+        await store.add_to_roster("gone", ["x"], -1)  # already expired
+        assert await store.read_roster("gone") == frozenset()
+
+    run(main())

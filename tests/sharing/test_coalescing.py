@@ -96,10 +96,38 @@ def test_different_callers_and_spellings_share_one_result(
     assert second.status_code == 200 and second.json()["cached"] is True
     assert second.json()["value"] == first.json()["value"]
     assert created(emulator.url) == 1
-    # max_age_seconds 0 asks for fresh data: a new result for the same window.
-    fresh = post(evaluator.url, {**body, "max_age_seconds": 0}, tokens[1]["cluster-a"])
-    assert fresh.status_code == 200 and fresh.json()["cached"] is False
-    assert created(emulator.url) == 2
+    # max_age_seconds 0 (the default) still gets the same window's answer while it is current.
+    again = post(evaluator.url, {**body, "max_age_seconds": 0}, tokens[1]["cluster-a"])
+    assert again.status_code == 200 and again.json()["cached"] is True
+    assert again.json()["query_result_id"] == first.json()["query_result_id"]
+    assert created(emulator.url) == 1
+
+
+def test_identical_requests_spread_over_the_step_create_one_result(
+    emulator: Server, evaluator: Server, tokens: tuple[Path, dict[str, str]]
+) -> None:
+    """Issue 12: 200 identical evaluations of a relative window (default max_age_seconds) arriving
+    over several seconds of the same minute, during and after the run: one query result."""
+    while time.time() % 60 > 45:  # all 200 must fall in one step (one snapped window)
+        time.sleep(0.5)
+    reset_emulator(emulator.url)
+    body = evaluation(VERSIONS["bad"])
+    headers = {"Authorization": f"Bearer {tokens[1]['cluster-a']}"}
+
+    async def spread() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+
+            async def one(i: int) -> httpx.Response:
+                await asyncio.sleep(i * 0.02)  # 0 to 4 s: before, during and long after the run
+                return await client.post(evaluator.url + "/v1/evaluate", json=body, headers=headers)
+
+            return list(await asyncio.gather(*(one(i) for i in range(200))))
+
+    answers = asyncio.run(spread())
+    assert [a.status_code for a in answers] == [200] * 200, answers[0].text
+    assert len({a.json()["query_result_id"] for a in answers}) == 1
+    assert len({a.json()["window"]["end_time"] for a in answers}) == 1
+    assert created(emulator.url) == 1
 
 
 def test_budget_answers_503_instead_of_a_honeycomb_429(

@@ -52,8 +52,8 @@ def emulator() -> Iterator[Server]:
         yield server
 
 
-def request_for(emulator: Server) -> ExecutionRequest:
-    now = int(time.time())
+def request_for(emulator: Server, earlier: int = 0) -> ExecutionRequest:
+    now = int(time.time()) - earlier
     return ExecutionRequest(
         target=HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default"),
         dataset="checkout",
@@ -74,7 +74,7 @@ def test_a_created_result_waits_for_the_schedule_and_a_repeated_shape_uses_what_
         try:
             await executor.execute(client, request_for(emulator))
             first, client.calls = client.calls, []
-            await executor.execute(client, request_for(emulator))  # max_age 0: a new result
+            await executor.execute(client, request_for(emulator, earlier=60))  # another window
             return first, client.calls
         finally:
             await client.aclose()

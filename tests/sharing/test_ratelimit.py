@@ -215,7 +215,7 @@ def test_a_shared_execution_is_charged_to_a_waiting_caller_with_room() -> None:
             await budget.acquire("key", a, relational=False, deadline=fake.now)
         # The same execution is also wanted by c, which holds nothing: c pays for it.
         charged = await budget.acquire("key", lambda: [a, c], relational=False, deadline=fake.now)
-        assert charged == c
+        assert charged.caller == c
 
     asyncio.run(main())
 
@@ -240,3 +240,53 @@ def test_a_granted_token_is_a_free_slot_and_every_free_slot_gets_chosen(taken: i
         if d.index in expired:
             assert d.seen_granted_at == now - 10 * LIFETIME  # the conditional write's expectation
     assert chosen == free
+
+
+def test_a_bucket_seen_full_refuses_at_once_until_its_first_token_comes_back() -> None:
+    """Issue 12: a burst of new queries on a spent bucket is refused before any work is done."""
+    fake = FakeTime()
+    budget, _ = budget_with(
+        fake, BudgetSettings(per_window=2, window_seconds=60, headroom=0, margin_seconds=0)
+    )
+    caller = Caller(name="a", via="token")
+
+    async def main() -> None:
+        budget.refuse_if_full("key", relational=False, deadline=fake.now)  # never seen: no opinion
+        await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        fake.now += 10
+        await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        with pytest.raises(RateLimited):
+            await budget.acquire("key", caller, relational=False, deadline=fake.now + 1)
+        with pytest.raises(RateLimited) as refused:
+            budget.refuse_if_full("key", relational=False, deadline=fake.now + 30)
+        assert refused.value.retry_after_seconds == 50
+        budget.refuse_if_full("key", relational=False, deadline=fake.now + 55)  # would get one in time
+        fake.now += 50
+        budget.refuse_if_full("key", relational=False, deadline=fake.now)  # the token is back
+
+    asyncio.run(main())
+
+
+def test_a_lower_priority_query_leaves_tokens_free() -> None:
+    """Issue 12: a first check (not fused yet) takes a token only while `leave` others stay free."""
+    fake = FakeTime()
+    budget, _ = budget_with(
+        fake, BudgetSettings(per_window=7, window_seconds=60, headroom=0, margin_seconds=0)
+    )
+    caller = Caller(name="a", via="token")
+
+    async def main() -> None:
+        for _ in range(4):
+            await budget.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
+            fake.now += 1
+        with pytest.raises(RateLimited) as refused:  # 3 free: taking one would leave 2
+            await budget.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
+        assert refused.value.retry_after_seconds == 56  # the first token back makes 4 free
+        for _ in range(3):  # the queries it leaves room for take them
+            await budget.acquire("key", caller, relational=False, deadline=fake.now)
+        # A small bucket leaves at most half of the rest: with 3 tokens, 1.
+        small, _ = budget_with(fake, BudgetSettings(per_window=3, headroom=0))
+        await small.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
+        await small.acquire("key", caller, relational=False, deadline=fake.now, leave=3)
+
+    asyncio.run(main())

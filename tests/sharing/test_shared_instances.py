@@ -127,13 +127,14 @@ def test_instances_share_one_rate_budget(infra: Infra) -> None:
 def test_an_abandoned_claim_is_taken_over(infra: Infra) -> None:
     emulator, state, _ = infra
     reset_emulator(emulator.url)
-    with fleet(infra, 1) as (evaluator,):
+    # The second request goes to another instance: the first keeps the result it made in memory.
+    with fleet(infra, 2) as (evaluator, other):
         body = evaluation(VERSIONS["bad"], time_range=3600)
         first = post(evaluator, body)
         assert first.status_code == 200, first.text
         # An instance claimed the next generation of that execution, then died (lease: 3 s).
         state.abandon_next_generation(evaluator.extra, first.json()["query_result_id"], time.time() + 3)
-        answer = post(evaluator, {**body, "timeout_seconds": 15})
+        answer = post(other, {**body, "timeout_seconds": 15})
         assert answer.status_code == 200, answer.text
         assert answer.json()["cached"] is False  # created anew once the lease ran out
         assert created(emulator.url) == 2

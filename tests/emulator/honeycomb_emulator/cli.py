@@ -50,6 +50,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         help="query-result creations per minute per key (default 10, as Honeycomb)",
     )
     parser.add_argument(
+        "--rate-limit-window-seconds",
+        type=float,
+        default=60.0,
+        help="the rolling window those limits apply to (default 60; shorter compresses time in simulations)",
+    )
+    parser.add_argument(
         "--relational-rate-limit-per-minute",
         type=int,
         default=1,
@@ -69,6 +75,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         parser.error("--result-delay-ms must be >= 0")
     if args.rate_limit_per_minute < 1 or args.relational_rate_limit_per_minute < 1:
         parser.error("rate limits must be >= 1")
+    if args.rate_limit_window_seconds <= 0:
+        parser.error("--rate-limit-window-seconds must be > 0")
     if args.slos is not None and not args.slos.is_file():
         parser.error(f"--slos {args.slos}: no such file")
     return Settings(
@@ -80,6 +88,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         result_delay_ms=args.result_delay_ms,
         rate_limit_per_minute=args.rate_limit_per_minute,
         relational_rate_limit_per_minute=args.relational_rate_limit_per_minute,
+        rate_limit_window_seconds=args.rate_limit_window_seconds,
         slos_file=args.slos,
         team_slug=args.team,
         team_name=args.team,

@@ -18,6 +18,7 @@ class Settings:
     result_delay_ms: int = 500
     rate_limit_per_minute: int = 10
     relational_rate_limit_per_minute: int = 1
+    rate_limit_window_seconds: float = 60.0
     slos_file: Path | None = None
     team_slug: str = "emulator"
     team_name: str = "Honeycomb Emulator"

@@ -83,7 +83,11 @@ class EmulatorState:
         self.settings = settings
         self.store = store
         self.keys = KeyRing(settings.keys)
-        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.relational_rate_limit_per_minute)
+        self.limiter = RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.relational_rate_limit_per_minute,
+            window_seconds=settings.rate_limit_window_seconds,
+        )
         self.stats = Stats()
         self.faults = FaultBook()
         self.lock = threading.Lock()

@@ -38,6 +38,7 @@ class ExecutionRequest:
     deadline: float  # time.monotonic() instant
     caller: Caller = ANONYMOUS
     stats: CallStats = field(default_factory=CallStats)  # the calls made for this request
+    leave_tokens: int = 0  # budget tokens its creation must leave free (fusion.py: a first check)
 
     def scope(self, deadline: float | None = None) -> Scope:
         return Scope(self.target, self.dataset, self.deadline if deadline is None else deadline, self.stats)

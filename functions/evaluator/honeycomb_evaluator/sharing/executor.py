@@ -3,9 +3,12 @@
 `SharedExecutor.execute(client, request)` is the one way the evaluator runs a query, in the
 served app and in the one-shot CLI alike (there on the in-process memory backend):
 
-1. A completed result younger than `max_age_seconds` is served from this process's cache,
-   then from the state store (another instance's result).
-2. Otherwise the request joins this process's flight for the same execution (single-flight),
+1. A completed result the request accepts (reuse.py: same window while it is current, or
+   younger than `max_age_seconds`) is served from this process's cache, then from the state
+   store (another instance's result).
+2. Otherwise, when the request differs from others only in an equality filter's value (a
+   canary's pod-template hash), it is answered from their one fused query (fusion.py).
+3. Otherwise the request joins this process's flight for the same execution (single-flight),
    and the flight's `ExecutionRun` (run.py) does the work: reads the execution record in the
    store, waits for, resumes or claims it, takes a rate-budget token, creates the result and
    polls it.
@@ -25,8 +28,10 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 
 from .backends.base import StateStore
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
-from .fingerprint import fingerprint
+from .fingerprint import Fingerprint, fingerprint
+from .fusion import Fusion
 from .ratelimit import RateBudget
+from .reuse import Reuse, reuse_for
 from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
 from .singleflight import FlightTimeout, SingleFlight
 
@@ -54,7 +59,13 @@ class SharedExecutor:
         self.query_ids: BoundedCache[str] = BoundedCache(
             10_000, retention_seconds=QUERY_ID_TTL_SECONDS, clock=wall_clock
         )
+        # Result ids Honeycomb answered 404 for: never polled again, their execution is claimed anew.
+        self.lost: BoundedCache[bool] = BoundedCache(
+            1000, retention_seconds=QUERY_ID_TTL_SECONDS, clock=wall_clock
+        )
         self._flights: SingleFlight[Outcome] = SingleFlight(monotonic)
+        self.fuse = True  # query fusion (fusion.py); tests compare with it off
+        self.fusion = Fusion(self)
         self._instance = uuid.uuid4().hex[:12]
         self._claims = 0
 
@@ -71,20 +82,51 @@ class SharedExecutor:
 
     async def execute(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
         fp = fingerprint(request.target, request.dataset, request.spec, request.options)
+        reuse = reuse_for(request.spec, request.max_age_seconds, self.wall())
+        hit = self._remembered(fp.execution_key, reuse)
+        if hit is not None:
+            return hit
+        # Fusion before the store: a fused check needs no look at its own execution record.
+        if self.fuse:
+            fused = await self.fusion.answer(client, request)
+            if isinstance(fused, Execution):
+                return fused
+            request = fused  # to run on its own (maybe leaving tokens for fused queries)
+        cached = await self._cached(client, request, fp.execution_key, reuse)
+        return cached if cached is not None else await self._run(client, request, fp, reuse)
+
+    async def execute_alone(self, client: HoneycombClient, request: ExecutionRequest) -> Execution:
+        """`request` as it is, never fused (fusion.py runs its fused queries through this)."""
+        fp = fingerprint(request.target, request.dataset, request.spec, request.options)
+        reuse = reuse_for(request.spec, request.max_age_seconds, self.wall())
+        cached = await self._cached(client, request, fp.execution_key, reuse)
+        return cached if cached is not None else await self._run(client, request, fp, reuse)
+
+    def _remembered(self, key: str, reuse: Reuse) -> Execution | None:
+        hit = self.results.get(key)
+        if hit is not None and reuse.accepts(hit.stored_at):
+            return Execution(result=hit.value[1], query_id=hit.value[0], served=Served.MEMORY_CACHE)
+        return None
+
+    async def _cached(
+        self, client: HoneycombClient, request: ExecutionRequest, key: str, reuse: Reuse
+    ) -> Execution | None:
+        hit = self._remembered(key, reuse)
+        if hit is not None:
+            return hit
+        stored = await self._stored_result(client, request, key, reuse)
+        if stored is not None:
+            return Execution(result=stored[1], query_id=stored[0], served=Served.STORE_CACHE)
+        return None
+
+    async def _run(
+        self, client: HoneycombClient, request: ExecutionRequest, fp: Fingerprint, reuse: Reuse
+    ) -> Execution:
         key = fp.execution_key
-        if request.max_age_seconds > 0:
-            hit = self.results.get(key, request.max_age_seconds)
-            if hit is not None:
-                return Execution(result=hit.value[1], query_id=hit.value[0], served=Served.MEMORY_CACHE)
-            stored = await self._stored_result(client, request, key)
-            if stored is not None:
-                return Execution(result=stored[1], query_id=stored[0], served=Served.STORE_CACHE)
-        # Results completed after this moment were in flight when the request arrived.
-        fresh_after = self.wall() - request.max_age_seconds
         try:
             outcome, joined = await self._flights.do(
                 key,
-                lambda flight: ExecutionRun(self, client, request, fp, flight).run(fresh_after),
+                lambda flight: ExecutionRun(self, client, request, fp, flight).run(reuse),
                 deadline=request.deadline,
                 member=request.caller,
             )
@@ -97,12 +139,12 @@ class SharedExecutor:
         return Execution(result=outcome.result, query_id=outcome.query_id, served=served)
 
     async def _stored_result(
-        self, client: HoneycombClient, request: ExecutionRequest, key: str
+        self, client: HoneycombClient, request: ExecutionRequest, key: str, reuse: Reuse
     ) -> tuple[str, QueryResult] | None:
         record = await self.store.get_execution(key)
         if record is None or record.state != "complete" or record.completed_at is None:
             return None
-        if self.wall() - record.completed_at > request.max_age_seconds:
+        if not reuse.accepts(record.completed_at):
             return None
         result, size = await completed_result(client, request.scope(), record)
         self.results.put(key, (record.query_id or "", result), stored_at=record.completed_at, size=size)

@@ -18,6 +18,10 @@ charged to the first of them the rule allows.
 
 When no token can be had before the caller's deadline, the caller gets 503 `rate_limited` with
 the time until one frees up, and Honeycomb is not called.
+
+A token pays for a query result Honeycomb creates. When Honeycomb refuses the creation with a
+4xx (a misspelt column, an unknown dataset or query) no result exists, so the token is given
+back (`give_back`): the slot returns to what it held before, as if it had never been taken.
 """
 
 from __future__ import annotations
@@ -48,6 +52,20 @@ class Bucket:
 
     capacity: int  # tokens
     lifetime: float  # seconds a spent token stays out
+
+
+NEVER_USED = 1.0  # what a given-back slot that was never used before holds (see give_back)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token taken from a bucket: who was charged, and what the slot held before (to give it back)."""
+
+    bucket: str
+    caller: Caller
+    index: int
+    granted_at: float
+    previous: Slot | None
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,29 @@ def _random_free_index(by_index: dict[int, Slot], bucket: Bucket, now: float, fr
     return random.choice([i for i in range(capacity) if is_free(i)])
 
 
+def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
+    """When the first token of a full bucket comes back; None when a token is free."""
+    out = sorted(
+        s.granted_at + bucket.lifetime
+        for s in slots
+        if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
+    )
+    return out[0] if len(out) >= bucket.capacity else None
+
+
+def _wait_for_free(slots: list[Slot], bucket: Bucket, now: float, wanted: int) -> float:
+    """Seconds until `wanted` (at most the capacity) tokens are free at once (0 if they are now)."""
+    releases = sorted(
+        s.granted_at + bucket.lifetime
+        for s in slots
+        if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
+    )
+    short = wanted - (bucket.capacity - len(releases))
+    if short <= 0:
+        return 0.0
+    return releases[short - 1] - now
+
+
 def uses_relational_fields(columns: list[str]) -> bool:
     return any(column.startswith(RELATIONAL_PREFIXES) for column in columns)
 
@@ -137,6 +178,9 @@ class RateBudget:
         self.settings = settings or BudgetSettings()
         self._wall = wall_clock
         self._monotonic = monotonic
+        # bucket → wall-clock instant its first token comes back, seen when it was full. Lets a
+        # burst of queries that cannot get a token be refused at once, before any other work.
+        self._full_until: dict[str, float] = {}
 
     @staticmethod
     def bucket(key_id: str, relational: bool) -> str:
@@ -149,12 +193,15 @@ class RateBudget:
         *,
         relational: bool,
         deadline: float,
-    ) -> Caller:
+        leave: int = 0,
+    ) -> Token:
         """Spend one token, waiting for one until `deadline` (monotonic); else 503 `rate_limited`.
+
+        `leave`: tokens that must stay free after this one (a lower-priority query; fusion.py).
 
         `callers` is who the token is for: one caller, or (for an execution several callers are
         waiting for) a function listing them, read again on every look. The token is charged to
-        the first of them the fair-share rule allows; that caller is returned.
+        the first of them the fair-share rule allows (the token's `caller`).
         """
         settings = self.settings
         rule = Bucket(settings.capacity(relational), settings.token_lifetime)
@@ -162,6 +209,7 @@ class RateBudget:
         while True:
             now = self._wall()
             slots = await self._store.read_slots(bucket)
+            self._full_until[bucket] = _full_until(slots, rule, now) or 0.0  # 0: had a free token
             candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
             decisions = [
                 (
@@ -171,7 +219,10 @@ class RateBudget:
                 for candidate in candidates
             ]
             granted = next(((d, c) for d, c in decisions if d.granted), None)
-            if granted is not None:
+            # A small bucket keeps room for the query itself: at most half of the rest is left free.
+            kept_free = min(leave, (rule.capacity - 1) // 2)
+            reserve_wait = _wait_for_free(slots, rule, now, 1 + kept_free) if kept_free else 0.0
+            if granted is not None and reserve_wait <= 0:
                 decision, charged = granted
                 grant = SlotGrant(
                     index=decision.index,
@@ -183,13 +234,15 @@ class RateBudget:
                 )
                 taken = await self._store.take_slot(bucket, grant)
                 if taken:
-                    return charged
+                    previous = next((s for s in slots if s.index == decision.index), None)
+                    return Token(bucket, charged, decision.index, now, previous)
                 continue  # another instance took that slot first: look again
-            soonest = min(d.wait_seconds for d, _ in decisions)
+            soonest = max(min(d.wait_seconds for d, _ in decisions), reserve_wait)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
             remaining = deadline - self._monotonic()
-            if callable(callers) and remaining > 0 and all(d.held_back for d, _ in decisions):
+            held_back = all(d.held_back for d, _ in decisions) and reserve_wait <= 0
+            if callable(callers) and remaining > 0 and held_back:
                 # Tokens are free, only not for these callers: another caller with room may still
                 # join this execution and pay for it. Look again until the deadline.
                 await self._sleep(min(wait, JOIN_RECHECK_SECONDS, remaining))
@@ -200,6 +253,45 @@ class RateBudget:
                     retry_after_seconds=max(1.0, math.ceil(soonest)),
                 )
             await self._sleep(wait)
+
+    def full_for(self, key_id: str, *, relational: bool) -> float | None:
+        """Seconds until the bucket's first token comes back, if this process last saw it full."""
+        full_until = self._full_until.get(self.bucket(key_id, relational))
+        wait = None if full_until is None else full_until - self._wall()
+        return wait if wait is not None and wait > 0 else None
+
+    def refuse_if_full(self, key_id: str, *, relational: bool, deadline: float) -> None:
+        """503 `rate_limited` now if the bucket was last seen full until after `deadline`.
+
+        Called before the work that precedes taking a token (creating the query, claiming the
+        execution): when a hundred new queries arrive at once and the bucket is spent, each is
+        refused at once instead of queueing that work and timing out. Only this process's last
+        look: a token another instance gives back early is found by the next full look.
+        """
+        wait = self.full_for(key_id, relational=relational)
+        if wait is not None and wait > deadline - self._monotonic():
+            raise RateLimited(
+                f"the Honeycomb query budget for this key is spent; a token frees up in {wait:.0f} s",
+                retry_after_seconds=max(1.0, math.ceil(wait)),
+            )
+
+    async def give_back(self, token: Token) -> bool:
+        """Undo `token` (Honeycomb created nothing with it); False if the slot changed meanwhile.
+
+        The slot gets back its previous grant time and caller. A slot that was never used gets
+        `NEVER_USED` (long past, so free) rather than 0: every backend can compare it, while
+        "0 = absent" is how a backend may recognise a slot never written.
+        """
+        previous = token.previous
+        restore = SlotGrant(
+            index=token.index,
+            seen_granted_at=token.granted_at,
+            caller=previous.caller if previous else "",
+            now=previous.granted_at if previous and previous.granted_at > 0 else NEVER_USED,
+            ttl_seconds=self.settings.token_lifetime * 2,
+            wanted_by=previous.wanted_by if previous else (),
+        )
+        return await self._store.take_slot(token.bucket, restore)
 
     async def exhaust(self, key_id: str, *, relational: bool) -> None:
         """Honeycomb said 429 anyway (another user of the key): spend every free token now."""

@@ -7,6 +7,11 @@ owner's deadline passed) whoever asks next resumes polling. A live claim by anot
 waited for. Else the flight claims a new generation with a conditional write, takes a token from
 the rate budget (503 `rate_limited` if none frees up before the deadline), creates the query
 result, records its id and polls it.
+
+A flight creates at most one query result. If Honeycomb forgets it (404 while polled) the flight
+answers 502 `upstream_error` rather than spending another token: a result can be lost again, and
+a loop of creations would spend the key's whole budget on one evaluation. The next evaluation
+may create a new one. A creation Honeycomb refuses with a 4xx gives its token back.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 from collections.abc import Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +34,8 @@ from .backends.base import ExecutionRecord
 from .codec import encode_result
 from .execution import ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, spec_columns
-from .ratelimit import uses_relational_fields
+from .ratelimit import Token, uses_relational_fields
+from .reuse import Reuse
 from .singleflight import Flight
 
 if TYPE_CHECKING:
@@ -63,9 +70,17 @@ def deadline_error(flight: Flight, slow_query_message: str) -> EvaluatorError:
     if flight.waiting_for_budget:
         return RateLimited(
             "the Honeycomb query budget for this key is spent; this query is queued for a token",
-            retry_after_seconds=BUDGET_QUEUE_RETRY_SECONDS,
+            retry_after_seconds=flight.budget_retry_after or BUDGET_QUEUE_RETRY_SECONDS,
         )
     return DeadlineExceeded(slow_query_message)
+
+
+def _refused(error: honeycomb.HoneycombError) -> bool:
+    """Honeycomb answered the creation with a 4xx other than 429: no result was created."""
+    status = error.status
+    return (
+        status is not None and 400 <= status < 500 and not isinstance(error, honeycomb.HoneycombRateLimited)
+    )
 
 
 async def _shielded(work: Coroutine[Any, Any, T]) -> T:
@@ -94,12 +109,14 @@ class ExecutionRun:
         self.lost: set[str] = set()  # result ids Honeycomb no longer knows
         self.in_flight: set[int] = set()  # generations seen claimed or pending: their result is ours
         self.query_id: str | None = None
+        self.created_once = False  # this flight's one creation is spent
+        self.relational = uses_relational_fields(spec_columns(request.spec))  # its own budget
 
-    async def run(self, fresh_after: float) -> Outcome:
-        """`fresh_after`: a result completed after this wall-clock instant was in flight for us."""
+    async def run(self, reuse: Reuse) -> Outcome:
+        """`reuse`: which completed results the request that started the flight accepts."""
         while True:
             record = await self.store.get_execution(self.key)
-            step = self.classify(record, fresh_after)
+            step = self.classify(record, reuse)
             if record is not None and step in (Step.POLL, Step.WAIT):
                 self.in_flight.add(record.generation)
             if step is Step.DONE:
@@ -116,24 +133,37 @@ class ExecutionRun:
                 self.lost.add(record.result_id)
                 continue
             # A claim another instance holds without a result id yet is queued for a rate-limit
-            # token (creating takes a moment): a caller leaving meanwhile was held back by the budget.
+            # token, or creating the result (Honeycomb runs the query meanwhile). Only when this
+            # process last saw the bucket full is a caller leaving now held back by the budget.
+            full_for = self.executor.budget.full_for(self.fp.key_id, relational=self.relational)
             self.flight.waiting_for_budget = (
-                step is Step.WAIT and record is not None and record.result_id is None
+                step is Step.WAIT and record is not None and record.result_id is None and full_for is not None
             )
+            self.flight.budget_retry_after = max(1.0, math.ceil(full_for)) if full_for else None
             if step is Step.WAIT:
                 await self._sleep_until_next_look()
                 continue
+            if self.created_once:
+                raise honeycomb.HoneycombUnavailable(
+                    "Honeycomb no longer knows the query result this evaluation created; "
+                    "a retry creates a new one",
+                    status=404,
+                )
             outcome = await self._claim_and_create(record)
             if outcome is not None:
                 return outcome
 
-    def classify(self, record: ExecutionRecord | None, fresh_after: float) -> Step:
-        if record is None or record.result_id in self.lost:
+    def _lost_here(self, result_id: str | None) -> bool:
+        """Honeycomb answered 404 for this result in this process (to this flight or an earlier one)."""
+        return result_id is not None and self.executor.lost.value(result_id) is not None
+
+    def classify(self, record: ExecutionRecord | None, reuse: Reuse) -> Step:
+        if record is None or record.result_id in self.lost or self._lost_here(record.result_id):
             return Step.CLAIM
         now = self.executor.wall()
         if record.state == "complete":
-            # Seen in flight, or completed after the request arrived (less its max_age_seconds).
-            waited_for = record.generation in self.in_flight or (record.completed_at or 0.0) >= fresh_after
+            # Seen in flight, or a result the request accepts (reuse.py).
+            waited_for = record.generation in self.in_flight or reuse.accepts(record.completed_at or 0.0)
             return Step.DONE if waited_for else Step.CLAIM
         owner_alive = record.lease_until > now and not self.executor.owns(record.owner)
         if record.state == "pending":
@@ -145,6 +175,10 @@ class ExecutionRun:
 
     async def _claim_and_create(self, seen: ExecutionRecord | None) -> Outcome | None:
         """Claim a new generation and create its result; None when beaten to it or the result is lost."""
+        relational = self.relational
+        self.executor.budget.refuse_if_full(
+            self.fp.key_id, relational=relational, deadline=self.flight.deadline
+        )
         if self.query_id is None:
             self.query_id = await self._query_id()
         # Waiting for a token and creating must end within the claim's lease, or another
@@ -171,10 +205,11 @@ class ExecutionRun:
         outcome = await self._poll(pending, created=True)
         if outcome is None:
             self.lost.add(created.id)
+            self.executor.lost.put(created.id, True)
         return outcome
 
     async def _create(self, claim: ExecutionRecord, deadline: float) -> QueryResult:
-        relational = uses_relational_fields(spec_columns(self.request.spec))
+        relational = self.relational
         flight = self.flight
         try:
             # Leave a moment to create and poll; a result created late is resumed by the retry.
@@ -182,11 +217,12 @@ class ExecutionRun:
             # fair-share rule allows), so a caller at its share does not hold back the others.
             flight.waiting_for_budget = True
             try:
-                await self.executor.budget.acquire(
+                token = await self.executor.budget.acquire(
                     self.fp.key_id,
                     lambda: flight.members or [ANONYMOUS],
                     relational=relational,
                     deadline=deadline - 0.5,
+                    leave=self.request.leave_tokens,
                 )
             finally:
                 flight.waiting_for_budget = False
@@ -196,12 +232,12 @@ class ExecutionRun:
             raise
         # A token is spent: the result must be created and its id recorded even if every waiter
         # leaves now, or the next caller would spend another token on the same execution.
-        return await _shielded(self._create_and_record(claim, relational, deadline))
+        self.created_once = True
+        return await _shielded(self._create_and_record(claim, token, deadline))
 
-    async def _create_and_record(
-        self, claim: ExecutionRecord, relational: bool, deadline: float
-    ) -> QueryResult:
+    async def _create_and_record(self, claim: ExecutionRecord, token: Token, deadline: float) -> QueryResult:
         assert self.query_id is not None
+        relational = self.relational
         # The token is spent and this runs shielded: give the creation time to be answered even
         # when the callers' deadline is close, or a result Honeycomb did create would be unknown
         # to us (a timed-out POST is not retried) and the next caller would create another.
@@ -212,6 +248,10 @@ class ExecutionRun:
             )
         except honeycomb.HoneycombError as e:
             await self.store.release(self.key, claim)
+            if _refused(e):
+                # Honeycomb created nothing (a misspelt column, an unknown dataset): the token
+                # paid for nothing, so it goes back to the bucket.
+                await self.executor.budget.give_back(token)
             if isinstance(e, honeycomb.HoneycombRateLimited):
                 # Someone else spends this key's budget too: stop everyone for a window.
                 await self.executor.budget.exhaust(self.fp.key_id, relational=relational)

@@ -28,6 +28,7 @@ class Flight:
     # The work is waiting for a rate-limit token (here or in another instance): a caller leaving
     # at its deadline now was held back by the budget (503 rate_limited), not by a slow query (504).
     waiting_for_budget: bool = False
+    budget_retry_after: float | None = None  # when a token frees up, if known
 
 
 class FlightTimeout(Exception):

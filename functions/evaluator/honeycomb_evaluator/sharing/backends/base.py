@@ -6,7 +6,8 @@ Three kinds of records, all keyed by digests from `fingerprint.py`:
 - executions: execution key → one generation of "a query result for this": `claimed` (an
   instance is about to create it), `pending` (created, result id known) or `complete`
   (finished, with the encoded result when it fits);
-- rate slots: per Honeycomb key, N slots each holding when its token was last spent.
+- rate slots: per Honeycomb key, N slots each holding when its token was last spent;
+- rosters: per query family and window, the set of filter values checked (fusion.py).
 
 Every change is conditional on what the writer last read (the generation and owner for
 executions, the previous grant time for slots), so instances never overwrite each other.
@@ -15,6 +16,7 @@ Times are wall-clock seconds (shared between instances); nothing here holds the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -101,4 +103,17 @@ class StateStore(Protocol):
 
     async def take_slot(self, bucket: str, grant: SlotGrant) -> bool:
         """Spend the slot if it is still as the grant saw it; False if another taker was first."""
+        ...
+
+    async def add_to_roster(self, roster: str, values: Sequence[str], ttl_seconds: float) -> None:
+        """Add `values` to the set named `roster` (created empty if absent), atomically.
+
+        A set union: adding a value already there changes nothing, concurrent adders never lose
+        each other's values, order is not kept. The roster expires `ttl_seconds` after its last
+        addition (each call pushes the expiry; expiry may be lazy, as DynamoDB's TTL is).
+        """
+        ...
+
+    async def read_roster(self, roster: str) -> frozenset[str]:
+        """Every value ever added to `roster` and not expired; empty if there is none."""
         ...

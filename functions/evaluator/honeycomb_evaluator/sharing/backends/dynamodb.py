@@ -6,6 +6,7 @@ One table, key schema `pk` (S) + `sk` (S), TTL attribute `expires_at` (template.
 - execution: pk `exec#<execution key>`, sk `exec`; `state`, `gen`, `owner`, `lease`, `query_id`,
   `result_id`, `created`, `completed`, `result` (binary, zlib-compressed JSON).
 - rate bucket: pk `rate#<bucket>`, sk `slots`; `slots`, a map slot index → {`granted`, `caller`}.
+- roster: pk `roster#<roster>`, sk `values`; `vals`, a string set (ADD is an atomic union).
 
 It needs dynamodb:GetItem, PutItem and UpdateItem on the table, nothing else.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from honeycomb_evaluator.errors import StateUnavailable
@@ -60,7 +62,9 @@ class DynamoDBStore:
             from botocore.config import Config
 
             config = Config(
-                retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=3
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=2,
+                read_timeout=3,
             )
             self._client = boto3.client("dynamodb", config=config)
         return self._client
@@ -293,3 +297,24 @@ class DynamoDBStore:
             }
             await self._call("put_item", Item=empty, ConditionExpression="attribute_not_exists(pk)")
             return await self._call("update_item", **update) is not None
+
+    # -- rosters ---------------------------------------------------------------------------
+
+    async def add_to_roster(self, roster: str, values: Sequence[str], ttl_seconds: float) -> None:
+        if not values:
+            return
+        await self._call(
+            "update_item",
+            Key={"pk": _s(f"roster#{roster}"), "sk": _s("values")},
+            UpdateExpression="ADD vals :values SET expires_at = :expires",
+            ExpressionAttributeValues={
+                ":values": {"SS": sorted(set(values))},
+                ":expires": self._expires(ttl_seconds),
+            },
+        )
+
+    async def read_roster(self, roster: str) -> frozenset[str]:
+        item = await self._get(f"roster#{roster}", "values")
+        if item is None or int(item.get("expires_at", {}).get("N", "0")) <= time.time():
+            return frozenset()  # DynamoDB deletes expired items late, not at once
+        return frozenset(item.get("vals", {}).get("SS", []))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from honeycomb_evaluator.cache import BoundedCache
 
@@ -30,6 +30,7 @@ class MemoryStore:
             MAX_EXECUTIONS, retention_seconds=retention_seconds, clock=clock
         )
         self._slots: dict[str, dict[int, Slot]] = {}
+        self._rosters: dict[str, tuple[frozenset[str], float]] = {}  # roster → (values, expires at)
 
     async def get_query_id(self, spec_key: str) -> str | None:
         entry = self._query_ids.get(spec_key)
@@ -108,3 +109,16 @@ class MemoryStore:
             return False
         slots[grant.index] = Slot(grant.index, grant.now, grant.caller, grant.wanted_by)
         return True
+
+    async def add_to_roster(self, roster: str, values: Sequence[str], ttl_seconds: float) -> None:
+        now = self._clock()
+        held = await self.read_roster(roster)
+        self._rosters[roster] = (held | frozenset(values), now + ttl_seconds)
+        if len(self._rosters) > MAX_EXECUTIONS:  # drop the expired ones now and then
+            self._rosters = {k: v for k, v in self._rosters.items() if v[1] > now}
+
+    async def read_roster(self, roster: str) -> frozenset[str]:
+        entry = self._rosters.get(roster)
+        if entry is None or entry[1] <= self._clock():
+            return frozenset()
+        return entry[0]

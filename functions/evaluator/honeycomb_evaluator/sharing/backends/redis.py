@@ -8,6 +8,8 @@ Keys (all under one prefix, `honeycomb-evaluator:` by default; every one has a T
   and renewed by the completion.
 - `<prefix>rate:<bucket>`: a hash with `granted:<i>`, `caller:<i>`, `wanted:<i>` (a JSON list)
   per slot index `i` ever used; TTL renewed by every grant.
+- `<prefix>roster:<family>`: a set of filter values checked recently (query fusion); TTL renewed
+  by every addition.
 
 Keys are digests (fingerprint.py) and key ids; nothing here holds the Honeycomb key.
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -333,3 +335,25 @@ class RedisStore:
         }
         change = _Change({f"granted:{i}": seen}, write, ttl_seconds=grant.ttl_seconds)
         return await self._change("take_slot", self._key("rate", bucket), change)
+
+    # -- rosters (query fusion) --------------------------------------------------------------
+    # A plain Redis set: SADD is already an atomic union, and the expiry is pushed in the same
+    # transaction, so concurrent adders never lose each other's values.
+
+    async def add_to_roster(self, roster: str, values: Sequence[str], ttl_seconds: float) -> None:
+        if not values or ttl_seconds <= 0:  # nothing to add, or expired already
+            return
+        key = self._key("roster", roster)
+
+        async def add(connection: _Connection) -> Any:
+            async with connection.client.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, *values)
+                pipe.pexpire(key, _ms(ttl_seconds))
+                return await pipe.execute()
+
+        await self._run("add_to_roster", add)
+
+    async def read_roster(self, roster: str) -> frozenset[str]:
+        key = self._key("roster", roster)
+        members: set[bytes] = await self._run("read_roster", lambda c: c.client.smembers(key))
+        return frozenset(m.decode() for m in members)

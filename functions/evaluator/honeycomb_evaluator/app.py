@@ -42,7 +42,6 @@ from honeycomb_evaluator.evaluate import EvaluationRecord
 from honeycomb_evaluator.observability import logger, record_request
 from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
-from honeycomb_evaluator.validation import validation_error
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -54,6 +53,13 @@ Render = Callable[[BaseException, str], Response]
 
 CORRELATION_HEADERS = ("x-request-id", "x-correlation-id", "x-analysis-run")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:/-]")
+
+
+def _validation_error(error: ValidationError) -> Exception:
+    # Loaded on the first invalid request only (difflib, regexes): not on every cold start.
+    from honeycomb_evaluator.validation import validation_error
+
+    return validation_error(error)
 
 
 def correlation_id(request: Request) -> str:
@@ -151,7 +157,7 @@ def create_app(
         try:
             parsed = EvaluateRequest.model_validate(body)
         except ValidationError as e:
-            raise validation_error(e) from None
+            raise _validation_error(e) from None
         authorize_caller(record.caller or ANONYMOUS, parsed.dataset, parsed.environment)
         if authorize is not None:
             await authorize(request, parsed)
@@ -164,7 +170,7 @@ def create_app(
         try:
             parsed = SloRequest.model_validate(body)
         except ValidationError as e:
-            raise validation_error(e) from None
+            raise _validation_error(e) from None
         authorize_caller(record.caller or ANONYMOUS, parsed.dataset, parsed.environment)
         return 200, await service.slo.answer(parsed, record)
 

@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.callers.registry import ANONYMOUS, Caller
-from honeycomb_evaluator.column_hints import ColumnHints
 from honeycomb_evaluator.errors import DeadlineExceeded, answer_for
 from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombInvalidQuery
-from honeycomb_evaluator.judgement.answer import comparison_answer
-from honeycomb_evaluator.judgement.query import plan_comparison
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger, traced
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
@@ -29,6 +26,7 @@ from honeycomb_evaluator.target import HoneycombTarget
 from honeycomb_evaluator.window import resolve_window
 
 if TYPE_CHECKING:
+    from honeycomb_evaluator.column_hints import ColumnHints
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 
@@ -59,10 +57,8 @@ class Evaluator:
     client: HoneycombClient
     keys: KeySource
     executor: SharedExecutor
-    hints: ColumnHints = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.hints = ColumnHints(self.client)
+    # Built on the first query Honeycomb rejects (column_hints.py): not on every cold start.
+    hints: ColumnHints | None = field(default=None, init=False)
 
     async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
         record.dataset, record.environment = request.dataset, request.environment
@@ -80,7 +76,12 @@ class Evaluator:
         calculation = choose_calculation(request)
         check_match(request)
         # With compare, ONE query answers both groups (judgement/query.py), checked before any call.
-        plan = plan_comparison(request, calculation) if request.compare is not None else None
+        plan = None
+        if request.compare is not None:
+            # Loaded on the first comparison: every cold start would pay for it otherwise.
+            from honeycomb_evaluator.judgement.query import plan_comparison
+
+            plan = plan_comparison(request, calculation)
         window = resolve_window(request.query)
         query = plan.query if plan is not None else request.query
         over_series = request.select is not None and request.select.over == "series"
@@ -108,6 +109,8 @@ class Evaluator:
             "cached": execution.cached,
         }
         if plan is not None:
+            from honeycomb_evaluator.judgement.answer import comparison_answer
+
             body.update(comparison_answer(request, result, calculation))
         body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
         return body
@@ -137,6 +140,10 @@ class Evaluator:
             return await self.executor.execute(self.client, execution_request(record.target))
         except HoneycombInvalidQuery as e:
             rejected = execution_request(record.target)
+            if self.hints is None:
+                from honeycomb_evaluator.column_hints import ColumnHints
+
+                self.hints = ColumnHints(self.client)
             raise await self.hints.explain(e, rejected.scope(), rejected.spec) from None
         except HoneycombAuthRejected:
             # The key may have been rotated since we cached it: refetch once, retry only if it changed.

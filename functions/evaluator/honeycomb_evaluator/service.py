@@ -7,11 +7,11 @@ process, nothing to share) and in who reads the settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
-from honeycomb_evaluator.gates.slo_service import SloService
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
 from honeycomb_evaluator.settings import Settings, StateSettings
@@ -20,13 +20,27 @@ from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.sharing.ratelimit import RateBudget
 
+if TYPE_CHECKING:
+    from honeycomb_evaluator.gates.slo_service import SloService
+
 
 @dataclass
 class Service:
     settings: Settings
     authenticator: Authenticator
     evaluator: Evaluator
-    slo: SloService
+    store: StateStore
+    _slo: SloService | None = field(default=None, repr=False)
+
+    @property
+    def slo(self) -> SloService:
+        """The SLO gate, built on its first request: most deployments never load it."""
+        if self._slo is None:
+            from honeycomb_evaluator.gates.slo_service import SloService
+
+            evaluator = self.evaluator
+            self._slo = SloService(client=evaluator.client, keys=evaluator.keys, store=self.store)
+        return self._slo
 
 
 def build_store(state: StateSettings) -> StateStore:
@@ -53,5 +67,4 @@ def build_service(
     client = client or HoneycombClient()
     keys = key_source(settings.honeycomb)
     evaluator = Evaluator(client=client, keys=keys, executor=executor)
-    slo = SloService(client=client, keys=keys, store=store)
-    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, slo)
+    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store)

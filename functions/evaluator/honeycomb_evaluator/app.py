@@ -42,6 +42,7 @@ from honeycomb_evaluator.evaluate import EvaluationRecord
 from honeycomb_evaluator.observability import logger, record_request
 from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
+from honeycomb_evaluator.surrogates import lone_surrogate_path, may_hold_lone_surrogate
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -105,14 +106,18 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         if size > max_bytes:
             raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
         chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
-        body = json.loads(b"".join(chunks), parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise MalformedJson(f"the request body is not valid JSON: {e}") from None
     except RecursionError:
         raise MalformedJson("the request body nests too deeply") from None
     if not isinstance(body, dict):
         raise MalformedJson("the request body must be a JSON object")
+    field = lone_surrogate_path(body) if may_hold_lone_surrogate(raw) else None
+    if field is not None:
+        raise InvalidRequest(f"{field}: a lone UTF-16 surrogate escape is not a character", field=field)
     return body
 
 

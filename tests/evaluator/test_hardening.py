@@ -7,6 +7,7 @@ defect was visible from outside, and to the one function at fault where it was n
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from honeycomb_evaluator.honeycomb.client import ResultOptions, redact
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.models.response import ErrorResponse
+from honeycomb_evaluator.sharing.backends import memory
+from honeycomb_evaluator.sharing.backends.base import ExecutionRecord
 from honeycomb_evaluator.sharing.fingerprint import fingerprint
 from honeycomb_evaluator.target import HoneycombTarget
 from pydantic import ValidationError
@@ -174,3 +177,46 @@ def test_result_cache_is_bounded_in_bytes() -> None:
     assert cache.bytes == 500
     cache.pop("c")
     assert cache.bytes == 100 and len(cache) == 1
+
+
+def test_memory_store_keeps_results_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "MAX_RESULT_BYTES", 1000)
+    store = memory.MemoryStore()
+
+    async def complete(key: str, result: bytes) -> ExecutionRecord | None:
+        claim = await store.claim(key, seen=None, owner="o", lease_until=1e12, ttl_seconds=60)
+        assert claim is not None
+        assert await store.set_pending(key, claim, query_id="q", result_id="r", created_at=1.0)
+        pending = await store.get_execution(key)
+        assert pending is not None
+        await store.set_complete(key, pending, completed_at=2.0, result=result, ttl_seconds=60)
+        return await store.get_execution(key)
+
+    small = asyncio.run(complete("a", b"x" * 600))
+    assert small is not None and small.result == b"x" * 600
+    # Too large for the bound: complete, without the result (it is read again from Honeycomb).
+    large = asyncio.run(complete("b", b"x" * 1001))
+    assert large is not None and large.state == "complete" and large.result is None
+    asyncio.run(complete("c", b"x" * 600))  # evicts the least recently used result
+    assert asyncio.run(store.get_execution("a")) is None
+
+
+def emf_documents(server: Server) -> list[dict[str, Any]]:
+    documents = []
+    for line in server.output().splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+@pytest.mark.parametrize(("bound", "cached"), [("0", False), ("1048576", True)])
+def test_result_cache_bytes_are_configurable_and_in_the_metrics(
+    emulator: Server, bound: str, cached: bool
+) -> None:
+    env = evaluator_env(emulator, HONEYCOMB_API_KEY=PRIMARY_KEY, EVALUATOR_RESULT_CACHE_BYTES=bound)
+    with start_evaluator(env) as evaluator:
+        body = json.dumps(canary_body(STABLE_HASH, include_series=True)).encode()
+        assert post_raw(evaluator, body).status_code == 200  # answered even when too large to keep
+        gauges = [d["ResultCacheBytes"] for d in emf_documents(evaluator) if "ResultCacheBytes" in d]
+    last = gauges[-1][-1] if gauges and isinstance(gauges[-1], list) else gauges[-1]
+    assert (last > 0) is cached, gauges

@@ -12,6 +12,7 @@ environment (403), and evaluated (the shared executor: coalescing, caches, rate 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -30,11 +31,13 @@ from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.auth import credentials_from
 from honeycomb_evaluator.errors import (
     BodyTooLarge,
+    ClientClosed,
     ErrorAnswer,
     EvaluatorError,
     InvalidRequest,
     MalformedJson,
     MethodNotAllowed,
+    RequestTimeout,
     RouteNotFound,
     answer_for,
 )
@@ -72,6 +75,8 @@ def correlation_id(request: Request) -> str:
 def error_response(error: BaseException, request_id: str | None = None) -> JSONResponse:
     answer: ErrorAnswer = answer_for(error)
     headers = answer.headers()
+    if answer.status in (408, 413):  # the rest of the body is not read: this connection is done
+        headers["Connection"] = "close"
     if request_id:
         headers["X-Request-Id"] = request_id
     return JSONResponse(answer.body(), status_code=answer.status, headers=headers)
@@ -95,17 +100,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_json_object(request: Request, max_bytes: int, timeout_seconds: float) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        # A client trickling its body must not hold a request slot for ever (serving.py).
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_seconds:g} s") from None
+    except ClientDisconnect:
+        raise ClientClosed("the client closed the connection before the body was complete") from None
     raw = b"".join(chunks)
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
@@ -138,7 +150,9 @@ def create_app(
             credentials = credentials_from(request.headers, event if isinstance(event, dict) else None)
             record.caller = await authenticator.authenticate(credentials)
             logger.thread_safe_append_keys(caller=record.caller.name)
-            body = await read_json_object(request, settings.max_body_bytes)
+            body = await read_json_object(
+                request, settings.max_body_bytes, settings.server.body_timeout_seconds
+            )
             # Imported (and its validator built) on first use, not with the app: an import costs
             # every cold start, and on SnapStart handler.prime builds it before the snapshot.
             from honeycomb_evaluator.models.request import EvaluateRequest
@@ -162,7 +176,7 @@ def create_app(
                 record.outcome = answer_for(e).code
             return response
         finally:
-            record_request(record)
+            record_request(record, cache_bytes=evaluator.executor.results.bytes)
             logger.thread_safe_remove_keys(["correlation_id", "caller"])
 
     async def healthz(request: Request) -> Response:

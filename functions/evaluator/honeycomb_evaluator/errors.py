@@ -57,6 +57,18 @@ class BodyTooLarge(EvaluatorError):
     """The body is over the configured limit."""
 
 
+class RequestTimeout(EvaluatorError):
+    """The client did not send its request headers or body in time (serving.py, app.py)."""
+
+
+class ClientClosed(EvaluatorError):
+    """The client closed the connection before its body was complete (nobody reads the answer)."""
+
+
+class Overloaded(EvaluatorError):
+    """Too many connections or requests in progress (serving.py); retry shortly."""
+
+
 class InvalidRequest(EvaluatorError):
     """The request breaks a rule checked before any call; `field` names the part."""
 
@@ -120,6 +132,8 @@ class Answer:
 # The one place that says what each error becomes (looked up along the class hierarchy).
 ANSWERS: dict[type[Exception], Answer] = {
     MalformedJson: Answer(400, "malformed_json"),
+    ClientClosed: Answer(400, "client_closed"),
+    RequestTimeout: Answer(408, "request_timeout"),
     Unauthenticated: Answer(401, "unauthenticated"),
     Forbidden: Answer(403, "forbidden"),
     RouteNotFound: Answer(404, "not_found"),
@@ -131,6 +145,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     InternalError: Answer(500, "internal_error"),
     NotConfigured: Answer(500, "not_configured"),
     RateLimited: Answer(503, "rate_limited", budget="evaluator"),
+    Overloaded: Answer(503, "overloaded"),
     DeadlineExceeded: Answer(504, "timeout"),
     StateUnavailable: Answer(502, "upstream_error"),
     HoneycombNotFound: Answer(404, "dataset_not_found", field="dataset", prefix="Honeycomb: "),

@@ -47,7 +47,9 @@ def build_service(
     settings: Settings, *, client: HoneycombClient | None = None, store: StateStore | None = None
 ) -> Service:
     store = store or build_store(settings.state)
-    executor = SharedExecutor(store, RateBudget(store, settings.budget))
+    executor = SharedExecutor(
+        store, RateBudget(store, settings.budget), result_cache_bytes=settings.result_cache_bytes
+    )
     evaluator = Evaluator(
         client=client or HoneycombClient(), keys=key_source(settings.honeycomb), executor=executor
     )

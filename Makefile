@@ -16,12 +16,13 @@ export GOTOOLCHAIN := go1.27.3
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench plugin clean
+        sam-validate sam-build bench fuzz plugin clean
 
 help:
 	@echo "make run        start the emulator with demo data and the evaluator; show one real evaluation"
 	@echo "make test       ruff, mypy, pytest, sam validate, gofmt/go vet, Go tests, manifest validation"
 	@echo "make bench      benchmarks; figures go to docs/performance.md"
+	@echo "make fuzz       the long fuzz run: schemathesis (all phases, 1,000 examples) and the request fuzzer"
 	@echo "make emulator   only the Honeycomb emulator, with demo data, on :8081"
 	@echo "make serve      only the evaluator, on :8080"
 	@echo "make sam-build  build the Lambda artifact with SAM (no Docker)"
@@ -96,6 +97,11 @@ validate-manifests:
 
 plugin:
 	$(MAKE) -C infra/rollouts-plugin release
+
+# `make test` runs both fuzzers briefly (tests/evaluator/test_fuzz_*.py); this runs them long.
+fuzz: setup
+	FUZZ_EXAMPLES=1000 FUZZ_PHASES=examples,coverage,fuzzing $(BIN)/pytest -s tests/evaluator/test_fuzz_http.py
+	FUZZ_EXAMPLES=5000 $(BIN)/pytest tests/evaluator/test_fuzz_request.py
 
 bench: setup
 	$(BIN)/python -m tests.bench

@@ -122,6 +122,31 @@ def test_a_body_trickled_byte_by_byte_gets_a_json_408(limited: Server) -> None:
     assert time.monotonic() - started < 7
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+        b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    ],
+)
+def test_a_malformed_http_request_gets_the_json_400(limited: Server, request_bytes: bytes) -> None:
+    with connect(limited) as sock:
+        sock.sendall(request_bytes)
+        data, _ = read_all(sock)
+    json_error(data, 400, "bad_request")
+
+
+@pytest.mark.parametrize("size", [20_000, 40_000, 200_000])
+def test_headers_over_32_kib_get_a_json_431(limited: Server, size: int) -> None:
+    with connect(limited) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n")
+        data, _ = read_all(sock)
+    if size < 32 * 1024:
+        assert data.startswith(b"HTTP/1.1 200 ")
+    else:
+        json_error(data, 431, "headers_too_large")
+
+
 def test_idle_keep_alive_connections_are_closed(limited: Server) -> None:
     with connect(limited) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

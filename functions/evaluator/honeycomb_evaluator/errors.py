@@ -57,6 +57,14 @@ class BodyTooLarge(EvaluatorError):
     """The body is over the configured limit."""
 
 
+class BadHttpRequest(EvaluatorError):
+    """Not a well-formed HTTP/1.1 request (a garbled or oversized header); serving.py."""
+
+
+class HeadersTooLarge(EvaluatorError):
+    """The request line and headers are over the limit (serving.py)."""
+
+
 class RequestTimeout(EvaluatorError):
     """The client did not send its request headers or body in time (serving.py, app.py)."""
 
@@ -133,12 +141,14 @@ class Answer:
 ANSWERS: dict[type[Exception], Answer] = {
     MalformedJson: Answer(400, "malformed_json"),
     ClientClosed: Answer(400, "client_closed"),
+    BadHttpRequest: Answer(400, "bad_request"),
     RequestTimeout: Answer(408, "request_timeout"),
     Unauthenticated: Answer(401, "unauthenticated"),
     Forbidden: Answer(403, "forbidden"),
     RouteNotFound: Answer(404, "not_found"),
     MethodNotAllowed: Answer(405, "method_not_allowed"),
     BodyTooLarge: Answer(413, "body_too_large"),
+    HeadersTooLarge: Answer(431, "headers_too_large"),
     InvalidRequest: Answer(422, "invalid_request"),
     AmbiguousSelection: Answer(422, "ambiguous_selection"),
     NoData: Answer(422, "no_data"),

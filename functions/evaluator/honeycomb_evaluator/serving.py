@@ -27,10 +27,20 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from honeycomb_evaluator.errors import EvaluatorError, Overloaded, RequestTimeout, answer_for
+from honeycomb_evaluator.errors import (
+    BadHttpRequest,
+    EvaluatorError,
+    HeadersTooLarge,
+    Overloaded,
+    RequestTimeout,
+    answer_for,
+)
 from honeycomb_evaluator.settings import ServerSettings
 
 CLOSE = (b"connection", b"close")
+# The request line and headers. h11 only limits what it holds between reads (16 KiB), and one
+# read can bring 256 KiB; a bearer token or JWT fits many times over in this.
+MAX_HEADER_BYTES = 32 * 1024
 EXEMPT_PATHS = frozenset({"/healthz"})
 # After the body timeout the app, if it is reading the body, answers 408 itself; this long after
 # that the connection is closed whatever the app is doing with it.
@@ -82,8 +92,18 @@ class LimitedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._headers_too_large(data):
+            self._refuse(HeadersTooLarge(f"the request headers are over {MAX_HEADER_BYTES} bytes"))
+            return
         super().data_received(data)
         self._follow_request_state()
+
+    def _headers_too_large(self, data: bytes) -> bool:
+        buffered = self.conn.trailing_data[0]
+        if len(buffered) + len(data) <= MAX_HEADER_BYTES:
+            return False
+        end = (buffered + data).find(b"\r\n\r\n")
+        return end == -1 or end > MAX_HEADER_BYTES
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -98,6 +118,10 @@ class LimitedH11Protocol(H11Protocol):
                 # uvicorn answers `Connection: close` to a request that carries it, then closes.
                 self.headers.append(CLOSE)
                 self.cycle.keep_alive = False
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request h11 cannot parse, as our JSON error instead of plain text."""
+        self._refuse(BadHttpRequest(f"not a valid HTTP/1.1 request: {msg}"))
 
     def _follow_request_state(self) -> None:
         """Arm the timer that fits where the client is in its request."""

@@ -22,7 +22,7 @@ CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test redis-server
+        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test redis-server fuzz
 
 # `make help` prints every target that has a `## what it does` comment on its line.
 help: ## this list
@@ -127,6 +127,11 @@ validate-manifests: ## manifests under infra/ (or MANIFESTS=dir) against the Arg
 
 plugin: ## build the Argo Rollouts plugin for linux/amd64 and linux/arm64
 	$(MAKE) -C infra/rollouts-plugin release
+
+# `make test` runs both fuzzers briefly (tests/evaluator/test_fuzz_*.py); this runs them long.
+fuzz: setup ## the long fuzz run: schemathesis (all phases, 1,000 examples) and the request fuzzer
+	FUZZ_EXAMPLES=1000 FUZZ_PHASES=examples,coverage,fuzzing $(BIN)/pytest -s tests/evaluator/test_fuzz_http.py
+	FUZZ_EXAMPLES=5000 $(BIN)/pytest tests/evaluator/test_fuzz_request.py
 
 bench: setup ## benchmarks; figures go to docs/performance.md
 	$(BIN)/python -m tests.bench

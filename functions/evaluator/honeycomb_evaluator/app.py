@@ -12,6 +12,7 @@ environment (403), and evaluated (the shared executor: coalescing, caches, rate 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -31,10 +32,13 @@ from honeycomb_evaluator.callers.auth import credentials_from
 from honeycomb_evaluator.callers.registry import ANONYMOUS, Credentials
 from honeycomb_evaluator.errors import (
     BodyTooLarge,
+    ClientClosed,
     ErrorAnswer,
     EvaluatorError,
+    InvalidRequest,
     MalformedJson,
     MethodNotAllowed,
+    RequestTimeout,
     RouteNotFound,
     answer_for,
 )
@@ -42,6 +46,7 @@ from honeycomb_evaluator.evaluate import EvaluationRecord
 from honeycomb_evaluator.observability import logger, record_request
 from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
+from honeycomb_evaluator.surrogates import lone_surrogate_path, may_hold_lone_surrogate
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -79,6 +84,8 @@ def correlation_id(request: Request) -> str:
 def error_response(error: BaseException, request_id: str | None = None) -> Response:
     answer: ErrorAnswer = answer_for(error)
     headers = answer.headers()
+    if answer.status in (408, 413):  # the rest of the body is not read: this connection is done
+        headers["Connection"] = "close"
     if request_id:
         headers["X-Request-Id"] = request_id
     return JSONResponse(answer.body(), status_code=answer.status, headers=headers)
@@ -88,25 +95,36 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_json_object(request: Request, max_bytes: int, timeout_seconds: float) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
-        chunks.append(chunk)
     try:
-        body = json.loads(b"".join(chunks), parse_constant=_reject_constant)
+        # A client trickling its body must not hold a request slot for ever (serving.py).
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_seconds:g} s") from None
+    except ClientDisconnect:
+        raise ClientClosed("the client closed the connection before the body was complete") from None
+    raw = b"".join(chunks)
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise MalformedJson(f"the request body is not valid JSON: {e}") from None
     except RecursionError:
         raise MalformedJson("the request body nests too deeply") from None
     if not isinstance(body, dict):
         raise MalformedJson("the request body must be a JSON object")
+    field = lone_surrogate_path(body) if may_hold_lone_surrogate(raw) else None
+    if field is not None:
+        raise InvalidRequest(f"{field}: a lone UTF-16 surrogate escape is not a character", field=field)
     return body
 
 
@@ -139,14 +157,14 @@ def create_app(
                 record.outcome = answer_for(e).code
             return response
         finally:
-            record_request(record)
+            record_request(record, cache_bytes=evaluator.executor.results.bytes)
             logger.thread_safe_remove_keys(["correlation_id", "caller"])
 
     async def identified(request: Request, record: EvaluationRecord) -> dict[str, Any]:
         """401 before the body is even read; then the body."""
         record.caller = await authenticator.authenticate(caller_credentials(request))
         logger.thread_safe_append_keys(caller=record.caller.name)
-        return await read_json_object(request, settings.max_body_bytes)
+        return await read_json_object(request, settings.max_body_bytes, settings.server.body_timeout_seconds)
 
     async def evaluate_work(request: Request, record: EvaluationRecord) -> tuple[int, dict[str, Any]]:
         body = await identified(request, record)
@@ -177,7 +195,7 @@ def create_app(
     async def flagger_work(request: Request, record: EvaluationRecord) -> tuple[int, dict[str, Any]]:
         from honeycomb_evaluator.gates.flagger_route import check_canary
 
-        body = await read_json_object(request, settings.max_body_bytes)
+        body = await read_json_object(request, settings.max_body_bytes, settings.server.body_timeout_seconds)
         return await check_canary(body, caller_credentials(request), service, record)
 
     async def evaluate(request: Request) -> Response:

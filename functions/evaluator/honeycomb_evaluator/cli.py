@@ -24,20 +24,26 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from honeycomb_evaluator.app import create_app
+    from honeycomb_evaluator.serving import ConcurrencyLimit, protocol_for
+    from honeycomb_evaluator.settings import Settings
 
+    settings = Settings.from_env()
+    limits = settings.server
     uvicorn.run(
-        create_app(),
+        ConcurrencyLimit(create_app(settings), limits.max_concurrent_requests),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         # Our own JSON logs carry the request details; uvicorn's access log would duplicate them.
         access_log=False,
         lifespan="off",
+        # Read timeouts, the connection cap and requests per connection (serving.py).
+        http=protocol_for(limits),
         # Callers keep connections alive between measurements. With uvicorn's 5 s default the
         # server closes idle ones just as a client (httpx also expires them at 5 s) may be sending
         # on them, and that request is lost. Outlast common clients' idle timeouts (Go's default
-        # transport: 90 s) so the client, not the server, closes idle connections.
-        timeout_keep_alive=120,
+        # transport: 90 s; default 120 s) so the client, not the server, closes idle connections.
+        timeout_keep_alive=max(1, round(limits.keepalive_timeout_seconds)),
         # On SIGTERM (Kubernetes stopping the pod) stop accepting, let running evaluations finish
         # for this long, then exit: inside the default 30 s termination grace period.
         timeout_graceful_shutdown=args.graceful_timeout,

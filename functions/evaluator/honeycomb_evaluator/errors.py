@@ -58,6 +58,26 @@ class BodyTooLarge(EvaluatorError):
     """The body is over the configured limit."""
 
 
+class BadHttpRequest(EvaluatorError):
+    """Not a well-formed HTTP/1.1 request (a garbled or oversized header); serving.py."""
+
+
+class HeadersTooLarge(EvaluatorError):
+    """The request line and headers are over the limit (serving.py)."""
+
+
+class RequestTimeout(EvaluatorError):
+    """The client did not send its request headers or body in time (serving.py, app.py)."""
+
+
+class ClientClosed(EvaluatorError):
+    """The client closed the connection before its body was complete (nobody reads the answer)."""
+
+
+class Overloaded(EvaluatorError):
+    """Too many connections or requests in progress (serving.py); retry shortly."""
+
+
 class InvalidRequest(EvaluatorError):
     """The request breaks a rule checked before any call; `field` names the part."""
 
@@ -125,11 +145,15 @@ class Answer:
 # The one place that says what each error becomes (looked up along the class hierarchy).
 ANSWERS: dict[type[Exception], Answer] = {
     MalformedJson: Answer(400, "malformed_json"),
+    ClientClosed: Answer(400, "client_closed"),
+    BadHttpRequest: Answer(400, "bad_request"),
+    RequestTimeout: Answer(408, "request_timeout"),
     Unauthenticated: Answer(401, "unauthenticated"),
     Forbidden: Answer(403, "forbidden"),
     RouteNotFound: Answer(404, "not_found"),
     MethodNotAllowed: Answer(405, "method_not_allowed"),
     BodyTooLarge: Answer(413, "body_too_large"),
+    HeadersTooLarge: Answer(431, "headers_too_large"),
     InvalidRequest: Answer(422, "invalid_request"),
     AmbiguousSelection: Answer(422, "ambiguous_selection"),
     NoData: Answer(422, "no_data"),
@@ -137,6 +161,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     InternalError: Answer(500, "internal_error"),
     NotConfigured: Answer(500, "not_configured"),
     RateLimited: Answer(503, "rate_limited", budget="evaluator"),
+    Overloaded: Answer(503, "overloaded"),
     DeadlineExceeded: Answer(504, "timeout"),
     StateUnavailable: Answer(502, "upstream_error"),
     HoneycombNotFound: Answer(404, "dataset_not_found", field="dataset", prefix="Honeycomb: "),

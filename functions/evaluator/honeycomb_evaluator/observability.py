@@ -79,8 +79,9 @@ def empty_metrics() -> EphemeralMetrics:
     return _metrics
 
 
-def record_request(record: EvaluationRecord) -> None:
-    """The request's one log line and one EMF document."""
+def record_request(record: EvaluationRecord, *, cache_bytes: int | None = None) -> None:
+    """The request's one log line and one EMF document; `cache_bytes` is what this process's
+    result cache holds now (a gauge: read its Maximum per instance)."""
     elapsed_ms = (time.perf_counter() - record.started) * 1000
     stats = record.stats
     served = record.served.value if record.served else "unknown"
@@ -115,6 +116,8 @@ def record_request(record: EvaluationRecord) -> None:
         metrics.add_metric(name="HoneycombPolls", unit=count, value=stats.polls)
         metrics.add_metric(name="CacheHits", unit=count, value=1 if record.cached else 0)
         metrics.add_metric(name="RateLimitHits", unit=count, value=stats.rate_limited)
+    if cache_bytes is not None:
+        metrics.add_metric(name="ResultCacheBytes", unit=MetricUnit.Bytes, value=cache_bytes)
     if record.status == 503:
         metrics.add_metric(name="RateLimitedAnswers", unit=count, value=1)
     if record.status in (401, 403):

@@ -14,15 +14,18 @@ from honeycomb_evaluator.models.response import ErrorResponse, EvaluateResponse,
 from honeycomb_evaluator.models.slo_request import SloRequest
 
 ERRORS = {
-    "400": "`malformed_json`: the body is not a JSON object.",
+    "400": "`malformed_json`: the body is not a JSON object (or nests too deeply); `client_closed`, "
+    "`bad_request` (not well-formed HTTP).",
     "401": "`unauthenticated`: no or unknown caller credentials.",
     "403": "`forbidden`: the caller may not use this dataset or environment.",
     "404": "`dataset_not_found`: Honeycomb does not know the dataset.",
+    "408": "`request_timeout`: the headers or body did not arrive in time (`serve` only).",
     "413": "`body_too_large`: the body is over 64 KiB.",
+    "431": "`headers_too_large`: the request line and headers are over 32 KiB (`serve` only).",
     "422": "`invalid_request` (field named), `ambiguous_selection`, `invalid_query`, `no_data`.",
     "500": "`internal_error` or `not_configured`.",
     "502": "`honeycomb_auth` or `upstream_error`.",
-    "503": "`rate_limited` (`retry_after_seconds` and `Retry-After` set).",
+    "503": "`rate_limited` or `overloaded` (`retry_after_seconds` and `Retry-After` set).",
     "504": "`timeout`: retrying the same request resumes the same Honeycomb result.",
 }
 # The error statuses the Flagger route answers as they are (the others become 424).

@@ -43,7 +43,7 @@ class Service:
         return self._slo
 
 
-def build_store(state: StateSettings) -> StateStore:
+def build_store(state: StateSettings, result_cache_bytes: int | None = None) -> StateStore:
     """The configured state backend; each is imported only where it is used (boto3, redis)."""
     if state.backend == "dynamodb":
         from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
@@ -56,14 +56,17 @@ def build_store(state: StateSettings) -> StateStore:
         assert state.redis_url is not None
         store: StateStore = RedisStore(state.redis_url)
         return store
-    return MemoryStore()
+    # In one process the store's compressed results sit beside the executor's parsed ones.
+    return MemoryStore(max_result_bytes=result_cache_bytes)
 
 
 def build_service(
     settings: Settings, *, client: HoneycombClient | None = None, store: StateStore | None = None
 ) -> Service:
-    store = store or build_store(settings.state)
-    executor = SharedExecutor(store, RateBudget(store, settings.budget))
+    store = store or build_store(settings.state, settings.result_cache_bytes)
+    executor = SharedExecutor(
+        store, RateBudget(store, settings.budget), result_cache_bytes=settings.result_cache_bytes
+    )
     client = client or HoneycombClient()
     keys = key_source(settings.honeycomb)
     evaluator = Evaluator(client=client, keys=keys, executor=executor)

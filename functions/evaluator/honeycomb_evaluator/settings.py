@@ -21,6 +21,9 @@ from honeycomb_evaluator.secret import Secret
 StateBackend = Literal["memory", "dynamodb", "redis"]
 STATE_BACKENDS: tuple[StateBackend, ...] = ("memory", "dynamodb", "redis")
 MAX_BODY_BYTES = 64 * 1024
+# Measured as the results' JSON; parsed, a result takes about 4x that in memory (docs/performance.md),
+# so the default keeps the cache near 130 MB, well inside a 512 MB Lambda function.
+RESULT_CACHE_BYTES = 32 * 1024 * 1024
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -80,12 +83,31 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """Limits of `honeycomb-evaluator serve`, for a container with no gateway in front (serving.py).
+
+    A client that sends nothing or trickles its request is cut off, idle connections are closed,
+    and past the caps new work gets a JSON 503 instead of starving everyone (docs/operations.md).
+    """
+
+    header_timeout_seconds: float = 10.0  # from the first byte of a request to its last header
+    body_timeout_seconds: float = 10.0  # from the last header to the last byte of the body
+    keepalive_timeout_seconds: float = 120.0  # an idle connection between requests
+    keepalive_max_requests: int = 1000  # then the connection is closed (Connection: close)
+    max_connections: int = 256
+    max_concurrent_requests: int = 64
+
+
+@dataclass(frozen=True)
 class Settings:
     honeycomb: HoneycombSettings = field(default_factory=HoneycombSettings)
     callers: CallerSettings = field(default_factory=CallerSettings)
     state: StateSettings = field(default_factory=StateSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     max_body_bytes: int = MAX_BODY_BYTES
+    # Completed results this process keeps (sharing/executor.py), measured as their JSON size.
+    result_cache_bytes: int = RESULT_CACHE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +117,10 @@ class Settings:
             callers=_callers(read),
             state=_state(read),
             budget=_budget(read),
+            server=_server(read),
+            result_cache_bytes=int(
+                read.number("EVALUATOR_RESULT_CACHE_BYTES", RESULT_CACHE_BYTES, minimum=0, maximum=2**40)
+            ),
         )
 
 
@@ -171,4 +197,21 @@ def _budget(read: _Reader) -> BudgetSettings:
         relational_per_window=int(
             read.number("EVALUATOR_RATE_LIMIT_RELATIONAL_PER_MINUTE", 1, minimum=1, maximum=10_000)
         ),
+    )
+
+
+def _server(read: _Reader) -> ServerSettings:
+    def seconds(name: str, default: float) -> float:
+        return read.number(name, default, minimum=0.1, maximum=3600)
+
+    def count(name: str, default: int) -> int:
+        return int(read.number(name, default, minimum=1, maximum=1_000_000))
+
+    return ServerSettings(
+        header_timeout_seconds=seconds("EVALUATOR_HEADER_TIMEOUT_SECONDS", 10),
+        body_timeout_seconds=seconds("EVALUATOR_BODY_TIMEOUT_SECONDS", 10),
+        keepalive_timeout_seconds=seconds("EVALUATOR_KEEPALIVE_TIMEOUT_SECONDS", 120),
+        keepalive_max_requests=count("EVALUATOR_KEEPALIVE_MAX_REQUESTS", 1000),
+        max_connections=count("EVALUATOR_MAX_CONNECTIONS", 256),
+        max_concurrent_requests=count("EVALUATOR_MAX_CONCURRENT_REQUESTS", 64),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from typing import Any
 
@@ -59,9 +60,25 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise errors.unparseable("could not parse request body")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise errors.unparseable(f"could not parse request body: {e}") from e
+    return _replace_lone_surrogates(body) if _SURROGATE_ESCAPE.search(raw) else body
+
+
+# Go's encoding/json (Honeycomb's) turns an escaped lone UTF-16 surrogate into U+FFFD.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 async def read_api_object(request: Request) -> dict[str, Any]:

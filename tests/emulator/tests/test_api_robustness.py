@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +66,30 @@ def test_any_json_body_gets_an_answer_below_500(honeycomb: Honeycomb, path: str,
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "9" * 5000,  # over Python's 4,300-digit int conversion limit
+        "1" * 400,  # an int too large for a double
+        "1" + "0" * 400 + ".5",  # a float that would be infinite
+        "MUL($duration_ms, " + "9" * 5000 + ")",
+        "NOT(" * 500 + "true" + ")" * 500,  # deeper than the parser's recursion
+    ],
+)
+def test_hostile_calculated_field_literals_are_a_4xx(honeycomb: Honeycomb, expression: str) -> None:
+    spec = {
+        "calculations": [{"op": "MAX", "column": "f"}],
+        "calculated_fields": [{"name": "f", "expression": expression}],
+        "time_range": 600,
+    }
+    response = honeycomb.call("POST", "/1/queries/checkout", json_body=spec)
+    assert 400 <= response.status_code < 500, response.text
+    assert "expression" in response.json()["error"]
+
+
+def test_a_lone_surrogate_becomes_the_replacement_character_as_in_go(honeycomb: Honeycomb) -> None:
+    spec = {"filters": [{"column": "name", "op": "=", "value": "\ud800"}], "time_range": 600}
+    response = honeycomb.call("POST", "/1/queries/checkout", json_body=spec, expect=200)
+    assert response.json()["filters"][0]["value"] == "\ufffd"

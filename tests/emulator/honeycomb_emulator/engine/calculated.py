@@ -11,6 +11,7 @@ non-empty; null is false.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 }
 
 # -- parsing -----------------------------------------------------------------------------------
+MAX_NUMBER_CHARS, MAX_NESTING = 400, 100  # a hostile formula is a 422, not a crash
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -116,6 +118,7 @@ class _Parser:
         self.tokens = _tokenize(text, field)
         self.pos = 0
         self.field = field
+        self.depth = 0
 
     def fail(self, message: str) -> QueryError:
         return invalid(f"invalid expression: {message}", self.field)
@@ -150,7 +153,7 @@ class _Parser:
         if kind == "str":
             return Literal(_unescape(text))
         if kind == "num":
-            return Literal(float(text) if any(c in text for c in ".eE") else int(text))
+            return Literal(self.number(text))
         if kind == "name":
             lowered = text.lower()
             if lowered in ("true", "false"):
@@ -160,7 +163,22 @@ class _Parser:
             return self.call(text)
         raise self.fail(f"unexpected {text!r}")
 
+    def number(self, text: str) -> float | int:
+        # Python refuses int() over 4,300 digits and float() over ~1.8e308 is inf: a 422, not a crash.
+        value = int(text) if len(text) <= 19 and not any(c in text for c in ".eE") else float(text)
+        if isinstance(value, float) and (len(text) > MAX_NUMBER_CHARS or not math.isfinite(value)):
+            raise self.fail(f"number literal {text[:20]}... is out of range")
+        return value
+
     def call(self, name: str) -> Node:
+        self.depth += 1
+        if self.depth > MAX_NESTING:  # the recursion limit of this recursive-descent parser
+            raise self.fail(f"functions nest more than {MAX_NESTING} deep")
+        node = self._call(name)
+        self.depth -= 1
+        return node
+
+    def _call(self, name: str) -> Node:
         upper = name.upper()
         if upper not in FUNCTIONS:
             raise self.fail(f"unknown or unsupported function {name}")

@@ -16,18 +16,31 @@ from .base import ExecutionRecord, Slot, SlotGrant
 
 MAX_EXECUTIONS = 10_000
 MAX_QUERY_IDS = 10_000
+# The compressed results complete records carry (up to 300 KB each) are bounded too: without it
+# 10,000 records could hold gigabytes. A record whose result does not fit is kept without it
+# (a complete result can be read again from Honeycomb for free). The service passes
+# EVALUATOR_RESULT_CACHE_BYTES.
+MAX_RESULT_BYTES = 32 * 1024 * 1024
 
 
 class MemoryStore:
     name = "memory"
 
-    def __init__(self, clock: Callable[[], float] = time.time, retention_seconds: float = 24 * 3600) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        retention_seconds: float = 24 * 3600,
+        max_result_bytes: int | None = None,
+    ) -> None:
         self._clock = clock
         self._query_ids: BoundedCache[str] = BoundedCache(
             MAX_QUERY_IDS, retention_seconds=retention_seconds, clock=clock
         )
         self._executions: BoundedCache[ExecutionRecord] = BoundedCache(
-            MAX_EXECUTIONS, retention_seconds=retention_seconds, clock=clock
+            MAX_EXECUTIONS,
+            retention_seconds=retention_seconds,
+            max_bytes=MAX_RESULT_BYTES if max_result_bytes is None else max_result_bytes,
+            clock=clock,
         )
         self._slots: dict[str, dict[int, Slot]] = {}
         self._rosters: dict[str, tuple[frozenset[str], float]] = {}  # roster → (values, expires at)
@@ -96,7 +109,8 @@ class MemoryStore:
         ):
             return False
         complete = dataclasses.replace(current, state="complete", completed_at=completed_at, result=result)
-        self._executions.put(execution_key, complete)
+        if not self._executions.put(execution_key, complete, size=len(result or b"")):
+            self._executions.put(execution_key, dataclasses.replace(complete, result=None))
         return True
 
     async def read_slots(self, bucket: str) -> list[Slot]:

@@ -205,14 +205,19 @@ def provision(aws: Mapping[str, str], honeycomb_key: str) -> dict[str, str]:
     secrets = aws_client("secretsmanager", aws)
     secrets.create_secret(Name=names["HONEYCOMB_SECRET_ID"], SecretString=honeycomb_key)
     secrets.create_secret(Name=names["EVALUATOR_CALLERS_SECRET_ID"], SecretString=DEMO_CALLERS.read_text())
+    create_state_table(aws, STATE_TABLE)
+    return {"EVALUATOR_STATE_BACKEND": "dynamodb", "EVALUATOR_TABLE_NAME": STATE_TABLE, **aws}
+
+
+def create_state_table(aws: Mapping[str, str], name: str) -> None:
+    """A state table on moto exactly as template.yaml defines `StateTable`."""
     table = template()["Resources"]["StateTable"]["Properties"]
     aws_client("dynamodb", aws).create_table(
-        TableName=STATE_TABLE,
+        TableName=name,
         BillingMode=table["BillingMode"],
         AttributeDefinitions=table["AttributeDefinitions"],
         KeySchema=table["KeySchema"],
     )
-    return {"EVALUATOR_STATE_BACKEND": "dynamodb", "EVALUATOR_TABLE_NAME": STATE_TABLE, **aws}
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.settings import RESULT_CACHE_BYTES
 
 from .backends.base import StateStore
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
@@ -35,8 +36,6 @@ from .reuse import Reuse, reuse_for
 from .run import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, ExecutionRun, deadline_error
 from .singleflight import FlightTimeout, SingleFlight
 
-DEFAULT_RESULT_CACHE_BYTES = 64 * 1024 * 1024
-
 
 class SharedExecutor:
     def __init__(
@@ -44,7 +43,7 @@ class SharedExecutor:
         store: StateStore,
         budget: RateBudget,
         *,
-        result_cache_bytes: int = DEFAULT_RESULT_CACHE_BYTES,
+        result_cache_bytes: int = RESULT_CACHE_BYTES,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

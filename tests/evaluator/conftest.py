@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_evaluator.models.response import ErrorResponse
 
 from tests.support.servers import Server, start_emulator, start_evaluator
 
@@ -108,3 +109,12 @@ def canary_body(pod_hash: str, calculation: str = "P99", **extra: Any) -> dict[s
     ]
     query["time_range"] = 600
     return {"dataset": "checkout", "query": query, **extra}
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The answer is the documented JSON error with this status and code; its `error` object."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = ErrorResponse.model_validate(response.json()).error.model_dump()
+    assert body["code"] == code, body
+    return body

@@ -20,23 +20,14 @@ from honeycomb_evaluator.callers.registry import hash_token
 from honeycomb_evaluator.honeycomb.client import ResultOptions, redact
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.models.request import EvaluateRequest
-from honeycomb_evaluator.models.response import ErrorResponse
 from honeycomb_evaluator.sharing.backends import memory
 from honeycomb_evaluator.sharing.backends.base import ExecutionRecord
 from honeycomb_evaluator.sharing.fingerprint import fingerprint
 from honeycomb_evaluator.target import HoneycombTarget
 from pydantic import ValidationError
 
-from tests.evaluator.conftest import PRIMARY_KEY, STABLE_HASH, Stack, canary_body, evaluator_env
+from tests.evaluator.conftest import PRIMARY_KEY, STABLE_HASH, Stack, canary_body, error, evaluator_env
 from tests.support.servers import Server, start_evaluator
-
-
-def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = ErrorResponse.model_validate(response.json()).error.model_dump()
-    assert body["code"] == code, body
-    return body
 
 
 def post_raw(server: Server, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from honeycomb_evaluator.models.response import ErrorResponse, EvaluateResponse
+from honeycomb_evaluator.models.response import EvaluateResponse
 
 from tests.evaluator.conftest import (
     BAD_CANARY_HASH,
@@ -20,6 +20,7 @@ from tests.evaluator.conftest import (
     STABLE_HASH,
     Stack,
     canary_body,
+    error,
     evaluator_env,
     unique_filter,
 )
@@ -35,14 +36,6 @@ def ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     EvaluateResponse.model_validate(body)
-    return body
-
-
-def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = ErrorResponse.model_validate(response.json()).error.model_dump()
-    assert body["code"] == code, body
     return body
 
 

@@ -1,8 +1,8 @@
 """One evaluation: validate → resolve key and window → execute → select → answer.
 
 `Evaluator.evaluate(request, record)` returns the response body as a dict or raises one of the
-documented errors; what it did (key, calls, how the execution was served, outcome) goes into
-`record`, from which the app writes the request's one log line and one metrics document.
+documented errors; what it did (key, calls, how the execution was served) goes into `record`
+(record.py), which the app finishes with the answer.
 Running the query is the shared executor's job (sharing/executor.py), here and in the CLI.
 """
 
@@ -13,14 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from honeycomb_evaluator.callers.registry import ANONYMOUS, Caller
-from honeycomb_evaluator.errors import DeadlineExceeded, answer_for
-from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
+from honeycomb_evaluator.callers.registry import ANONYMOUS
+from honeycomb_evaluator.errors import DeadlineExceeded
+from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombInvalidQuery
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger, traced
+from honeycomb_evaluator.record import EvaluationRecord
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
-from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest, Served
+from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest
 from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.target import HoneycombTarget
 from honeycomb_evaluator.window import resolve_window
@@ -28,28 +29,6 @@ from honeycomb_evaluator.window import resolve_window
 if TYPE_CHECKING:
     from honeycomb_evaluator.column_hints import ColumnHints
     from honeycomb_evaluator.models.request import EvaluateRequest
-
-
-@dataclass
-class EvaluationRecord:
-    """What one request did, for its log line and metrics (filled in as it goes)."""
-
-    caller: Caller | None = None
-    dataset: str | None = None
-    environment: str | None = None
-    outcome: str = "ok"  # an error code, `no_data`, or `ok`
-    status: int = 500
-    target: HoneycombTarget | None = None
-    stats: CallStats = field(default_factory=CallStats)
-    served: Served | None = None
-    # Wall time of the execution step: Honeycomb's latency as the caller experiences it (HTTP
-    # calls, polls and the sleeps between them, whoever runs the poll loop).
-    execute_seconds: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def cached(self) -> bool:
-        return self.served is not None and self.served is not Served.CREATED
 
 
 @dataclass
@@ -62,16 +41,6 @@ class Evaluator:
 
     async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
         record.dataset, record.environment = request.dataset, request.environment
-        try:
-            body = await self._evaluate(request, record)
-        except Exception as e:
-            record.outcome = answer_for(e).code
-            raise
-        if body["value"] is None:
-            record.outcome = "no_data"
-        return body
-
-    async def _evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
         deadline = time.monotonic() + float(request.timeout_seconds)
         calculation = choose_calculation(request)
         check_match(request)
@@ -112,7 +81,7 @@ class Evaluator:
             from honeycomb_evaluator.judgement.answer import comparison_answer
 
             body.update(comparison_answer(request, result, calculation))
-        body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
+        body["elapsed_ms"] = round(record.elapsed_ms, 1)
         return body
 
     async def _execute_rotating_key(

@@ -8,7 +8,7 @@ process, nothing to share) and in who reads the settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
@@ -22,25 +22,37 @@ from honeycomb_evaluator.sharing.ratelimit import RateBudget
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.gates.slo_service import SloService
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.models.slo_request import SloRequest
+    from honeycomb_evaluator.record import EvaluationRecord
 
 
 @dataclass
 class Service:
+    """The gates a request can reach (`evaluate`, `slo`; the Flagger route runs either)."""
+
     settings: Settings
     authenticator: Authenticator
     evaluator: Evaluator
     store: StateStore
     _slo: SloService | None = field(default=None, repr=False)
 
-    @property
-    def slo(self) -> SloService:
-        """The SLO gate, built on its first request: most deployments never load it."""
+    async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
+        return await self.evaluator.evaluate(request, record)
+
+    async def slo(self, request: SloRequest, record: EvaluationRecord) -> dict[str, Any]:
         if self._slo is None:
+            # Built on its first request: most deployments never load the SLO gate.
             from honeycomb_evaluator.gates.slo_service import SloService
 
             evaluator = self.evaluator
             self._slo = SloService(client=evaluator.client, keys=evaluator.keys, store=self.store)
-        return self._slo
+        return await self._slo.answer(request, record)
+
+    @property
+    def result_cache_bytes(self) -> int:
+        """What this process's cache of completed results holds now (for the metrics)."""
+        return self.evaluator.executor.results.bytes
 
 
 def build_store(state: StateSettings, result_cache_bytes: int | None = None) -> StateStore:

@@ -44,8 +44,8 @@ from honeycomb_evaluator.sharing.singleflight import FlightTimeout, SingleFlight
 from honeycomb_evaluator.target import HoneycombTarget
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.models.slo_request import SloRequest
+    from honeycomb_evaluator.record import EvaluationRecord
 
 # The stored record outlives its use a little, so a late reader still finds it to compare ages.
 STORE_TTL_SECONDS = 2 * REPORTING_PERIOD_SECONDS
@@ -90,9 +90,7 @@ class SloService:
         body = answer_body(report, request.figure, await self._link(scope, slo_id))
         body["reported_at"] = datetime.fromtimestamp(report.reported_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body["cached"] = record.served is not None
-        body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
-        if body["value"] is None:
-            record.outcome = "no_data"
+        body["elapsed_ms"] = round(record.elapsed_ms, 1)
         return body
 
     async def _target(self, environment: str, deadline: float, *, refresh: bool = False) -> HoneycombTarget:

@@ -358,12 +358,12 @@ def service_for(emulator: Server, client: Any) -> Any:
 
 
 async def measure_detection() -> None:
+    from honeycomb_evaluator.budget import RateBudget
     from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
     from honeycomb_evaluator.settings import BudgetSettings
-    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
     from honeycomb_evaluator.sharing.execution import ExecutionRequest
     from honeycomb_evaluator.sharing.executor import SharedExecutor
-    from honeycomb_evaluator.sharing.ratelimit import RateBudget
+    from honeycomb_evaluator.state.memory import MemoryStore
     from honeycomb_evaluator.target import HoneycombTarget
 
     print_detection_header("completion detection, the executor's poll loop (memory backend, as the CLI)")
@@ -373,7 +373,7 @@ async def measure_detection() -> None:
             target = HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default")
             client = HoneycombClient()
             store = MemoryStore()
-            executor = SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100_000)))
+            executor = SharedExecutor(client, store, RateBudget(store, BudgetSettings(per_window=100_000)))
             figures: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in KINDS}
             try:
                 for kind in KINDS:
@@ -397,7 +397,7 @@ async def measure_detection() -> None:
                             deadline=sent + 25,
                             stats=stats,
                         )
-                        result = (await executor.execute(client, request)).result
+                        result = (await executor.execute(request)).result
                         seen = time.monotonic()
                         assert result.complete
                         if teaching and run == 0:

@@ -20,9 +20,9 @@ from honeycomb_evaluator.callers.registry import hash_token
 from honeycomb_evaluator.honeycomb.client import ResultOptions, redact
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.models.request import EvaluateRequest
-from honeycomb_evaluator.sharing.backends import memory
-from honeycomb_evaluator.sharing.backends.base import ExecutionRecord
 from honeycomb_evaluator.sharing.fingerprint import fingerprint
+from honeycomb_evaluator.state import memory
+from honeycomb_evaluator.state.base import ExecutionRecord
 from honeycomb_evaluator.target import HoneycombTarget
 from pydantic import ValidationError
 

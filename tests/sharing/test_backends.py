@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.sharing.backends.base import Slot, SlotGrant, StateStore
-from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
-from honeycomb_evaluator.sharing.backends.redis import RedisStore
+from honeycomb_evaluator.state.base import Slot, SlotGrant, StateStore
+from honeycomb_evaluator.state.dynamodb import DynamoDBStore
+from honeycomb_evaluator.state.memory import MemoryStore
+from honeycomb_evaluator.state.redis import RedisStore
 
 from tests.sharing.aws import create_state_table, dynamodb_client
 from tests.support.servers import aws_env, start_moto, start_redis
@@ -118,9 +118,9 @@ def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> Non
 
 def test_a_token_given_back_frees_its_slot_on_every_backend(store: StateStore) -> None:
     """RateBudget.give_back restores what the slot held; a slot never used becomes free and reusable."""
+    from honeycomb_evaluator.budget import RateBudget
     from honeycomb_evaluator.callers.registry import Caller
     from honeycomb_evaluator.settings import BudgetSettings
-    from honeycomb_evaluator.sharing.ratelimit import RateBudget
 
     now = [1_000_000.0]
     budget = RateBudget(store, BudgetSettings(per_window=1, headroom=0), wall_clock=lambda: now[0])

@@ -17,8 +17,8 @@ import redis
 from honeycomb_evaluator.errors import StateUnavailable
 from honeycomb_evaluator.service import build_store
 from honeycomb_evaluator.settings import ConfigError, Settings
-from honeycomb_evaluator.sharing.backends.base import SlotGrant
-from honeycomb_evaluator.sharing.backends.redis import RedisStore
+from honeycomb_evaluator.state.base import SlotGrant
+from honeycomb_evaluator.state.redis import RedisStore
 
 from tests.sharing.helpers import evaluation, write_registry
 from tests.support.servers import free_port, start_emulator, start_evaluator, start_redis

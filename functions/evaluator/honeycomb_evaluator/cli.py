@@ -60,7 +60,7 @@ async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
     from honeycomb_evaluator.record import EvaluationRecord
     from honeycomb_evaluator.service import build_service
     from honeycomb_evaluator.settings import Settings
-    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+    from honeycomb_evaluator.state.memory import MemoryStore
     from honeycomb_evaluator.validation import validation_error
 
     service = build_service(Settings.from_env(), store=MemoryStore())

@@ -106,7 +106,7 @@ class Evaluator:
 
         assert record.target is not None
         try:
-            return await self.executor.execute(self.client, execution_request(record.target))
+            return await self.executor.execute(execution_request(record.target))
         except HoneycombInvalidQuery as e:
             rejected = execution_request(record.target)
             if self.hints is None:
@@ -121,7 +121,7 @@ class Evaluator:
                 raise
             record.target = fresh
             logger.info("honeycomb key refetched after auth failure", extra={"key_id": fresh.key_id})
-            return await self.executor.execute(self.client, execution_request(fresh))
+            return await self.executor.execute(execution_request(fresh))
 
     async def _resolve_key(
         self, environment: str, deadline: float, *, refresh: bool = False

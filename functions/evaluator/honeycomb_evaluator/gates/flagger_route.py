@@ -23,9 +23,9 @@ from honeycomb_evaluator.gates.flagger import (
     FlaggerPayload,
     GateInputError,
     answer_body,
-    decide,
-    decision_status,
     read_check,
+    rule_on,
+    ruling_status,
 )
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.models.slo_request import SloRequest
@@ -65,8 +65,8 @@ async def check_canary(
     except GateInputError as e:
         raise InvalidRequest(e.message, field=e.field) from None
     answer = await _run(check, gates, record)
-    decision = decide(payload, check, answer)
-    return decision_status(decision), answer_body(decision, answer)
+    ruling = rule_on(payload, check, answer)
+    return ruling_status(ruling), answer_body(ruling, answer)
 
 
 async def _run(check: FlaggerCheck, gates: Gates, record: EvaluationRecord) -> dict[str, Any]:

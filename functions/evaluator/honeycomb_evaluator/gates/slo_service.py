@@ -38,9 +38,9 @@ from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, Honeycom
 from honeycomb_evaluator.honeycomb.slos import detailed_slo_and_alerts, list_slos, team_and_environment
 from honeycomb_evaluator.keys import KeySource
 from honeycomb_evaluator.observability import logger
-from honeycomb_evaluator.sharing.backends.base import ExecutionRecord, StateStore
 from honeycomb_evaluator.sharing.execution import Served
 from honeycomb_evaluator.sharing.singleflight import FlightTimeout, SingleFlight
+from honeycomb_evaluator.state.base import ExecutionRecord, StateStore
 from honeycomb_evaluator.target import HoneycombTarget
 
 if TYPE_CHECKING:

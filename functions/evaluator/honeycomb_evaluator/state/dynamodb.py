@@ -10,7 +10,7 @@ One table, key schema `pk` (S) + `sk` (S), TTL attribute `expires_at` (template.
 
 It needs dynamodb:GetItem, PutItem and UpdateItem on the table, nothing else.
 
-Every write is conditional on what was read (see backends/base.py). One low-level boto3 client,
+Every write is conditional on what was read (see state/base.py). One low-level boto3 client,
 created on first use; calls run in a worker thread so the event loop keeps serving.
 """
 

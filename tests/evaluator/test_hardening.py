@@ -170,9 +170,8 @@ def test_result_cache_is_bounded_in_bytes() -> None:
     assert cache.bytes == 100 and len(cache) == 1
 
 
-def test_memory_store_keeps_results_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memory, "MAX_RESULT_BYTES", 1000)
-    store = memory.MemoryStore()
+def test_memory_store_keeps_results_within_its_byte_bound() -> None:
+    store = memory.MemoryStore(max_result_bytes=1000)
 
     async def complete(key: str, result: bytes) -> ExecutionRecord | None:
         claim = await store.claim(key, seen=None, owner="o", lease_until=1e12, ttl_seconds=60)

@@ -1,4 +1,4 @@
-"""Every state backend keeps the same contract: conditional claims, generations, slots.
+"""Every state backend keeps the same contract: conditional claims, generations, slots, rosters, blobs.
 
 DynamoDB runs on a moto server, Redis on a real redis-server."""
 
@@ -150,5 +150,19 @@ def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
         assert await store.read_roster("family#120") == frozenset()
         await store.add_to_roster("gone", ["x"], -1)  # already expired
         assert await store.read_roster("gone") == frozenset()
+
+    run(main())
+
+
+def test_blobs_are_replaced_by_the_last_writer_and_expire(store: StateStore) -> None:
+    async def main() -> None:
+        assert await store.read_blob("report") is None
+        await store.write_blob("report", b"\x00first", 600)
+        assert await store.read_blob("report") == b"\x00first"
+        await store.write_blob("report", b"second", 600)
+        assert await store.read_blob("report") == b"second"
+        assert await store.read_blob("other") is None
+        await store.write_blob("gone", b"x", -1)  # already expired
+        assert await store.read_blob("gone") is None
 
     run(main())

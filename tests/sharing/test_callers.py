@@ -161,6 +161,24 @@ def test_authenticator_from_file_reloads_on_change(tmp_path: Path) -> None:
     assert run(auth.authenticate(Credentials(bearer_token="token-new"))).name == "cluster-new"
 
 
+def test_a_registry_mounted_from_a_configmap_follows_its_symlink_swap(tmp_path: Path) -> None:
+    """The kubelet updates a mounted ConfigMap by pointing `..data` at a new directory; the new
+    registry may have the same size and time as the old one (files.py)."""
+    one = {"callers": [{"name": "cluster-a", "token_sha256": hash_token("token-a")}]}
+    two = {"callers": [{"name": "cluster-b", "token_sha256": hash_token("token-b")}]}
+    for name, document in (("..2026_a", one), ("..2026_b", two)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "callers.json").write_text(json.dumps(document))
+        os.utime(tmp_path / name / "callers.json", (1000, 1000))
+    (tmp_path / "..data").symlink_to("..2026_a")
+    (tmp_path / "callers.json").symlink_to("..data/callers.json")
+    auth = Authenticator(FileRegistrySource(tmp_path / "callers.json"))
+    assert run(auth.authenticate(Credentials(bearer_token="token-a"))).name == "cluster-a"
+    (tmp_path / "..data_tmp").symlink_to("..2026_b")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    assert run(auth.authenticate(Credentials(bearer_token="token-b"))).name == "cluster-b"
+
+
 def test_missing_registry_file_is_not_configured(tmp_path: Path) -> None:
     auth = Authenticator(FileRegistrySource(tmp_path / "missing.json"))
     with pytest.raises(NotConfigured):

@@ -8,17 +8,15 @@ Running the query is the shared executor's job (sharing/executor.py), here and i
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.callers.registry import ANONYMOUS
-from honeycomb_evaluator.errors import DeadlineExceeded
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions
-from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombInvalidQuery
-from honeycomb_evaluator.keys import KeySource
-from honeycomb_evaluator.observability import logger, traced
+from honeycomb_evaluator.honeycomb.errors import HoneycombInvalidQuery
+from honeycomb_evaluator.keys import KeySource, with_current_key
+from honeycomb_evaluator.observability import traced
 from honeycomb_evaluator.record import EvaluationRecord
 from honeycomb_evaluator.selection import check_match, choose_calculation, select_value
 from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest
@@ -53,16 +51,35 @@ class Evaluator:
             plan = plan_comparison(request, calculation)
         window = resolve_window(request.query)
         query = plan.query if plan is not None else request.query
-        over_series = request.select is not None and request.select.over == "series"
-        with_series = request.include_series or over_series or (plan is not None and plan.needs_series)
+        with_series = (
+            request.include_series or request.over_series or (plan is not None and plan.needs_series)
+        )
         spec = query.honeycomb_body(window.start_time, window.end_time)
-        record.target = await self._resolve_key(request.environment, deadline)
-        execute_started = time.perf_counter()
-        try:
-            async with traced("honeycomb.execute", dataset=request.dataset, environment=request.environment):
-                execution = await self._execute_rotating_key(request, record, spec, with_series, deadline)
-        finally:
-            record.execute_seconds = time.perf_counter() - execute_started
+
+        async def execute(target: HoneycombTarget) -> Execution:
+            record.target = target
+            wanted = ExecutionRequest(
+                target=target,
+                dataset=request.dataset,
+                spec=spec,
+                options=ResultOptions(disable_series=not with_series),
+                max_age_seconds=float(request.max_age_seconds),
+                deadline=deadline,
+                caller=record.caller or ANONYMOUS,
+                stats=record.stats,
+            )
+            started = time.perf_counter()
+            try:
+                async with traced(
+                    "honeycomb.execute", dataset=request.dataset, environment=request.environment
+                ):
+                    return await self.executor.execute(wanted)
+            except HoneycombInvalidQuery as e:
+                raise await self._explained(e, wanted) from None
+            finally:
+                record.execute_seconds += time.perf_counter() - started
+
+        execution = await with_current_key(self.keys, request.environment, deadline, execute)
         record.served = execution.served
         result = execution.result
         value = select_value(request, result, calculation) if plan is None else None
@@ -84,53 +101,10 @@ class Evaluator:
         body["elapsed_ms"] = round(record.elapsed_ms, 1)
         return body
 
-    async def _execute_rotating_key(
-        self,
-        request: EvaluateRequest,
-        record: EvaluationRecord,
-        spec: dict[str, Any],
-        with_series: bool,
-        deadline: float,
-    ) -> Execution:
-        def execution_request(target: HoneycombTarget) -> ExecutionRequest:
-            return ExecutionRequest(
-                target=target,
-                dataset=request.dataset,
-                spec=spec,
-                options=ResultOptions(disable_series=not with_series),
-                max_age_seconds=float(request.max_age_seconds),
-                deadline=deadline,
-                caller=record.caller or ANONYMOUS,
-                stats=record.stats,
-            )
+    async def _explained(self, rejected: HoneycombInvalidQuery, wanted: ExecutionRequest) -> Exception:
+        """Honeycomb's rejection, with the columns the dataset lacks and the closest real ones."""
+        if self.hints is None:
+            from honeycomb_evaluator.column_hints import ColumnHints
 
-        assert record.target is not None
-        try:
-            return await self.executor.execute(execution_request(record.target))
-        except HoneycombInvalidQuery as e:
-            rejected = execution_request(record.target)
-            if self.hints is None:
-                from honeycomb_evaluator.column_hints import ColumnHints
-
-                self.hints = ColumnHints(self.client)
-            raise await self.hints.explain(e, rejected.scope(), rejected.spec) from None
-        except HoneycombAuthRejected:
-            # The key may have been rotated since we cached it: refetch once, retry only if it changed.
-            fresh = await self._resolve_key(request.environment, deadline, refresh=True)
-            if fresh.key_id == record.target.key_id and fresh.api_url == record.target.api_url:
-                raise
-            record.target = fresh
-            logger.info("honeycomb key refetched after auth failure", extra={"key_id": fresh.key_id})
-            return await self.executor.execute(execution_request(fresh))
-
-    async def _resolve_key(
-        self, environment: str, deadline: float, *, refresh: bool = False
-    ) -> HoneycombTarget:
-        # Reading Secrets Manager is a network call too: it must not outlive the caller's deadline.
-        # asyncio.timeout, not wait_for: wait_for runs the coroutine as a task of its own, a
-        # measurable part of every evaluation when the key is already cached (nearly always).
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                return await self.keys.resolve(environment, refresh=refresh)
-        except TimeoutError:
-            raise DeadlineExceeded("the Honeycomb key could not be read before the deadline") from None
+            self.hints = ColumnHints(self.client)
+        return await self.hints.explain(rejected, wanted.scope(), wanted.spec)

@@ -15,7 +15,7 @@ from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
-from honeycomb_evaluator.settings import Settings, StateSettings
+from honeycomb_evaluator.settings import RESULT_CACHE_BYTES, Settings, StateSettings
 from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.sharing.local import LocalState
 from honeycomb_evaluator.state.base import StateStore
@@ -56,7 +56,7 @@ class Service:
         return self.evaluator.executor.local.results.bytes
 
 
-def build_store(state: StateSettings, result_cache_bytes: int | None = None) -> StateStore:
+def build_store(state: StateSettings, result_cache_bytes: int = RESULT_CACHE_BYTES) -> StateStore:
     """The configured state backend; each is imported only where it is used (boto3, redis)."""
     if state.backend == "dynamodb":
         from honeycomb_evaluator.state.dynamodb import DynamoDBStore

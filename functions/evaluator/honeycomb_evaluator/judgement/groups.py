@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from honeycomb_evaluator.errors import InvalidRequest, NoData
+from honeycomb_evaluator.errors import NoData
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.judgement.query import COUNT
-from honeycomb_evaluator.selection import matching_rows, reduce_values
+from honeycomb_evaluator.selection import matching_rows, number_in_result, reduce_values
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
@@ -27,24 +26,13 @@ class Group:
     samples: tuple[float, ...]  # the calculation per time bucket, oldest first (Mann-Whitney)
 
 
-def _number(value: Any, calculation: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(
-            f"{calculation} is not a number in the result (got {type(value).__name__})",
-            field="select.calculation",
-        )
-    return float(value) if math.isfinite(value) else None
-
-
 def _numbers(rows: Iterable[Mapping[str, Any]], calculation: str) -> tuple[float, ...]:
-    values = (_number(row.get(calculation), calculation) for row in rows)
+    values = (number_in_result(row.get(calculation), calculation) for row in rows)
     return tuple(v for v in values if v is not None)
 
 
 def _count(rows: list[Mapping[str, Any]]) -> int:
-    counted = _number(rows[0].get(COUNT), COUNT) if rows else None
+    counted = number_in_result(rows[0].get(COUNT), COUNT) if rows else None
     return int(counted) if counted is not None else 0
 
 
@@ -53,11 +41,10 @@ def read_group(request: EvaluateRequest, result: QueryResult, calculation: str, 
     assert compare is not None
     match = {compare.column: key}
     rows = matching_rows(result.results, match)
-    overall = _number(rows[0].get(calculation), calculation) if rows else None
+    overall = number_in_result(rows[0].get(calculation), calculation) if rows else None
     buckets = matching_rows((point["data"] for point in result.series), match)
     samples = _numbers(buckets, calculation)
-    over_series = request.select is not None and request.select.over == "series"
-    if over_series:
+    if request.over_series:
         assert request.select is not None
         value = reduce_values(samples, request.select.reduce) if samples else None
     else:

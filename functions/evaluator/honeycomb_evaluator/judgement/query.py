@@ -31,8 +31,7 @@ class ComparisonPlan:
 
 def has_buckets(request: EvaluateRequest) -> bool:
     """The caller asked for time buckets: `select.over: series` or an explicit granularity."""
-    over_series = request.select is not None and request.select.over == "series"
-    return over_series or request.query.granularity is not None
+    return request.over_series or request.query.granularity is not None
 
 
 def chosen_test(judge: Judge | None, buckets: bool) -> TestName | None:

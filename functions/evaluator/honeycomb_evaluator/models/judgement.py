@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -21,11 +20,9 @@ from pydantic import (
     field_validator,
 )
 
-from honeycomb_evaluator.models.query import ColumnName
+from honeycomb_evaluator.models.query import STRICT, ColumnName
 
-STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 GroupValue = Annotated[StrictStr, Field(min_length=1, max_length=1024)] | StrictInt | StrictBool
-Ratio = Annotated[StrictInt | StrictFloat, Field(gt=0, le=1_000_000)]
 
 
 class Compare(BaseModel):

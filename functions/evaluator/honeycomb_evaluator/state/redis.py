@@ -10,6 +10,7 @@ Keys (all under one prefix, `honeycomb-evaluator:` by default; every one has a T
   per slot index `i` ever used; TTL renewed by every grant.
 - `<prefix>roster:<family>`: a set of filter values checked recently (query fusion); TTL renewed
   by every addition.
+- `<prefix>blob:<name>`: a string of bytes (a cached SLO report); TTL set by every write.
 
 Keys are digests (fingerprint.py) and key ids; nothing here holds the Honeycomb key.
 
@@ -357,3 +358,17 @@ class RedisStore:
         key = self._key("roster", roster)
         members: set[bytes] = await self._run("read_roster", lambda c: c.client.smembers(key))
         return frozenset(m.decode() for m in members)
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    async def write_blob(self, name: str, blob: bytes, ttl_seconds: float) -> None:
+        key = self._key("blob", name)
+        if ttl_seconds <= 0:  # expired already: nothing is left under the name
+            await self._run("write_blob", lambda c: c.client.delete(key))
+            return
+        await self._run("write_blob", lambda c: c.client.set(key, blob, px=_ms(ttl_seconds)))
+
+    async def read_blob(self, name: str) -> bytes | None:
+        key = self._key("blob", name)
+        value: bytes | None = await self._run("read_blob", lambda c: c.client.get(key))
+        return value

@@ -12,7 +12,7 @@
    answer received) - (POST /1/query_results sent + D), an upper bound; GETs per result. Cold = a
    query shape never seen; warm = the same shape again (the canary case). Measured twice: the
    client's own loop (`wait_for_result`), and through the served app (`POST /v1/evaluate`, where
-   the shared-service coordinator polls), each evaluation creating a new result
+   the shared executor's flight polls), each evaluation creating a new result
    (`max_age_seconds: 0`).
 3. Import ratio: CPU time (`time.process_time()`, so waiting for a core on the shared machine does
    not count) of one import statement in a fresh interpreter with compiled bytecode, median of
@@ -410,7 +410,7 @@ async def measure_detection() -> None:
 
 
 async def measure_served_detection() -> None:
-    """The same through the served app: the shared-service coordinator runs the poll loop."""
+    """The same through the served app: the shared executor's flight runs the poll loop."""
     from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.honeycomb.client import HoneycombClient
 

@@ -50,7 +50,7 @@ def test_hash_token_is_sha256_hex() -> None:
 
 
 def test_token_identifies_its_caller_only() -> None:
-    registry = CallerRegistry.from_mapping(REGISTRY)
+    registry = CallerRegistry.from_json(json.dumps(REGISTRY))
     caller = registry.identify(Credentials(bearer_token="token-a"))
     assert caller is not None and caller.name == "cluster-a" and caller.via == "token"
     assert caller.budget_share == 0.5
@@ -59,7 +59,7 @@ def test_token_identifies_its_caller_only() -> None:
 
 
 def test_datasets_and_environments_are_patterns() -> None:
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(Credentials(bearer_token="token-a"))
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(Credentials(bearer_token="token-a"))
     assert caller is not None
     assert caller.may_query("checkout", "default")
     assert caller.may_query("pay-eu", "default")
@@ -97,7 +97,7 @@ def test_credentials_from_function_url_iam_and_http_api_jwt() -> None:
         "requestContext": {"authorizer": {"jwt": {"claims": {"client_id": "0oa1b2c3d4"}, "scopes": None}}}
     }
     creds = credentials_from({}, jwt_event)
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(creds)
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(creds)
     assert caller is not None and caller.name == "cluster-c" and caller.via == "jwt"
     assert credentials_from({"authorization": "Bearer  t0k "}, None).bearer_token == "t0k"
     assert credentials_from({"authorization": "Basic abc"}, None).bearer_token is None
@@ -109,7 +109,7 @@ def test_iam_event_identifies_the_role_caller() -> None:
             "authorizer": {"iam": {"userArn": "arn:aws:sts::123456789012:assumed-role/argo-rollouts/x"}}
         }
     }
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(credentials_from({}, event))
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(credentials_from({}, event))
     assert caller is not None and caller.name == "cluster-b" and caller.via == "iam"
 
 
@@ -129,14 +129,14 @@ def test_iam_event_identifies_the_role_caller() -> None:
 )
 def test_invalid_registry_names_the_problem(document: dict[str, Any], field: str) -> None:
     with pytest.raises(RegistryError, match=field):
-        CallerRegistry.from_mapping(document)
+        CallerRegistry.from_json(json.dumps(document))
 
 
 def test_duplicate_token_error_hides_the_digest() -> None:
     digest = hash_token("same")
     document = {"callers": [{"name": "a", "token_sha256": digest}, {"name": "b", "token_sha256": digest}]}
     with pytest.raises(RegistryError) as raised:
-        CallerRegistry.from_mapping(document)
+        CallerRegistry.from_json(json.dumps(document))
     assert digest not in str(raised.value)
 
 

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
 
@@ -173,7 +174,7 @@ def body_for(marker: str, max_age: int = 0) -> dict[str, Any]:
         "query": {
             "calculations": [{"op": "P99", "column": "duration_ms"}],
             "filters": [
-                {"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"},
+                {"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]},
                 {"column": "name", "op": "!=", "value": marker},
             ],
             "time_range": 600,

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.judgement.answer import comparison_answer
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 P99 = "P99(duration_ms)"
 RATE = "AVG(is_error)"
 HASH = "rollouts_pod_template_hash"
-CANARY, BASELINE = "7d9f8b6c5", "6f8d9c7b5"
+CANARY, BASELINE = DEMO_HASHES["bad"], DEMO_HASHES["stable"]
 
 
 def group(value: float | None, count: int, samples: tuple[float, ...] = (), key: str = CANARY) -> Group:

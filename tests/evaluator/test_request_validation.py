@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.validation import human_duration, validation_error
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ VALID: dict[str, Any] = {
     "environment": "default",
     "query": {
         "calculations": [{"op": "P99", "column": "duration_ms"}, {"op": "COUNT"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "breakdowns": ["service.version"],
         "orders": [{"op": "COUNT", "order": "descending"}],
         "havings": [{"calculate_op": "COUNT", "op": ">", "value": 1}],

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.models.response import ErrorResponse
 from honeycomb_evaluator.settings import ConfigError, Settings
 
@@ -97,7 +98,7 @@ def test_headers_trickled_byte_by_byte_get_a_408(limited: Server) -> None:
 
 
 def test_a_body_trickled_byte_by_byte_gets_a_json_408(limited: Server) -> None:
-    body = json.dumps(canary_body("7d9f8b6c5")).encode()
+    body = json.dumps(canary_body(DEMO_HASHES["bad"])).encode()
     with connect(limited) as sock:
         sock.sendall(request_head(length=len(body)) + body[:5])
         started = time.monotonic()
@@ -187,12 +188,12 @@ def test_past_the_connection_cap_idle_connections_make_room_then_a_503(limited: 
 
 def test_past_the_request_cap_a_json_503_overloaded(limited: Server) -> None:
     # Slow bodies hold request slots: the app is reading them when the third request arrives.
-    body = json.dumps(canary_body("7d9f8b6c5")).encode()
+    body = json.dumps(canary_body(DEMO_HASHES["bad"])).encode()
     holders = [connect(limited) for _ in range(2)]
     for sock in holders:
         sock.sendall(request_head(length=len(body)) + body[:10])
     time.sleep(0.3)
-    response = httpx.post(f"{limited.url}/v1/evaluate", json=canary_body("7d9f8b6c5"), timeout=10)
+    response = httpx.post(f"{limited.url}/v1/evaluate", json=canary_body(DEMO_HASHES["bad"]), timeout=10)
     assert response.status_code == 503
     assert ErrorResponse.model_validate(response.json()).error.code == "overloaded"
     assert response.headers["retry-after"] == "1"

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.gates.flagger import (
     CHECK_FAILED_STATUS,
     UNDECIDED_STATUS,
@@ -61,8 +62,12 @@ def test_placeholders_are_filled_from_the_payload_and_the_request_validates() ->
 
 def test_primary_target_phase_checksum_and_variables() -> None:
     request = {"a": "{{primary}}", "b": ["{{ target }}/{{phase}}/{{checksum}}"], "c": "{{ variables.hash }}"}
-    check = read_check(payload(request=json.dumps(request), max="1", hash="7d9f8b6c5"))
-    assert check.request == {"a": "podinfo-primary", "b": ["podinfo/Progressing/6d4c9f8b7"], "c": "7d9f8b6c5"}
+    check = read_check(payload(request=json.dumps(request), max="1", hash=DEMO_HASHES["bad"]))
+    assert check.request == {
+        "a": "podinfo-primary",
+        "b": ["podinfo/Progressing/6d4c9f8b7"],
+        "c": DEMO_HASHES["bad"],
+    }
 
 
 def test_a_value_with_quotes_cannot_change_the_request_structure() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.sharing.helpers import write_registry
 from tests.support.servers import Server, start_emulator, start_evaluator
@@ -49,7 +50,7 @@ def payload(request: dict[str, Any] | None = None, **metadata: str) -> dict[str,
         "metadata": {
             "request": json.dumps(request or REQUEST),
             "max": "0.02",
-            "hash": "5b7c6d8e9",
+            "hash": DEMO_HASHES["good"],
             **metadata,
         },
     }

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, free_port, start_emulator, start_process
 
@@ -34,7 +35,7 @@ KEY_DIR = "/etc/honeycomb-evaluator/key"
 CALLERS_DIR = "/etc/honeycomb-evaluator/callers"
 # The image's user; Kubernetes' fsGroup makes mounted Secrets readable to it the same way.
 IMAGE_GROUP = 10001
-BAD_CANARY_HASH = "7d9f8b6c5"
+BAD_CANARY_HASH = DEMO_HASHES["bad"]
 BAD_CANARY_P99_FLOOR = 800  # the demo's bad canary has p99 ≈ 1200 ms, the stable version ≈ 300 ms
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import free_port
 
@@ -89,7 +90,7 @@ README_REQUEST = {
     "query": {
         "calculations": [{"op": "AVG", "column": "is_error"}],
         "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "time_range": 600,
     },
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.app import create_app
 from honeycomb_evaluator.callers.registry import hash_token
 from honeycomb_evaluator.settings import Settings
@@ -29,7 +30,7 @@ BODY = {
     "dataset": "checkout",
     "query": {
         "calculations": [{"op": "P99", "column": "duration_ms"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "time_range": 600,
     },
     "max_age_seconds": 60,

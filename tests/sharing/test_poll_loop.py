@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions, Scope
 from honeycomb_evaluator.honeycomb.results import QueryResult
@@ -104,7 +105,7 @@ def test_a_new_rollouts_first_check_uses_what_the_previous_rollouts_check_taught
         store = MemoryStore()
         executor = SharedExecutor(client, store, RateBudget(store))
         try:
-            await executor.execute(canary_request(emulator, "7d9f8b6c5"))
+            await executor.execute(canary_request(emulator, DEMO_HASHES["bad"]))
             first, client.calls = client.calls, []
             await executor.execute(canary_request(emulator, "5c6b8f9d7"))
             rollout, client.calls = client.calls, []

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.aws import create_state_table
-from tests.sharing.helpers import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
+from tests.support.aws import create_state_table
+from tests.support.evaluations import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
 
 SIZES = (1, 10, 50, 200)

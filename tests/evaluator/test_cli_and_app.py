@@ -38,6 +38,7 @@ def run_cli(
     )
 
 
+@pytest.mark.servers
 def test_evaluate_one_request_file(emulator: Server, tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps(canary_body(BAD_CANARY_HASH, "error_rate")))

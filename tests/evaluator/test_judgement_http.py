@@ -25,6 +25,8 @@ from tests.evaluator.conftest import (
 )
 from tests.support.servers import VENV_BIN, Server
 
+pytestmark = pytest.mark.servers
+
 GOOD_CANARY_HASH = DEMO_HASHES["good"]
 HASH = "rollouts_pod_template_hash"
 P99 = "P99(duration_ms)"

@@ -70,12 +70,11 @@ def test_the_reference_body_is_valid() -> None:
     EvaluateRequest.model_validate(VALID)
 
 
-def test_field_names_that_look_like_type_tags_are_kept() -> None:
-    for key in ("int", "str", "list[int]"):
-        try:
-            EvaluateRequest.model_validate({**VALID, key: 1})
-        except ValidationError as e:
-            assert validation_error(e).field == key
+@pytest.mark.parametrize("key", ["int", "str", "list[int]"])
+def test_field_names_that_look_like_type_tags_are_kept(key: str) -> None:
+    with pytest.raises(ValidationError) as refused:  # an unknown field, as any other
+        EvaluateRequest.model_validate({**VALID, key: 1})
+    assert validation_error(refused.value).field == key
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,8 +13,10 @@ import httpx
 import pytest
 from honeycomb_emulator.demo import DEMO_HASHES
 
-from tests.sharing.helpers import write_registry
+from tests.support.evaluations import write_registry
 from tests.support.servers import Server, start_emulator, start_evaluator
+
+pytestmark = pytest.mark.servers
 
 REQUEST = {
     "dataset": "checkout",

@@ -102,7 +102,10 @@ def run_image(
         rootfs, config, args=["--host", "127.0.0.1", "--port", str(port)], env=env, volumes=volumes
     )
     with start_process(argv, port, "/healthz", env={}) as server:
-        yield server
+        try:
+            yield server
+        finally:
+            container.stop(server.process)
 
 
 def _evaluate(server: Server, time_range: int = 600) -> httpx.Response:

@@ -26,8 +26,10 @@ from honeycomb_evaluator.target import HoneycombTarget
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.sharing.helpers import VERSIONS, created, reset_emulator
+from tests.support.evaluations import VERSIONS, created, reset_emulator
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
+
+pytestmark = pytest.mark.servers
 
 HASH = "rollouts_pod_template_hash"
 CALCULATIONS = [

@@ -22,6 +22,8 @@ from honeycomb_evaluator.target import HoneycombTarget
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
 
+pytestmark = pytest.mark.servers
+
 
 class RecordingClient(HoneycombClient):
     """The real client, noting each call of interest in order."""

@@ -10,6 +10,8 @@ from honeycomb_emulator.demo import DEMO_HASHES
 
 from .conftest import QUERIES_ONLY_KEY, Honeycomb
 
+pytestmark = pytest.mark.servers
+
 P99_AND_ERRORS: dict[str, Any] = {
     "calculations": [{"op": "P99", "column": "duration_ms"}, {"op": "AVG", "column": "is_error"}],
     "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],

@@ -16,6 +16,8 @@ from tests.support.servers import start_emulator
 
 from .conftest import KEY_FLAGS, Honeycomb
 
+pytestmark = pytest.mark.servers
+
 GOOD = DEMO_HASHES["good"]
 
 SLO_FILE = {

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
 from honeycomb_emulator.demo import DEMO_HASHES
 
 from .conftest import Honeycomb
 from .test_api_queries import P99_AND_ERRORS
+
+pytestmark = pytest.mark.servers
 
 SVG = "{http://www.w3.org/2000/svg}"
 

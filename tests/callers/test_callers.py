@@ -217,6 +217,7 @@ def _secrets_client(env: dict[str, str]) -> Any:
     )
 
 
+@pytest.mark.servers
 def test_registry_from_secrets_manager_refreshes_after_a_miss(moto_env: dict[str, str]) -> None:
     client = _secrets_client(moto_env)
     client.create_secret(Name="callers-refresh", SecretString=json.dumps(REGISTRY))
@@ -238,6 +239,7 @@ def test_registry_from_secrets_manager_refreshes_after_a_miss(moto_env: dict[str
     assert run(auth.authenticate(Credentials(bearer_token="token-d"))).name == "cluster-d"
 
 
+@pytest.mark.servers
 def test_missing_secret_is_not_configured(moto_env: dict[str, str]) -> None:
     client = _secrets_client(moto_env)
     auth = Authenticator(SecretRegistrySource("no-such-secret", client_factory=lambda: client))

@@ -15,7 +15,7 @@ from honeycomb_evaluator.state.dynamodb import DynamoDBStore
 from honeycomb_evaluator.state.memory import MemoryStore
 from honeycomb_evaluator.state.redis import RedisStore
 
-from tests.sharing.aws import create_state_table, dynamodb_client
+from tests.support.aws import create_state_table, dynamodb_client
 from tests.support.servers import aws_env, start_moto, start_redis
 
 
@@ -31,7 +31,13 @@ def redis_url() -> Iterator[str]:
         yield redis.url
 
 
-@pytest.fixture(params=["memory", "dynamodb", "redis"])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("dynamodb", marks=pytest.mark.servers),
+        pytest.param("redis", marks=pytest.mark.servers),
+    ]
+)
 def store(request: pytest.FixtureRequest) -> StateStore:
     if request.param == "memory":
         return MemoryStore()

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from honeycomb_emulator.demo import DEMO_HASHES
-from honeycomb_evaluator.app import read_json_object
+from honeycomb_evaluator.body import read_json_object
 from honeycomb_evaluator.errors import EvaluatorError, InvalidRequest
 from honeycomb_evaluator.honeycomb.client import ResultOptions
 from honeycomb_evaluator.models.request import EvaluateRequest

@@ -1,4 +1,4 @@
-"""The ASGI app: routes, body limits, JSON parsing and the JSON error contract.
+"""The ASGI app: its routes, and the JSON error contract around them.
 
 `create_app()` is served by uvicorn (`honeycomb-evaluator serve`) and, through Mangum, on
 Lambda. Every answer is JSON — Argo's web provider treats a non-JSON 2xx as Successful — and no
@@ -14,8 +14,6 @@ route: it turns any error into its JSON answer (answers.py) and finishes the req
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,31 +22,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honeycomb_evaluator import __version__
 from honeycomb_evaluator.answers import StatusRule, error_response
+from honeycomb_evaluator.body import read_json_object
 from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.auth import credentials_from
 from honeycomb_evaluator.callers.registry import ANONYMOUS, Credentials
-from honeycomb_evaluator.errors import (
-    BodyTooLarge,
-    ClientClosed,
-    EvaluatorError,
-    InvalidRequest,
-    MalformedJson,
-    MethodNotAllowed,
-    RequestTimeout,
-    RouteNotFound,
-    answer_for,
-)
+from honeycomb_evaluator.errors import EvaluatorError, MethodNotAllowed, RouteNotFound, answer_for
 from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.record import EvaluationRecord
 from honeycomb_evaluator.service import Service, build_service
 from honeycomb_evaluator.settings import Settings
-from honeycomb_evaluator.surrogates import lone_surrogate_path, may_hold_lone_surrogate
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -83,43 +71,6 @@ def correlation_id(request: Request) -> str:
         if isinstance(request_id, str) and request_id:
             return request_id
     return uuid.uuid4().hex
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-async def read_json_object(request: Request, max_bytes: int, timeout_seconds: float) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        # A client trickling its body must not hold a request slot for ever (serving.py).
-        async with asyncio.timeout(timeout_seconds):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BodyTooLarge(f"the request body is over {max_bytes} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive within {timeout_seconds:g} s") from None
-    except ClientDisconnect:
-        raise ClientClosed("the client closed the connection before the body was complete") from None
-    raw = b"".join(chunks)
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MalformedJson(f"the request body is not valid JSON: {e}") from None
-    except RecursionError:
-        raise MalformedJson("the request body nests too deeply") from None
-    if not isinstance(body, dict):
-        raise MalformedJson("the request body must be a JSON object")
-    field = lone_surrogate_path(body) if may_hold_lone_surrogate(raw) else None
-    if field is not None:
-        raise InvalidRequest(f"{field}: a lone UTF-16 surrogate escape is not a character", field=field)
-    return body
 
 
 def create_app(

@@ -36,6 +36,7 @@ class Service:
     authenticator: Authenticator
     evaluator: Evaluator
     store: StateStore
+    local: LocalState
     _slo: SloService | None = field(default=None, repr=False)
 
     async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
@@ -53,7 +54,7 @@ class Service:
     @property
     def result_cache_bytes(self) -> int:
         """What this process's cache of completed results holds now (for the metrics)."""
-        return self.evaluator.executor.local.results.bytes
+        return self.local.results.bytes
 
 
 def build_store(state: StateSettings, result_cache_bytes: int = RESULT_CACHE_BYTES) -> StateStore:
@@ -82,4 +83,4 @@ def build_service(
     executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
     evaluator = Evaluator(client=client, keys=keys, executor=executor)
-    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store)
+    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store, local)

@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honeycomb_evaluator import __version__
-from honeycomb_evaluator.answers import StatusRule, error_response
 from honeycomb_evaluator.body import read_json_object
 from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.auth import credentials_from
@@ -41,6 +40,7 @@ from honeycomb_evaluator.settings import Settings
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from honeycomb_evaluator.answers import StatusRule
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 Authorize = Callable[[Request, "EvaluateRequest"], Awaitable[None]]
@@ -50,6 +50,15 @@ Model = TypeVar("Model", bound="BaseModel")
 
 CORRELATION_HEADERS = ("x-request-id", "x-correlation-id", "x-analysis-run")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:/-]")
+
+
+def error_response(
+    error: BaseException, request_id: str | None = None, status_rule: StatusRule | None = None
+) -> Response:
+    # Loaded with the first error answered, not with the app (answers.py renders every error).
+    from honeycomb_evaluator.answers import error_response as render
+
+    return render(error, request_id, status_rule)
 
 
 def _validation_error(error: ValidationError) -> Exception:

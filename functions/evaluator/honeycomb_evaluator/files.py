@@ -10,17 +10,11 @@ edits that keep both.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+FileVersion = tuple[float, int, int]  # modification time, inode, size
 
 
-@dataclass(frozen=True)
-class FileVersion:
-    mtime: float
-    inode: int
-    size: int
-
-    @classmethod
-    def of(cls, path: str | os.PathLike[str]) -> FileVersion:
-        """The version of the file `path` leads to now (symlinks followed); OSError if none."""
-        stat = os.stat(path)
-        return cls(stat.st_mtime, stat.st_ino, stat.st_size)
+def file_version(path: str | os.PathLike[str]) -> FileVersion:
+    """The version of the file `path` leads to now (symlinks followed); OSError if none."""
+    stat = os.stat(path)
+    return stat.st_mtime, stat.st_ino, stat.st_size

@@ -17,15 +17,17 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from honeycomb_evaluator.aws_secrets import SecretReader, SecretUnavailable
 from honeycomb_evaluator.errors import DeadlineExceeded, InvalidRequest, NotConfigured
-from honeycomb_evaluator.files import FileVersion
 from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected
 from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import HoneycombSettings
 from honeycomb_evaluator.target import HoneycombTarget
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.files import FileVersion
 
 DEFAULT_ENVIRONMENT = "default"
 T = TypeVar("T")
@@ -93,8 +95,10 @@ class FileKeys:
         self._loaded: tuple[FileVersion, dict[str, HoneycombTarget]] | None = None
 
     async def resolve(self, environment: str, *, refresh: bool = False) -> HoneycombTarget:
+        from honeycomb_evaluator.files import file_version  # only where a key file is used
+
         try:
-            version = FileVersion.of(self._path)
+            version = file_version(self._path)
             if self._loaded is None or refresh or self._loaded[0] != version:
                 with open(self._path, encoding="utf-8") as key_file:
                     self._loaded = (version, parse_key_document(key_file.read(), self._api_url))

@@ -13,12 +13,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from honeycomb_evaluator.aws_secrets import SecretReader, SecretUnavailable
-from honeycomb_evaluator.files import FileVersion
 
 from .registry import CallerRegistry, RegistryError
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.files import FileVersion
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,10 @@ class FileRegistrySource:
         self._loaded: tuple[FileVersion, CallerRegistry] | None = None
 
     async def registry(self, *, after_miss: bool = False) -> CallerRegistry:
+        from honeycomb_evaluator.files import file_version  # only where a registry file is used
+
         try:
-            version = FileVersion.of(self._path)
+            version = file_version(self._path)
         except OSError as e:
             return self._last_good_or_raise(f"caller registry file {self._path}: {e.strerror}")
         if self._loaded is None or self._loaded[0] != version:

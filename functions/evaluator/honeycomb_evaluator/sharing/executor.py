@@ -19,17 +19,20 @@ Everything the store keeps is keyed by digests and the non-secret key id; never 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.state.base import StateStore
 
 from .execution import Execution, ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, fingerprint
-from .fusion import Fusion
-from .local import LocalState
+from .local import LocalState, Machinery
 from .reuse import Reuse, reuse_for
-from .run import ExecutionRun, Machinery, deadline_error
 from .singleflight import FlightTimeout, SingleFlight
+
+if TYPE_CHECKING:
+    from .fusion import Fusion
 
 
 class SharedExecutor:
@@ -44,8 +47,18 @@ class SharedExecutor:
     ) -> None:
         self.local = local or LocalState()
         self.machinery = Machinery(client, store, budget, self.local)
-        self.fusion = Fusion(store, self.local) if fuse else None  # tests compare with it off
+        self._fuse = fuse  # tests compare with it off
+        self._fusion: Fusion | None = None
         self._flights: SingleFlight[Outcome] = SingleFlight(self.local.monotonic)
+
+    @property
+    def fusion(self) -> Fusion | None:
+        """Query fusion (fusion.py), built on first use: its import is not on the cold start's path."""
+        if self._fuse and self._fusion is None:
+            from .fusion import Fusion
+
+            self._fusion = Fusion(self.machinery.store, self.local)
+        return self._fusion
 
     async def execute(self, request: ExecutionRequest) -> Execution:
         fp, reuse = self._keys(request)
@@ -53,8 +66,9 @@ class SharedExecutor:
         if hit is not None:
             return hit
         # Fusion before the store: a fused check needs no look at its own execution record.
-        if self.fusion is not None:
-            plan = await self.fusion.plan(request)
+        fusion = self.fusion
+        if fusion is not None:
+            plan = await fusion.plan(request)
             if plan.fused is not None:
                 answer = plan.answer(await self._unfused(plan.fused, *self._keys(plan.fused)))
                 if answer is not None:
@@ -73,6 +87,9 @@ class SharedExecutor:
         return cached if cached is not None else await self._run(request, fp, reuse)
 
     async def _run(self, request: ExecutionRequest, fp: Fingerprint, reuse: Reuse) -> Execution:
+        # Loaded with the first flight, not with the app: the import is on every cold start's path.
+        from .run import ExecutionRun, deadline_error
+
         try:
             outcome, joined = await self._flights.do(
                 fp.execution_key,

@@ -1,7 +1,8 @@
 """What one evaluator process knows and is: its clocks, its name in claims, what it remembers.
 
 The executor, its flights (run.py) and fusion share one `LocalState`; nothing in it is shared
-with other instances (that is the state store's job).
+with other instances (that is the state store's job). A flight gets it with the parts every
+execution runs on, as one `Machinery`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.honeycomb.results import QueryResult
@@ -16,6 +19,11 @@ from honeycomb_evaluator.settings import RESULT_CACHE_BYTES
 
 from .execution import Execution, Outcome, Served
 from .reuse import Reuse
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.budget import RateBudget
+    from honeycomb_evaluator.honeycomb.client import HoneycombClient
+    from honeycomb_evaluator.state.base import StateStore
 
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
@@ -74,3 +82,13 @@ class LocalState:
         if hit is not None and reuse.accepts(hit.stored_at):
             return Execution(result=hit.value[1], query_id=hit.value[0], served=Served.MEMORY_CACHE)
         return None
+
+
+@dataclass(frozen=True)
+class Machinery:
+    """What every execution runs on: Honeycomb, the shared store and budget, this process's state."""
+
+    client: HoneycombClient
+    store: StateStore
+    budget: RateBudget
+    local: LocalState

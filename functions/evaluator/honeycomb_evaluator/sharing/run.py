@@ -18,21 +18,19 @@ import dataclasses
 import logging
 import math
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from honeycomb_evaluator.budget import RateBudget, Token, uses_relational_fields
+from honeycomb_evaluator.budget import Token, uses_relational_fields
 from honeycomb_evaluator.callers.registry import ANONYMOUS
 from honeycomb_evaluator.errors import DeadlineExceeded, EvaluatorError, RateLimited
 from honeycomb_evaluator.honeycomb import errors as honeycomb
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.honeycomb.results import QueryResult
-from honeycomb_evaluator.state.base import ExecutionRecord, StateStore
+from honeycomb_evaluator.state.base import ExecutionRecord
 
 from .codec import encode_result
 from .execution import ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, spec_columns
-from .local import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, LocalState
+from .local import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, Machinery
 from .reuse import Reuse
 from .singleflight import Flight
 from .steps import Sighting, Step, classify
@@ -47,16 +45,6 @@ BUDGET_QUEUE_RETRY_SECONDS = 10.0
 LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
 MIN_CREATE_SECONDS = 2.0  # within the lease margin: a claim is never taken over mid-creation
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
-
-
-@dataclass(frozen=True)
-class Machinery:
-    """What every execution runs on: Honeycomb, the shared store and budget, this process's state."""
-
-    client: HoneycombClient
-    store: StateStore
-    budget: RateBudget
-    local: LocalState
 
 
 def deadline_error(flight: Flight, slow_query_message: str) -> EvaluatorError:

@@ -141,7 +141,7 @@ def _text(fields: dict[bytes, bytes], name: str) -> str | None:
     return value.decode() if value is not None else None
 
 
-def _number(fields: dict[bytes, bytes], name: str) -> float | None:
+def _float_field(fields: dict[bytes, bytes], name: str) -> float | None:
     value = fields.get(name.encode())
     return float(value) if value is not None else None
 
@@ -239,8 +239,8 @@ class RedisStore:
             lease_until=float(fields[b"lease"]),
             query_id=_text(fields, "query_id"),
             result_id=_text(fields, "result_id"),
-            created_at=_number(fields, "created"),
-            completed_at=_number(fields, "completed"),
+            created_at=_float_field(fields, "created"),
+            completed_at=_float_field(fields, "completed"),
             result=fields.get(b"result"),
         )
 

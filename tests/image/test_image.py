@@ -142,6 +142,7 @@ def test_final_image_has_no_installer_or_compiler(image: tuple[Path, Any]) -> No
     assert not list(rootfs.glob("usr/**/site-packages/pip")) + list(rootfs.glob("opt/**/site-packages/pip"))
 
 
+@pytest.mark.servers
 def test_evaluates_through_the_image_and_stops_on_sigterm(image: tuple[Path, Any], tmp_path: Path) -> None:
     with start_emulator("--demo") as emulator, run_image(image, emulator, tmp_path) as server:
         response = _evaluate(server)
@@ -186,6 +187,7 @@ def test_root_filesystem_stays_read_only(image: tuple[Path, Any]) -> None:
     assert done.stdout.strip() == "30"  # EROFS
 
 
+@pytest.mark.servers
 def test_rotated_key_secret_reaches_the_running_container(image: tuple[Path, Any], tmp_path: Path) -> None:
     """Both keys stay valid, as during a real rotation; the new one must be used once the kubelet
     has swapped the Secret's files, without a restart."""
@@ -207,6 +209,7 @@ def test_rotated_key_secret_reaches_the_running_container(image: tuple[Path, Any
         assert used_new_key, by_key
 
 
+@pytest.mark.servers
 def test_sigterm_lets_an_evaluation_in_flight_finish(image: tuple[Path, Any], tmp_path: Path) -> None:
     """A pod being replaced gets SIGTERM while Argo may be waiting on it: the answer still comes."""
     with (

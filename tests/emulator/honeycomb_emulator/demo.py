@@ -70,7 +70,6 @@ VARIANTS = (
 )
 
 
-
 def _errors_in_minute(minute: int, rate: float) -> int:
     """How many of this minute's events fail: the carry of rate * events over minutes."""
     per_minute = rate * EVENTS_PER_MINUTE

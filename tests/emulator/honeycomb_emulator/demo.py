@@ -165,7 +165,8 @@ def _ratio(coefficients: tuple[tuple[float, ...], tuple[float, ...]], r: np.ndar
     num, den = np.zeros_like(r), np.zeros_like(r)
     for a, b in zip(*coefficients, strict=True):
         num, den = num * r + a, den * r + b
-    return num / den
+    ratio: np.ndarray = num / den
+    return ratio
 
 
 def normal_quantiles(p: np.ndarray) -> np.ndarray:

@@ -94,6 +94,10 @@ def _columns_of(events: Sequence[Event]) -> dict[str, tuple[list[Any], ColumnTyp
     return columns
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -309,7 +313,7 @@ class Store:
                 select.append(f"v{i}")
                 continue
             array = np.array(values, dtype=object)  # numbers, booleans and None only
-            mask = np.equal(array, None).astype(np.bool_)
+            mask = np.fromiter(map(_is_none, values), dtype=np.bool_, count=len(values))
             array[mask] = 0
             batch[f"v{i}"] = array.astype(
                 {"float": np.float64, "integer": np.int64, "boolean": np.bool_}[typ]

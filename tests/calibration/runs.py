@@ -23,8 +23,6 @@ from honeycomb_evaluator.judgement.scorecard import score
 
 from tests.calibration.traffic import ERRORS, P99, Traffic, buckets_of, simulate
 
-OUTCOMES = ("Failed", "Successful", "Inconclusive")
-
 
 @dataclass(frozen=True)
 class Metric:
@@ -47,24 +45,27 @@ class Template:
 
 @dataclass
 class Tally:
+    """Outcomes of one template's runs in one scenario, with the look that decided each."""
+
     runs: int = 0
-    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    looks_to_decide: list[int] = field(default_factory=list)
+    failed_at: list[int] = field(default_factory=list)  # the look of each Failed run
+    passed_at: list[int] = field(default_factory=list)  # the look of each Successful run
 
     def add(self, outcome: str, looks: int) -> None:
         self.runs += 1
-        self.outcomes[outcome] += 1
-        if outcome != "Inconclusive":
-            self.looks_to_decide.append(looks)
+        if outcome == "Failed":
+            self.failed_at.append(looks)
+        elif outcome == "Successful":
+            self.passed_at.append(looks)
 
-    def rate(self, outcome: str) -> float:
-        return self.outcomes[outcome] / self.runs if self.runs else 0.0
+    def failed(self, within: int | None = None) -> float:
+        """Share of runs that ended Failed (within the first `within` looks: a shorter `count`)."""
+        hits = [k for k in self.failed_at if within is None or k <= within]
+        return len(hits) / self.runs if self.runs else 0.0
 
-    def merge(self, other: Tally) -> None:
-        self.runs += other.runs
-        for k, v in other.outcomes.items():
-            self.outcomes[k] += v
-        self.looks_to_decide.extend(other.looks_to_decide)
+    def passed(self, within: int | None = None) -> float:
+        hits = [k for k in self.passed_at if within is None or k <= within]
+        return len(hits) / self.runs if self.runs else 0.0
 
 
 def _tests(metric: Metric, history: Sequence[Bucket], sampling: Sampling, alpha: float) -> Tests:

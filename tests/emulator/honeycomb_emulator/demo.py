@@ -12,7 +12,7 @@ Each minute's events are a pure function of (seed, version, minute), so data is 
 and a background task can keep appending minutes as time passes (``make emulator`` stays
 useful for hours). Two choices keep short windows close to the targets rather than merely
 random: durations are log-normal drawn from *stratified* quantiles (each minute has exactly one
-draw in every 1/40 of the distribution, offset by a low-discrepancy sequence across minutes), and
+draw in every 1/n of the distribution, offset by a low-discrepancy sequence across minutes), and
 errors are spread by a carry so that any window holds the rate's share of errors to within one
 event.
 """
@@ -68,6 +68,15 @@ VARIANTS = (
     Variant("v1.5.0", "7d9f8b6c5", 0.08, 1200.0),
     Variant("v1.5.1", "5b7c6d8e9", 0.004, 280.0),
 )
+
+
+# Per-minute traffic moves around EVENTS_PER_MINUTE (as real traffic does: counts that are all
+# equal read as one sampled event each) but any 5 consecutive minutes add up to exactly 5 times it.
+_WOBBLE = (-13, -7, 0, 7, 13)
+
+
+def events_in_minute(minute: int) -> int:
+    return EVENTS_PER_MINUTE + _WOBBLE[minute % len(_WOBBLE)] * EVENTS_PER_MINUTE // 600
 
 
 def _errors_in_minute(minute: int, rate: float) -> int:
@@ -191,7 +200,7 @@ def _hex_ids(rng: np.random.Generator, n: int, digits: int) -> list[str]:
 def minute_columns(variant: Variant, minute: int) -> tuple[list[float], dict[str, list[Any]]]:
     """The events of one version in the unix minute ``minute`` (deterministic), column by column."""
     rng = np.random.default_rng([SEED, int(variant.pod_template_hash, 16), minute])
-    n = EVENTS_PER_MINUTE
+    n = events_in_minute(minute)
     # One draw in each 1/n of the distribution, all shifted by a golden-ratio offset that moves
     # evenly from minute to minute: any run of consecutive minutes covers the tail (where the
     # p99 lives) almost uniformly, which independent random offsets would not.

@@ -13,8 +13,7 @@ Sampling not stated: Honeycomb's weighted counts overstate the events by the sam
 safeguards, both conservative when there was no sampling:
 - a constant sample rate shows as every weighted count being a multiple of it, so the largest
   whole number dividing every count (and, for the counts test, every weighted count of events
-  of interest) is taken as the rate, once at least 3 distinct counts pin it down
-  (`inferred_rate`);
+  of interest) is taken as the rate (`inferred_rate`);
 - what that leaves (rates that vary per event, bursts) shows as buckets varying more than
   independent events would: the counts test divides by that over-dispersion, Pearson's
   statistic of the canary's share per bucket around the fitted ratio over its degrees of
@@ -63,19 +62,19 @@ def _whole(value: float) -> int | None:
 
 
 def inferred_rate(counts: Sequence[float]) -> int:
-    """The largest whole number dividing every non-zero weighted count; 1 if any is fractional,
-    or if fewer than 3 distinct counts leave it undetermined (600 every minute is as likely 600
-    events as one at rate 600)."""
-    wholes = set()
+    """The largest whole number dividing every non-zero weighted count (1 if any is fractional).
+
+    Conservative on purpose: counts that happen to share a factor (all even, say) are read as
+    sampled, which only weakens the evidence; state the sampling to avoid it. Real traffic's
+    per-minute counts share no factor within a few minutes.
+    """
+    divisor = 0
     for value in counts:
         whole = _whole(value)
         if whole is None:
             return 1
-        if whole:
-            wholes.add(whole)
-    if len(wholes) < 3:
-        return 1
-    return max(math.gcd(*wholes), 1)
+        divisor = math.gcd(divisor, whole)
+    return max(divisor, 1)
 
 
 def _unstated(sampling: Sampling, counts: Sequence[float]) -> Sampling:

@@ -1,7 +1,7 @@
-"""The shipped canary-vs-stable AnalysisTemplates, read from infra/argo-rollouts as Argo gets them.
+"""The shipped canary-vs-stable AnalysisTemplate, read from infra/argo-rollouts as Argo gets it.
 
-The calibration judges with exactly the settings users copy: each metric's `judge` or
-`scorecard`, its `significance`, `count` looks and the query's window.
+The calibration judges with exactly the settings users copy: the scorecard's metrics, its
+`significance`, `count` looks and the query's window.
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ from honeycomb_evaluator.models.judgement import JudgeRules, ScorecardMetric
 from tests.calibration.runs import Metric, Template
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "argo-rollouts"
-SHIPPED = (
-    ("scorecard", "analysistemplate-canary-vs-stable.yaml"),
-    ("latency", "analysistemplate-canary-vs-stable-latency.yaml"),
-    ("errors", "analysistemplate-canary-vs-stable-error-rate.yaml"),
-)
+SHIPPED = "analysistemplate-canary-vs-stable.yaml"
 
 
 def _metric(calculation: str, rules: JudgeRules, critical: bool = True) -> Metric:
@@ -49,4 +45,12 @@ def _template(name: str, document: dict[str, Any]) -> Template:
 
 
 def shipped() -> list[Template]:
-    return [_template(name, yaml.safe_load((TEMPLATES / file).read_text())) for name, file in SHIPPED]
+    """The scorecard template, and each of its metrics judged alone (a `judge` with the same band
+    and significance: what a user who keeps one metric gets)."""
+    card = _template("scorecard", yaml.safe_load((TEMPLATES / SHIPPED).read_text()))
+    latency, errors = card.metrics
+    return [
+        card,
+        Template("latency", (latency,), card.alpha, card.count, card.window_minutes),
+        Template("errors", (errors,), card.alpha, card.count, card.window_minutes),
+    ]

@@ -160,7 +160,8 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
                 low, high = metric["ratio_ci"] or [None, None]
                 shown = "no estimate yet"
                 if metric["estimate"] is not None:
-                    shown = f"{metric['estimate']:.2f}x, CI {low or 0:.2f}-{'∞' if high is None else f'{high:.2f}'}"
+                    upper = "∞" if high is None else f"{high:.2f}"
+                    shown = f"{metric['estimate']:.2f}x, CI {low or 0:.2f}-{upper}"
                 print(f"  {metric['name']:<12} {metric['verdict']:<12} {shown}")
                 print(f"  {'':<12} {metric['reason']}")
 

@@ -171,7 +171,7 @@ class CountEvidence:
             canary_mean = math.exp(log_r) * rate * canary_total
             total = canary_mean + rate * baseline_total
             share = canary_mean / total
-            needed = _split_needed(total, canary_total, baseline_total, ratio, threshold, upward)
+            needed = _split_needed(total, (canary_total, baseline_total), ratio, threshold, upward)
             if needed is None:
                 return False
             spread = math.sqrt(total * share * (1 - share))
@@ -211,12 +211,13 @@ class CountEvidence:
 
 
 def _split_needed(
-    total: float, canary_total: float, baseline_total: float, ratio: float, threshold: float, upward: bool
+    total: float, exposure: tuple[float, float], ratio: float, threshold: float, upward: bool
 ) -> float | None:
-    """Fewest (upward) or most (downward) canary events of `total` that reject at `threshold`."""
+    """Fewest (upward) or most (downward) canary events of `total` that reject at `threshold`,
+    `exposure` being both versions' events (canary, baseline)."""
 
     def rejects(x: float) -> bool:
-        bucket = CountBucket(x, canary_total, total - x, baseline_total)
+        bucket = CountBucket(x, exposure[0], total - x, exposure[1])
         return count_log_e_value(CountTable.of([bucket]), ratio, upward) >= threshold
 
     low, high = 0.0, total

@@ -65,14 +65,14 @@ def _worst(results: list[Result], template: str) -> tuple[float, str]:
     return worst.tallies[template].failed(), worst.scenario.label
 
 
-def tables(results: list[Result], seed: int, seconds: float) -> str:
+def tables(results: list[Result], seed: int, seconds: float, workers: int = 1) -> str:
     null = [r for r in results if r.scenario.effect == "identical"]
     power = [r for r in results if r.scenario.effect != "identical"]
     runs = sum(r.scenario.runs for r in results)
     machine = f"load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
     lines = [
         f"Seed {seed}; {len(results)} scenarios, {runs:,} AnalysisRuns per template; "
-        f"{seconds / 60:.1f} minutes on one core ({machine}).",
+        f"{seconds / 60:.1f} minutes with {workers} process{'es' if workers > 1 else ''} ({machine}).",
         "",
     ]
     if null:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from honeycomb_evaluator.judgement.classify import Classification, Rule, classify, threshold_tests
 from honeycomb_evaluator.judgement.evidence import CountEvidence, PairedEvidence
 from honeycomb_evaluator.judgement.scorecard import score
@@ -45,7 +46,8 @@ def test_one_error_in_fifty_against_none_in_five_hundred_is_not_a_failure() -> N
 def test_a_doubled_error_rate_is_high_and_a_clean_canary_passes() -> None:
     doubled = counts(*[(10, 1000, 5, 1000)] * 14)
     judged = classify(doubled, ERRORS, 0.02)
-    assert judged.verdict == "high" and judged.ratio == 2.0 and judged.low is not None and judged.low > 1
+    assert judged.verdict == "high" and judged.ratio == pytest.approx(2.0, rel=1e-9)
+    assert judged.low is not None and judged.low > 1
     same = counts(*[(50, 10000, 50, 10000)] * 10)
     assert classify(same, ERRORS, 0.02).verdict == "pass"
 
@@ -113,7 +115,8 @@ def test_the_scorecard_holds_its_alpha_with_holm_and_names_the_deciding_metric()
 def _consistent(c: Classification, rule: Rule) -> None:
     """No verdict contradicts its own evidence: interval, estimate and direction agree with it."""
     band = c.tests.band
-    estimate = c.ratio if c.ratio is not None else math.nan
+    # No estimate with bounds is an infinite one: every event of interest in the canary.
+    estimate = c.ratio if c.ratio is not None else (math.inf if c.low is not None else math.nan)
     if c.verdict == "high" and not c.tests.critical:
         assert c.low is not None and c.low > band.allowed_increase >= 1
         assert estimate > band.allowed_increase
@@ -125,7 +128,7 @@ def _consistent(c: Classification, rule: Rule) -> None:
     if c.verdict == "nodata":
         assert c.mde is None or c.needed is not None
     if c.low is not None and c.high is not None and c.ratio is not None:
-        assert c.low <= c.ratio <= c.high
+        assert c.low * (1 - 1e-9) <= c.ratio <= c.high * (1 + 1e-9)
     if c.p_value <= 0.02:
         assert c.verdict in ("high", "low")
 

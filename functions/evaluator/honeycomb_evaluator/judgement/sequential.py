@@ -309,17 +309,24 @@ def count_log_ratio_estimate(table: CountTable) -> float | None:
         return -math.inf
     if observed >= everything:
         return math.inf
-    # Newton's method on log r, from the ratio of the shares at the average exposure ratio.
+    # Newton's method on log r, kept inside a bracket that bisection narrows whenever a Newton
+    # step would leave it (the score is monotone, so the bracket always holds the root).
     typical_k = math.fsum(k * t for k, t in zip(table.k, table.t, strict=True)) / everything
-    log_r = math.log(observed / (everything - observed)) - math.log(typical_k)
-    for _ in range(_BISECTIONS):
+    low, high = -_LOG_RATIO_LIMIT, _LOG_RATIO_LIMIT
+    log_r = min(high, max(low, math.log(observed / (everything - observed)) - math.log(typical_k)))
+    for _ in range(4 * _BISECTIONS):
         expected = slope = 0.0
         for k, t in zip(table.k, table.t, strict=True):
             share = 1 / (1 + 1 / (k * math.exp(log_r)))
             expected += t * share
             slope += t * share * (1 - share)
-        step = (observed - expected) / slope
-        log_r = max(-_LOG_RATIO_LIMIT, min(_LOG_RATIO_LIMIT, log_r + step))
-        if abs(step) < 1e-12:
-            break
+        if expected < observed:
+            low = log_r
+        else:
+            high = log_r
+        newton = log_r + (observed - expected) / slope if slope > 0 else math.nan
+        following = newton if low < newton < high else (low + high) / 2
+        if abs(following - log_r) < 1e-12 or high - low < 1e-12:
+            return following
+        log_r = following
     return log_r

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -227,3 +229,65 @@ def test_the_cli_evaluates_a_comparison(emulator: Server, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["verdict"] == "high" and answer["canary"]["count"] == EVENTS
+
+
+def test_stated_sampling_counts_stored_events_through_the_emulator(stack: Stack) -> None:
+    """Events stored 1 in 20 (Honeycomb weights them): the tests count the stored ones."""
+    end = (int(time.time()) // 60 - 3) * 60
+    suffix = uuid.uuid4().hex[:8]
+    events = []
+    for role in ("canary", "stable"):
+        for minute in range(10):
+            for i in range(30):  # 30 stored a minute, 600 weighted
+                events.append(
+                    {
+                        "time": end - 600 + minute * 60 + i,
+                        "samplerate": 20,
+                        "data": {
+                            HASH: f"{role}-{suffix}",
+                            "duration_ms": 100.0 + i,
+                            "error": i == 0 and minute % 2 == 0,
+                            "SampleRate": 20,
+                        },
+                    }
+                )
+    ingested = httpx.post(
+        f"{stack.emulator.url}/1/batch/sampled", json=events, headers={"X-Honeycomb-Team": PRIMARY_KEY}
+    )
+    assert ingested.status_code == 200, ingested.text
+
+    def judged(sampling: dict[str, Any] | None, calculation: str) -> dict[str, Any]:
+        compare: dict[str, Any] = {
+            "column": HASH,
+            "canary": f"canary-{suffix}",
+            "baseline": f"stable-{suffix}",
+        }
+        if sampling is not None:
+            compare["sampling"] = sampling
+        judge: dict[str, Any] = {"test": "proportions"} if calculation.startswith("AVG") else {}
+        body = {
+            "dataset": "sampled",
+            "query": {
+                "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
+                "calculations": [{"op": "P99", "column": "duration_ms"}, {"op": "AVG", "column": "is_error"}],
+                "start_time": end - 600,
+                "end_time": end,
+            },
+            "select": {"calculation": calculation},
+            "compare": compare,
+            "judge": judge,
+        }
+        answer = stack.evaluate(body)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    by_rate = judged({"rate": 20}, P99)
+    assert by_rate["canary"]["count"] == 6000  # Honeycomb's weighted COUNT
+    # 30 stored events a minute are too few for a P99, whatever the weighted count says.
+    assert by_rate["verdict"] == "nodata" and by_rate["evidence"]["skipped_buckets"] == 10
+    assert by_rate["evidence"]["why_skipped"] == "10 with fewer than 100 stored events in a version"
+    by_column = judged({"column": "SampleRate"}, "AVG(is_error)")
+    assert by_column["evidence"]["sampling"] == "sample rates from SampleRate"
+    assert by_column["verdict"] in ("nodata", "inconclusive")
+    unstated = judged(None, "AVG(is_error)")
+    assert unstated["evidence"]["sampling"] == "sample rate 20 read off the counts"

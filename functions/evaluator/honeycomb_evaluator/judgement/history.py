@@ -113,8 +113,9 @@ async def record(store: StateStore, key: str, keys: Sequence[str], current: Sequ
     merged, new = merge(kept, current)
     if new:
         await store.add_to_roster(key, [encode(b, keys) for b in new], HISTORY_TTL_SECONDS)
-        # Another look may have added the same spans meanwhile: read back what everyone sees.
+        # Another look may have added the same spans meanwhile: read back what everyone sees
+        # (and keep this look's own, should the read not show them yet).
         roster = await store.read_roster(key)
         kept = [b for b in (decode(text, keys) for text in roster) if b is not None]
-        merged, _ = merge(kept, [])
+        merged, _ = merge(kept, new)
     return Recorded(tuple(merged), len(new), len(merged) >= MAX_BUCKETS)

@@ -55,7 +55,7 @@ def _row(result: Result) -> str:
 
 HEADER = (
     "| scenario | canary / stable events a minute | sampling | load | scorecard: failed % | "
-    "failed in 5 looks % | passed % | latency template: failed % | error-rate template: failed % |\n"
+    "failed in 5 looks % | passed % | latency alone: failed % | error rate alone: failed % |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
 

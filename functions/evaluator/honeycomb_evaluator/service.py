@@ -82,5 +82,5 @@ def build_service(
     local = LocalState(result_cache_bytes=settings.result_cache_bytes)
     executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
-    evaluator = Evaluator(client=client, keys=keys, executor=executor)
+    evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store)
     return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store, local)

@@ -67,6 +67,15 @@ def reset_emulator(emulator_url: str) -> None:
     httpx.post(emulator_url + "/_emulator/reset", timeout=10).raise_for_status()
 
 
+def emulator_query(emulator_url: str, dataset: str, query_id: str) -> dict[str, Any]:
+    """The spec of a query the evaluator created (Honeycomb's `GET /1/queries/{dataset}/{id}`)."""
+    headers = {"X-Honeycomb-Team": "emulator-key"}
+    answer = httpx.get(f"{emulator_url}/1/queries/{dataset}/{query_id}", headers=headers, timeout=10)
+    answer.raise_for_status()
+    spec: dict[str, Any] = answer.json()
+    return spec
+
+
 def created(emulator_url: str) -> int:
     return int(emulator_stats(emulator_url)["query_results_created"])
 

@@ -79,7 +79,10 @@ def build_service(
 ) -> Service:
     store = store or build_store(settings.state, settings.result_cache_bytes)
     client = client or HoneycombClient()
-    local = LocalState(result_cache_bytes=settings.result_cache_bytes)
+    local = LocalState(
+        result_cache_bytes=settings.result_cache_bytes,
+        max_executions=settings.server.max_concurrent_executions,
+    )
     executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
     evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store)

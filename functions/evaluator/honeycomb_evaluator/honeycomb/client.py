@@ -83,9 +83,13 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultOptions:
-    """How a query result is created: with its time series or without."""
+    """How a query result is created: with its time series or without, and how many rows.
+
+    `limit` (rows, up to 10 000) counts only without series; None leaves Honeycomb's default.
+    """
 
     disable_series: bool
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class HoneycombClient:
 
     async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
         payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
+        if options.limit is not None:
+            payload["limit"] = options.limit
         call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)
         result = self._parse_result(await self._call(scope, call))
         self.tracker.result_created(query_id, result.id)

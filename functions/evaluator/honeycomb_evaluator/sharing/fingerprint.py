@@ -94,7 +94,7 @@ def fingerprint(
     """`spec` has an absolute `start_time`/`end_time` (window.py snapped them)."""
     normalized = normalize_spec(spec)
     spec_key = digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
-    # None stands where a result row limit was once digested: keys stay those of earlier
-    # versions, which share the store with this one during a rolling deploy.
-    execution_key = digest("execution", spec_key, options.disable_series, None)
+    # No row limit (None) digests as it did before limits were asked for: keys stay those of
+    # earlier versions, which share the store with this one during a rolling deploy.
+    execution_key = digest("execution", spec_key, options.disable_series, options.limit)
     return Fingerprint(spec_key=spec_key, execution_key=execution_key, key_id=target.key_id)

@@ -1,10 +1,10 @@
-"""Fleet capacity (issue 12): 100 canaries x 2 metrics a minute on one key at 10 runs a minute.
+"""Fleet capacity (issues 12, 24): 100 canaries x 2 metrics a minute on one key, from the first minute.
 
-4 evaluators on one DynamoDB table (moto), 20 clusters, the emulator enforcing 10 creations per
-(compressed) minute; see tests/sharing/capacity.py. The first minute is the fleet's cold start:
-no canary was checked before, so each check is a query of its own and most are refused (503 with
-Retry-After, which Argo retries). From then on each metric's checks are answered by one fused
-query: every check gets a value, and Honeycomb never answers 429.
+4 evaluators on one DynamoDB table (moto), 20 clusters, the emulator holding the key to 10
+creations in any 60 s, three real-time minutes; see tests/sharing/capacity.py. The first minute is
+the fleet's start (no canary checked before): its checks are fused too (the family's open query),
+so every check of every minute is answered, a value or null for the silent canaries, and
+Honeycomb never answers 429. `make bench` runs 100 and 1,000 canaries on every backend.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ from tests.sharing.capacity import Plan, simulate
 
 @pytest.mark.slow
 @pytest.mark.servers
-def test_a_hundred_canaries_on_one_key_are_all_answered_once_the_fleet_is_warm(tmp_path: Path) -> None:
-    report = simulate(tmp_path, Plan(canaries=100, minutes=3))
+def test_a_hundred_canaries_on_one_key_are_all_answered_from_the_first_minute(tmp_path: Path) -> None:
+    report = simulate(tmp_path, Plan(canaries=100, backend="dynamodb", minutes=3))
     print("\n".join(report.lines()))
-    for minute in report.minutes:
-        assert minute.asked == 200
-        # The emulator refuses an 11th creation in any rolling minute: no 429, never more than 10.
-        # (A minute's `runs` also counts its stragglers, finished after the next minute began.)
-        assert minute.honeycomb_429 == 0, report.lines()
-    warm = report.minutes[-1]
-    assert warm.valued == warm.asked, report.lines()
-    assert warm.runs <= 4, report.lines()  # two metrics: one fused query each (and a straggler)
+    assert report.problems() == [], report.lines()
+    assert all(m.empty == 10 for m in report.minutes), report.lines()  # the 5 silent canaries' checks
+    assert max(m.runs for m in report.minutes[1:]) <= 4, (
+        report.lines()
+    )  # one query per metric (+ a new window)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.callers.registry import hash_token
+
+from tests.support.servers import Server
 
 VERSIONS = DEMO_HASHES  # pod-template hashes by role: stable, bad, good, none (no events)
 
@@ -82,3 +86,14 @@ def created(emulator_url: str) -> int:
 
 def rate_limited(emulator_url: str) -> int:
     return int(emulator_stats(emulator_url)["rate_limited"])
+
+
+def served_counts(servers: Iterable[Server]) -> Counter[str]:
+    """How the evaluators answered (`served`/`status`), from each request's metrics document."""
+    counts: Counter[str] = Counter()
+    for server in servers:
+        for line in server.output().splitlines():
+            if '"CallerEvaluations"' in line:
+                record = json.loads(line)
+                counts[f"{record.get('served')}/{record.get('status')}"] += 1
+    return counts

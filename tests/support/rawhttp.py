@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,14 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    received: float = field(default_factory=time.perf_counter)  # when the answer was read
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def elapsed_ms(self, since: float) -> float:
+        """Milliseconds from `since` (a `time.perf_counter()` instant) to this answer."""
+        return (self.received - since) * 1000
 
 
 def request_bytes(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:

@@ -43,7 +43,9 @@ from .local import LocalState
 
 PREVIOUS_STEPS = 2  # rosters looked at: a check every 60 s may skip a step now and then
 ROSTER_SETTLE_SECONDS = 5.0  # a step's roster may still get late additions this long after it ended
-GATHER_SECONDS = 0.5  # a new value with no company looks again this much later (within its deadline)
+# A new value with no company looks again this much later (within its deadline): roster writes
+# take milliseconds, so checks that arrive together see each other by then.
+GATHER_SECONDS = 0.25
 GATHER_MARGIN_SECONDS = 2.0  # time a gathered check keeps for its query
 TRUNCATED_SECONDS = 3600.0  # a family whose open query was cut is fused in chunks this long
 
@@ -54,6 +56,7 @@ class Fusion:
     def __init__(self, store: StateStore, local: LocalState) -> None:
         self.store = store
         self.local = local
+        self.gather_seconds = GATHER_SECONDS  # benchmarks of a single check's cost set it to 0
         # Rosters of steps that are over no longer change: read each once per process.
         self._settled: BoundedCache[frozenset[str]] = BoundedCache(
             10_000, retention_seconds=3600.0, clock=local.wall
@@ -77,7 +80,7 @@ class Fusion:
             known = [await self._with_current(k) for k in known]
             if should_gather(known):
                 deadline = request.deadline - GATHER_MARGIN_SECONDS
-                wait = min(GATHER_SECONDS, deadline - self.local.monotonic())
+                wait = min(self.gather_seconds, deadline - self.local.monotonic())
                 if wait > 0:
                     await asyncio.sleep(wait)
                     known = [await self._with_current(k) for k in known]

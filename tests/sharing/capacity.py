@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ import httpx
 
 from tests.support.evaluations import emulator_stats, served_counts, write_registry
 from tests.support.rawhttp import Pool
-from tests.support.servers import Server, start_emulator, start_evaluator
-from tests.support.shared_state import evaluators_sharing_state, shared_state
+from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
+from tests.support.shared_state import REDIS_DATABASES, DynamoDBState, RedisState, evaluators_sharing_state
 
 WINDOW = 600  # each check's query window (seconds)
 EVENT_EVERY = 20  # seconds between a canary's seeded events
@@ -80,6 +81,7 @@ class Report:
     plan: Plan
     minutes: list[Minute]
     served: Counter[str] = field(default_factory=Counter)  # how the evaluators answered
+    store_ops: Counter[str] = field(default_factory=Counter)  # DynamoDB calls or Redis commands
     seconds: float = 0.0
 
     def problems(self) -> list[str]:
@@ -108,6 +110,13 @@ class Report:
             )
             out += [f"    {sample}" for sample in m.samples]
         out.append(f"  served: {dict(self.served.most_common())}")
+        if self.store_ops:
+            checks = sum(m.asked for m in self.minutes)
+            ops = ", ".join(f"{name} {count}" for name, count in self.store_ops.most_common())
+            total = sum(self.store_ops.values())
+            out.append(
+                f"  state store: {total} operations for {checks} checks ({total / checks:.2f} a check): {ops}"
+            )
         return out
 
 
@@ -211,8 +220,53 @@ async def drive(plan: Plan, servers: list[Server], tokens: dict[str, str], emula
     return minutes
 
 
+@dataclass
+class Fleet:
+    emulator: Server
+    servers: list[Server]
+    tokens: dict[str, str]
+    store_ops: Callable[[], Counter[str]] = Counter  # the state store's operations since the start
+
+
 @contextlib.contextmanager
-def capacity_servers(workdir: Path, plan: Plan) -> Iterator[tuple[Server, list[Server], dict[str, str]]]:
+def shared_store(plan: Plan, workdir: Path) -> Iterator[tuple[dict[str, str], Callable[[], Counter[str]]]]:
+    """A fresh shared state for `plan.backend`, and how to count the operations run on it."""
+    if plan.backend == "dynamodb":
+        # moto's recorder keeps every call (by default in ./moto_recording: kept in workdir).
+        with start_moto(env={"MOTO_RECORDER_FILEPATH": str(workdir / "moto_recording")}) as moto:
+            state = DynamoDBState(aws_env(moto.url))
+            env = state.fresh()
+            httpx.post(moto.url + "/moto-api/recorder/start-recording").raise_for_status()
+            yield env, lambda: _recorded_calls(moto.url)
+        return
+    with start_redis(databases=REDIS_DATABASES) as server:
+        env = RedisState(server).fresh()
+        client = RedisState.client(env)
+        client.config_resetstat()
+        try:
+            yield env, lambda: _redis_commands(client)
+        finally:
+            client.close()
+
+
+def _recorded_calls(moto_url: str) -> Counter[str]:
+    """DynamoDB calls moto recorded, by operation (X-Amz-Target), e.g. GetItem."""
+    httpx.post(moto_url + "/moto-api/recorder/stop-recording").raise_for_status()
+    lines = httpx.get(moto_url + "/moto-api/recorder/download-recording", timeout=60).text.splitlines()
+    targets = (json.loads(line)["headers"].get("X-Amz-Target", "other") for line in lines if line.strip())
+    return Counter(target.split(".")[-1] for target in targets)
+
+
+def _redis_commands(client: Any) -> Counter[str]:
+    """Commands the Redis server ran (a script's own commands are counted under their names too)."""
+    stats = client.info("commandstats")
+    counts = Counter({name.removeprefix("cmdstat_").upper(): int(v["calls"]) for name, v in stats.items()})
+    del counts["CONFIG|RESETSTAT"]
+    return counts
+
+
+@contextlib.contextmanager
+def capacity_servers(workdir: Path, plan: Plan) -> Iterator[Fleet]:
     registry = workdir / "callers.json"
     tokens = write_registry(registry, [f"cluster-{c:02d}" for c in range(plan.clusters)])
     per_minute = str(MAX_RUNS_PER_MINUTE)
@@ -227,21 +281,23 @@ def capacity_servers(workdir: Path, plan: Plan) -> Iterator[tuple[Server, list[S
                 **settings,
             }
             with start_evaluator(env) as server:
-                yield emulator, [server], tokens
+                yield Fleet(emulator, [server], tokens)
             return
-        with shared_state(plan.backend) as state:
-            env = state.fresh()
-            with evaluators_sharing_state(emulator, env, registry, plan.instances, **settings) as servers:
-                yield emulator, servers, tokens
+        with (
+            shared_store(plan, workdir) as (env, store_ops),
+            evaluators_sharing_state(emulator, env, registry, plan.instances, **settings) as servers,
+        ):
+            yield Fleet(emulator, servers, tokens, store_ops)
 
 
 def simulate(workdir: Path, plan: Plan) -> Report:
-    with capacity_servers(workdir, plan) as (emulator, servers, tokens):
+    with capacity_servers(workdir, plan) as fleet:
         now = time.time()
-        seed_events(emulator, plan, now - WINDOW - 120, now + 60 * plan.minutes + 60)
+        seed_events(fleet.emulator, plan, now - WINDOW - 120, now + 60 * plan.minutes + 60)
         started = time.monotonic()
-        minutes = asyncio.run(drive(plan, servers, tokens, emulator))
-        return Report(plan, minutes, served_counts(servers), time.monotonic() - started)
+        minutes = asyncio.run(drive(plan, fleet.servers, fleet.tokens, fleet.emulator))
+        seconds = time.monotonic() - started
+        return Report(plan, minutes, served_counts(fleet.servers), fleet.store_ops(), seconds)
 
 
 def main() -> None:

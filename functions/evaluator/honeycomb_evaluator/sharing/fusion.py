@@ -13,9 +13,9 @@ of each other. A check whose value is new and sees no company yet looks again af
 `GATHER_SECONDS` (inside its deadline) before it runs alone, so a fleet starting at one instant
 is fused from its first checks too; a lone canary pays that moment once, on its first check.
 
-State-store operations per check: one roster write the first time this process sees a value in a
-step; the rosters of earlier steps are read once per process once settled; this step's roster is
-read only while the earlier ones show no company.
+State-store operations per check: a roster write when the value is new, else every other step
+(once per process); the rosters of earlier steps are read once per process once settled; this
+step's roster is read only while the earlier ones show no company.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ class Fusion:
     async def plan(self, request: ExecutionRequest) -> FusionPlan:
         """Note `request`'s values in this step's rosters, and plan it from what they say."""
         found = candidates(request)
-        for candidate in found:
-            await self._note(candidate)
         known = [await self._earlier(candidate) for candidate in found]
+        for k in known:
+            await self._note(k)
         if not any(k.company for k in known):
             # The earlier steps decide when they show company; only else is this step's read.
             known = [await self._with_current(k) for k in known]
@@ -108,7 +108,14 @@ class Fusion:
             return decide(plan.alone, plan.known, self._truncated)
         return FusionPlan(plan.alone)
 
-    async def _note(self, candidate: Candidate) -> None:
+    async def _note(self, known: Known) -> None:
+        """Add the value to this step's roster, unless the earlier steps list it and this step is
+        not one of every `PREVIOUS_STEPS` (so a value checked every step stays listed, written every
+        other step: half a roster write per check)."""
+        candidate = known.candidate
+        renewal = candidate.end // candidate.step % PREVIOUS_STEPS == 0
+        if candidate.value in known.earlier and not renewal:
+            return
         key = f"{candidate.roster(candidate.end)}#{candidate.value}"
         if self._noted.value(key) is None:
             # Kept for the steps that read it, and a little longer.

@@ -69,6 +69,7 @@ class Minute:
     other: Counter[str] = field(default_factory=Counter)  # other error codes / transport errors
     runs: int = 0  # query results Honeycomb created
     honeycomb_429: int = 0
+    store_ops: int = 0  # state-store operations (DynamoDB calls or Redis commands)
     samples: list[str] = field(default_factory=list)  # a few error messages, to explain the figures
 
     @property
@@ -104,9 +105,10 @@ class Report:
         ]
         for n, m in enumerate(self.minutes):
             other = f" other {dict(m.other)}" if m.other else ""
+            ops = f", state store {m.store_ops} ops" if self.store_ops else ""
             out.append(
                 f"  minute {n}: asked {m.asked}, with a value {m.valued}, null {m.empty}, "
-                f"503 {m.refused}, runs {m.runs}, upstream 429 {m.honeycomb_429}{other}"
+                f"503 {m.refused}, runs {m.runs}, upstream 429 {m.honeycomb_429}{ops}{other}"
             )
             out += [f"    {sample}" for sample in m.samples]
         out.append(f"  served: {dict(self.served.most_common())}")
@@ -183,7 +185,8 @@ def _count(minute: Minute, status: int, data: dict[str, Any]) -> None:
         minute.samples.append(f"{status} {code}: {error.get('message')}")
 
 
-async def drive(plan: Plan, servers: list[Server], tokens: dict[str, str], emulator: Server) -> list[Minute]:
+async def drive(plan: Plan, fleet: Fleet) -> list[Minute]:
+    servers, tokens, emulator = fleet.servers, fleet.tokens, fleet.emulator
     rng = random.Random(7)
     offsets = [rng.uniform(0, 54) for _ in range(plan.canaries)]  # each canary its own second
     minutes = [Minute() for _ in range(plan.minutes)]
@@ -205,6 +208,7 @@ async def drive(plan: Plan, servers: list[Server], tokens: dict[str, str], emula
 
     started = time.monotonic()
     before = emulator_stats(emulator.url)
+    ops_before = sum(fleet.store_ops().values())
     try:
         for n in range(plan.minutes):
             tasks = [asyncio.ensure_future(canary_at(n, c)) for c in range(plan.canaries)]
@@ -214,6 +218,8 @@ async def drive(plan: Plan, servers: list[Server], tokens: dict[str, str], emula
             minutes[n].runs = after["query_results_created"] - before["query_results_created"]
             minutes[n].honeycomb_429 = after["rate_limited"] - before["rate_limited"]
             before = after
+            ops_after = sum(fleet.store_ops().values())
+            minutes[n].store_ops, ops_before = ops_after - ops_before, ops_after
     finally:
         for pool in pools:
             pool.close()
@@ -250,9 +256,16 @@ def shared_store(plan: Plan, workdir: Path) -> Iterator[tuple[dict[str, str], Ca
 
 
 def _recorded_calls(moto_url: str) -> Counter[str]:
-    """DynamoDB calls moto recorded, by operation (X-Amz-Target), e.g. GetItem."""
-    httpx.post(moto_url + "/moto-api/recorder/stop-recording").raise_for_status()
-    lines = httpx.get(moto_url + "/moto-api/recorder/download-recording", timeout=60).text.splitlines()
+    """DynamoDB calls moto recorded so far, by operation (X-Amz-Target), e.g. GetItem."""
+    recorder = moto_url + "/moto-api/recorder/"
+    httpx.post(recorder + "stop-recording").raise_for_status()  # no call half-written meanwhile
+    try:
+        answer = httpx.get(recorder + "download-recording", timeout=60)
+    finally:
+        httpx.post(recorder + "start-recording").raise_for_status()
+    if answer.status_code != 200:  # nothing recorded yet: moto has no recording file to send
+        return Counter()
+    lines = answer.text.splitlines()
     targets = (json.loads(line)["headers"].get("X-Amz-Target", "other") for line in lines if line.strip())
     return Counter(target.split(".")[-1] for target in targets)
 
@@ -261,7 +274,8 @@ def _redis_commands(client: Any) -> Counter[str]:
     """Commands the Redis server ran (a script's own commands are counted under their names too)."""
     stats = client.info("commandstats")
     counts = Counter({name.removeprefix("cmdstat_").upper(): int(v["calls"]) for name, v in stats.items()})
-    del counts["CONFIG|RESETSTAT"]
+    for own in ("CONFIG|RESETSTAT", "INFO"):  # this function's, not the evaluators'
+        del counts[own]
     return counts
 
 
@@ -295,7 +309,7 @@ def simulate(workdir: Path, plan: Plan) -> Report:
         now = time.time()
         seed_events(fleet.emulator, plan, now - WINDOW - 120, now + 60 * plan.minutes + 60)
         started = time.monotonic()
-        minutes = asyncio.run(drive(plan, fleet.servers, fleet.tokens, fleet.emulator))
+        minutes = asyncio.run(drive(plan, fleet))
         seconds = time.monotonic() - started
         return Report(plan, minutes, served_counts(fleet.servers), fleet.store_ops(), seconds)
 

@@ -1,7 +1,9 @@
 """Fusion's rosters (sharing/fusion.py) on the memory store: what a plan reads and writes.
 
-A running fleet's check costs at most half a roster write and no read of this step's roster; a
-fleet starting together sees itself within the gathering moment; a lone canary runs alone.
+A running fleet's check costs no state-store operation once its instance has answered the family
+from its open query, and one read per instance and family to find another instance's; before
+that, at most half a roster write and no read of this step's roster. A fleet starting together
+sees itself within the gathering moment; a lone canary runs alone.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from honeycomb_evaluator.honeycomb.client import ResultOptions
-from honeycomb_evaluator.sharing.execution import ExecutionRequest
+from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest, Served
+from honeycomb_evaluator.sharing.fingerprint import fingerprint
 from honeycomb_evaluator.sharing.fusion import Fusion
 from honeycomb_evaluator.sharing.fusion_plan import candidates
 from honeycomb_evaluator.sharing.local import LocalState
+from honeycomb_evaluator.state.base import ExecutionRecord
 from honeycomb_evaluator.state.memory import MemoryStore
 from honeycomb_evaluator.target import HoneycombTarget
 
@@ -42,6 +47,10 @@ class CountingStore(MemoryStore):
     async def read_roster(self, roster: str) -> frozenset[str]:
         self.calls["read"] += not self._writing
         return await super().read_roster(roster)
+
+    async def get_execution(self, execution_key: str) -> ExecutionRecord | None:
+        self.calls["execution"] += 1
+        return await super().get_execution(execution_key)
 
 
 def check(value: str, end: int) -> ExecutionRequest:
@@ -75,7 +84,9 @@ def test_a_running_fleet_writes_each_value_every_other_step_and_never_reads_this
         store.calls.clear()
         plans = [await fusion.plan(check(v, end)) for v in [*fleet, "new"]]
         assert all(p.opened for p in plans)
-        assert store.calls == {"read": 2, "write": 1}  # the earlier rosters once; the new value's write
+        # The earlier rosters once, the new value's write, and one look for an open query of the
+        # step before (another instance's): none ran.
+        assert store.calls == {"read": 2, "write": 1, "execution": 1}
         roster = candidates(check("h0", end))[0].roster(end)
         assert await store.read_roster(roster) == {"new"}
         # One step later (an even one) every value is listed again: one write each.
@@ -116,5 +127,47 @@ def test_a_lone_canary_runs_alone_and_waits_only_on_its_first_check() -> None:
         started = time.monotonic()
         second = await later.plan(check("only", end + 60))
         assert second.fused is None and time.monotonic() - started < 0.3
+
+    asyncio.run(run())
+
+
+def test_once_an_instance_answered_a_family_from_its_open_query_its_checks_cost_no_store_operation() -> None:
+    end = 60 * 4001
+
+    async def run() -> None:
+        store = CountingStore()
+        fusion = fusion_at(store, end + 5)
+        plans = await asyncio.gather(*(fusion.plan(check(f"h{i}", end)) for i in range(5)))
+        result = QueryResult("r", True, [{HASH: f"h{i}", "P99(duration_ms)": i} for i in range(5)])
+        for plan in plans:
+            assert fusion.answer(plan, Execution(result, "q", Served.CREATED)) is not None
+        store.calls.clear()
+        for step in (1, 2):  # the next steps, checked by the same fleet and a new canary
+            later = [await fusion.plan(check(v, end + 60 * step)) for v in ["new", "h1", "h2"]]
+            assert all(p.opened for p in later)
+        assert store.calls == {}
+
+    asyncio.run(run())
+
+
+def test_an_instance_finds_the_open_query_another_ran_the_step_before_with_one_read() -> None:
+    end = 60 * 5001
+
+    async def run() -> None:
+        store = CountingStore()
+        other = fusion_at(store, end + 5)
+        plan = (await asyncio.gather(*(other.plan(check(f"h{i}", end)) for i in range(3))))[0]
+        assert plan.fused is not None
+        fp = fingerprint(TARGET, "checkout", plan.fused.spec, plan.fused.options)
+        claim = await store.claim(
+            fp.execution_key, seen=None, owner="other:1", lease_until=end + 60, ttl_seconds=60
+        )
+        assert claim is not None
+        await store.set_pending(fp.execution_key, claim, query_id="q", result_id="r", created_at=end + 6)
+        fresh = fusion_at(store, end + 65)
+        store.calls.clear()
+        later = [await fresh.plan(check(f"h{i}", end + 60)) for i in range(3)]
+        assert all(p.opened for p in later)
+        assert store.calls == {"execution": 1}
 
     asyncio.run(run())

@@ -13,9 +13,12 @@ of each other. A check whose value is new and sees no company yet looks again af
 `GATHER_SECONDS` (inside its deadline) before it runs alone, so a fleet starting at one instant
 is fused from its first checks too; a lone canary pays that moment once, on its first check.
 
-State-store operations per check: a roster write when the value is new, else every other step
-(once per process); the rosters of earlier steps are read once per process once settled; this
-step's roster is read only while the earlier ones show no company.
+State-store operations per check: none once this process has answered checks of the family from
+its open query in one of the last steps (a running fleet); one read, once per process and family,
+to find the previous step's open query run by another instance. Otherwise (a fleet's first
+minute, a lone canary): a roster write when the value is new, else every other step (once per
+process); the rosters of earlier steps are read once per process once settled; this step's roster
+only while the earlier ones show no company.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.state.base import StateStore
 
 from .execution import Execution, ExecutionRequest
+from .fingerprint import fingerprint
 from .fusion_plan import (
     Candidate,
     FusionPlan,
@@ -36,6 +40,7 @@ from .fusion_plan import (
     candidates,
     decide,
     may_be_cut,
+    open_query_before,
     rows_by_value,
     should_gather,
 )
@@ -65,6 +70,10 @@ class Fusion:
         self._truncated: BoundedCache[bool] = BoundedCache(
             1000, retention_seconds=TRUNCATED_SECONDS, clock=local.wall
         )
+        # Families whose open query answered checks here: family → that window's end.
+        self._opened: BoundedCache[int] = BoundedCache(10_000, retention_seconds=3600.0, clock=local.wall)
+        # Family and step for which the store had no open query of the step before.
+        self._no_open: BoundedCache[bool] = BoundedCache(100_000, retention_seconds=600.0, clock=local.wall)
         # A fused result's rows by value, built once per result and column (a thousand canaries
         # read their rows out of one result).
         self._indexes: BoundedCache[RowsByValue | None] = BoundedCache(16, retention_seconds=600.0)
@@ -72,6 +81,13 @@ class Fusion:
     async def plan(self, request: ExecutionRequest) -> FusionPlan:
         """Note `request`'s values in this step's rosters, and plan it from what they say."""
         found = candidates(request)
+        for candidate in found:
+            if not self._open_lately(candidate):
+                await self._look_for_open_query(request, candidate)
+        if any(self._open_lately(candidate) for candidate in found):
+            # A running fleet: its family's open query answers it; no roster to read or write.
+            opened = [Known(c, frozenset(), frozenset({c.value}), self._open_lately(c)) for c in found]
+            return decide(request, opened, self._truncated)
         known = [await self._earlier(candidate) for candidate in found]
         for k in known:
             await self._note(k)
@@ -88,16 +104,40 @@ class Fusion:
 
     def answer(self, plan: FusionPlan, fused: Execution) -> Execution | None:
         """The request's answer out of its fused query's; None if it must be planned again."""
-        assert plan.candidate is not None
-        column = plan.candidate.column
-        key = f"{fused.result.id}#{column}"
+        candidate = plan.candidate
+        assert candidate is not None
+        key = f"{fused.result.id}#{candidate.column}"
         hit = self._indexes.get(key)
         if hit is None:
-            index = rows_by_value(fused.result, column)
+            index = rows_by_value(fused.result, candidate.column)
             self._indexes.put(key, index)
         else:
             index = hit.value
-        return answer_from(plan, fused, index)
+        answer = answer_from(plan, fused, index)
+        if answer is not None and plan.opened:
+            self._opened.put(candidate.family, max(candidate.end, self._opened.value(candidate.family) or 0))
+        return answer
+
+    async def _look_for_open_query(self, request: ExecutionRequest, candidate: Candidate) -> None:
+        """Whether another instance ran the family's open query of the previous step (one read)."""
+        if candidate.family in self._truncated or self._no_open.value(candidate.roster(candidate.end)):
+            return
+        previous = open_query_before(request, candidate)
+        fp = fingerprint(previous.target, previous.dataset, previous.spec, previous.options)
+        record = await self.store.get_execution(fp.execution_key)
+        if record is not None and record.state != "claimed":
+            self._opened.put(candidate.family, candidate.end - candidate.step)
+        else:
+            self._no_open.put(candidate.roster(candidate.end), True)  # asked once per step here
+
+    def _open_lately(self, candidate: Candidate) -> bool:
+        """The family's open query answered checks here within the last steps (and was not cut)."""
+        end = self._opened.value(candidate.family)
+        return (
+            end is not None
+            and candidate.family not in self._truncated
+            and abs(candidate.end - end) <= PREVIOUS_STEPS * candidate.step
+        )
 
     def replan(self, plan: FusionPlan, fused: Execution) -> FusionPlan:
         """The plan after its fused answer could not serve it: an open query that was cut marks

@@ -77,6 +77,7 @@ class Known:
     candidate: Candidate
     earlier: frozenset[str]  # values checked in the previous steps (settled: the same everywhere)
     current: frozenset[str]  # values checked in this step so far (this check's own included)
+    opened: bool = False  # the family's open query answered checks here in a recent step
 
     @property
     def values(self) -> frozenset[str]:
@@ -85,7 +86,7 @@ class Known:
     @property
     def company(self) -> bool:
         """Another value of the family was checked recently: a fleet, not a lone canary."""
-        return bool(self.values - {self.candidate.value})
+        return self.opened or bool(self.values - {self.candidate.value})
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,9 @@ def decide(request: ExecutionRequest, known: Sequence[Known], truncated: Contain
     holds more groups than a result can (they are fused in chunks of values instead)."""
     chosen: Known | None = None
     for k in known:
-        # Of several, the filter whose value varies most (a pod-template hash, not a service name).
-        if k.company and (chosen is None or len(k.values) > len(chosen.values)):
+        # Of several, the family already open, else the filter whose value varies most (a
+        # pod-template hash, not a service name).
+        if k.company and (chosen is None or (k.opened, len(k.values)) > (chosen.opened, len(chosen.values))):
             chosen = k
     if chosen is None:
         return FusionPlan(request)
@@ -175,6 +177,19 @@ def decide(request: ExecutionRequest, known: Sequence[Known], truncated: Contain
     return FusionPlan(dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES))
 
 
+def fused_options() -> ResultOptions:
+    """How every fused query's result is created: no series, as many rows as Honeycomb allows."""
+    return ResultOptions(disable_series=True, limit=FUSED_ROW_LIMIT)
+
+
+def open_query_before(request: ExecutionRequest, candidate: Candidate) -> ExecutionRequest:
+    """The family's open query of the window one step before `request`'s."""
+    spec = open_spec(request.spec, candidate)
+    spec["start_time"] -= candidate.step
+    spec["end_time"] -= candidate.step
+    return dataclasses.replace(request, spec=spec, options=fused_options(), leave_tokens=0)
+
+
 def _fused(
     request: ExecutionRequest,
     spec: dict[str, Any],
@@ -183,8 +198,7 @@ def _fused(
     opened: bool,
     known: tuple[Known, ...],
 ) -> FusionPlan:
-    options = ResultOptions(disable_series=True, limit=FUSED_ROW_LIMIT)
-    fused = dataclasses.replace(request, spec=spec, options=options, leave_tokens=0)
+    fused = dataclasses.replace(request, spec=spec, options=fused_options(), leave_tokens=0)
     return FusionPlan(request, fused, candidate, opened, known)
 
 

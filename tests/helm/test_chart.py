@@ -139,17 +139,23 @@ def test_observability_values_add_a_service_monitor_traces_and_markers() -> None
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] == service["spec"]["ports"][0]["name"] and endpoint["path"] == "/metrics"
-    assert endpoint["interval"] == "15s" and monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert (
+        endpoint["interval"] == "15s" and monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    )
     env = _env(objects)
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://api.honeycomb.io"
-    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {"secretKeyRef": {"name": "honeycomb-otlp", "key": "otlp-headers"}}
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {
+        "secretKeyRef": {"name": "honeycomb-otlp", "key": "otlp-headers"}
+    }
     assert env["OTEL_SERVICE_NAME"] == "honeycomb-evaluator"
     assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.5")
     assert "k8s.pod.name=$(K8S_POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]
     assert (env["EVALUATOR_MARKERS"], env["EVALUATOR_MARKERS_DATASET"]) == ("true", "__all__")
     # Prometheus (namespace `monitoring` by default) may reach the port /metrics is on.
     scrape = objects["NetworkPolicy"]["spec"]["ingress"][-1]
-    assert scrape["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert scrape["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
 
 
 def test_observability_is_off_unless_asked_for() -> None:

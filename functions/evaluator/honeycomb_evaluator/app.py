@@ -158,6 +158,7 @@ def create_app(
             return response
         finally:
             record_request(record, cache_bytes=evaluator.executor.results.bytes)
+            service.observe(record)
             logger.thread_safe_remove_keys(["correlation_id", "caller"])
 
     async def identified(request: Request, record: EvaluationRecord) -> dict[str, Any]:
@@ -212,6 +213,14 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "version": __version__})
 
+    async def readyz(request: Request) -> Response:
+        from honeycomb_evaluator.readiness import readiness
+
+        try:
+            return JSONResponse(await readiness(evaluator.keys, service.store))
+        except EvaluatorError as e:
+            return error_response(e)
+
     async def openapi(request: Request) -> Response:
         from honeycomb_evaluator.openapi import openapi_document
 
@@ -242,6 +251,7 @@ def create_app(
         Route("/v1/slo", slo, methods=["POST"]),
         Route("/v1/flagger", flagger, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: unexpected})

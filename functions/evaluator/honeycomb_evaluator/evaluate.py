@@ -27,6 +27,7 @@ from honeycomb_evaluator.window import resolve_window
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.column_hints import ColumnHints
+    from honeycomb_evaluator.markers import MarkerWriter
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 
@@ -42,6 +43,11 @@ class EvaluationRecord:
     target: HoneycombTarget | None = None
     stats: CallStats = field(default_factory=CallStats)
     served: Served | None = None
+    fused: bool = False  # answered from a query fused with other checks'
+    verdict: str | None = None  # with `judge`
+    reason: str | None = None  # with `compare`
+    query_url: str | None = None
+    markers: dict[str, str] = field(default_factory=dict)  # marker event → what became of it
     # Wall time of the execution step: Honeycomb's latency as the caller experiences it (HTTP
     # calls, polls and the sleeps between them, whoever runs the poll loop).
     execute_seconds: float = 0.0
@@ -51,12 +57,16 @@ class EvaluationRecord:
     def cached(self) -> bool:
         return self.served is not None and self.served is not Served.CREATED
 
+    def elapsed_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
 
 @dataclass
 class Evaluator:
     client: HoneycombClient
     keys: KeySource
     executor: SharedExecutor
+    markers: MarkerWriter | None = None  # Honeycomb markers for judged canaries (markers.py)
     # Built on the first query Honeycomb rejects (column_hints.py): not on every cold start.
     hints: ColumnHints | None = field(default=None, init=False)
 
@@ -94,7 +104,7 @@ class Evaluator:
                 execution = await self._execute_rotating_key(request, record, spec, with_series, deadline)
         finally:
             record.execute_seconds = time.perf_counter() - execute_started
-        record.served = execution.served
+        record.served, record.fused = execution.served, execution.fused
         result = execution.result
         value = select_value(request, result, calculation) if plan is None else None
         body: dict[str, Any] = {
@@ -112,6 +122,10 @@ class Evaluator:
             from honeycomb_evaluator.judgement.answer import comparison_answer
 
             body.update(comparison_answer(request, result, calculation))
+            record.verdict, record.reason = body.get("verdict"), body.get("reason")
+            if self.markers is not None:
+                record.markers = await self.markers.after_judgement(request, record.target, body, deadline)
+        record.query_url = result.query_url
         body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
         return body
 

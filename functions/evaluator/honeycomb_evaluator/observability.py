@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -82,12 +81,12 @@ def empty_metrics() -> EphemeralMetrics:
 def record_request(record: EvaluationRecord, *, cache_bytes: int | None = None) -> None:
     """The request's one log line and one EMF document; `cache_bytes` is what this process's
     result cache holds now (a gauge: read its Maximum per instance)."""
-    elapsed_ms = (time.perf_counter() - record.started) * 1000
+    elapsed_ms = record.elapsed_seconds() * 1000
     stats = record.stats
     served = record.served.value if record.served else "unknown"
     caller = record.caller.name if record.caller else "unidentified"
     if record.dataset is not None:  # the body was read: an evaluation happened (or failed)
-        fields = {
+        fields: dict[str, object] = {
             "outcome": record.outcome,
             "dataset": record.dataset,
             "environment": record.environment,
@@ -100,6 +99,10 @@ def record_request(record: EvaluationRecord, *, cache_bytes: int | None = None) 
             "retries": stats.retries,
             "rate_limit_remaining": stats.rate_limit.remaining if stats.rate_limit else None,
         }
+        if record.verdict is not None:
+            fields["verdict"] = record.verdict
+        if record.markers:
+            fields["markers"] = record.markers
         if record.outcome in ("ok", "no_data"):
             logger.info("evaluation", extra=fields)
         else:

@@ -7,13 +7,16 @@ process, nothing to share) and in who reads the settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.callers.auth import Authenticator
-from honeycomb_evaluator.evaluate import Evaluator
+from honeycomb_evaluator.evaluate import EvaluationRecord, Evaluator
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
+from honeycomb_evaluator.markers import MarkerWriter
+from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import Settings, StateSettings
 from honeycomb_evaluator.sharing.backends.base import StateStore
 from honeycomb_evaluator.sharing.backends.memory import MemoryStore
@@ -30,7 +33,16 @@ class Service:
     authenticator: Authenticator
     evaluator: Evaluator
     store: StateStore
+    # Told of every finished request, after its log line (serve's metrics and span attributes).
+    observers: list[Callable[[EvaluationRecord], None]] = field(default_factory=list)
     _slo: SloService | None = field(default=None, repr=False)
+
+    def observe(self, record: EvaluationRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # telemetry must never change an answer
+                logger.exception("request observer failed")
 
     @property
     def slo(self) -> SloService:
@@ -69,5 +81,6 @@ def build_service(
     )
     client = client or HoneycombClient()
     keys = key_source(settings.honeycomb)
-    evaluator = Evaluator(client=client, keys=keys, executor=executor)
+    markers = MarkerWriter(client, store, settings.telemetry)
+    evaluator = Evaluator(client=client, keys=keys, executor=executor, markers=markers)
     return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store)

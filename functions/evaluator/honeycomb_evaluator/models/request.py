@@ -58,6 +58,20 @@ class Select(BaseModel):
     )
 
 
+class Markers(BaseModel):
+    """Honeycomb markers for this canary (docs/operations.md "Markers"); needs `compare` and `judge`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    write: StrictBool = Field(
+        default=True, description="Write them (the deployment's EVALUATOR_MARKERS when `markers` is absent)."
+    )
+    dataset: DatasetSlug | None = Field(
+        default=None,
+        description="Where: a dataset slug, `__all__` (the environment), default the evaluated dataset.",
+    )
+
+
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -81,6 +95,10 @@ class EvaluateRequest(BaseModel):
         default=None, description="Canary against baseline in one query; `value` becomes the comparison."
     )
     judge: Judge | None = Field(default=None, description="A verdict on the comparison (needs `compare`).")
+    markers: Markers | None = Field(
+        default=None,
+        description="Honeycomb markers when the canary is first judged and when a verdict fails it.",
+    )
 
     @field_validator("judge")
     @classmethod
@@ -89,3 +107,10 @@ class EvaluateRequest(BaseModel):
         if judge is not None and "compare" in info.data and info.data["compare"] is None:
             raise ValueError('judge needs "compare" (the column and the canary and baseline values)')
         return judge
+
+    @field_validator("markers")
+    @classmethod
+    def _markers_need_judge(cls, markers: Markers | None, info: ValidationInfo) -> Markers | None:
+        if markers is not None and markers.write and "judge" in info.data and info.data["judge"] is None:
+            raise ValueError('markers need "judge": they mark when a canary is judged and when it fails')
+        return markers

@@ -173,7 +173,7 @@ class Fusion:
         if rows is None:
             return request
         result = dataclasses.replace(fused.result, results=rows, series=[])
-        return Execution(result=result, query_id=fused.query_id, served=fused.served)
+        return Execution(result=result, query_id=fused.query_id, served=fused.served, fused=True)
 
     async def _has_company(self, found: list[Candidate]) -> bool:
         """Other values of a family were checked this step or the previous ones (a fleet, not one canary)."""

@@ -7,7 +7,8 @@ Three kinds of records, all keyed by digests from `fingerprint.py`:
   instance is about to create it), `pending` (created, result id known) or `complete`
   (finished, with the encoded result when it fits);
 - rate slots: per Honeycomb key, N slots each holding when its token was last spent;
-- rosters: per query family and window, the set of filter values checked (fusion.py).
+- rosters: per query family and window, the set of filter values checked (fusion.py);
+- once-only claims: names of events that must happen once across instances (markers.py).
 
 Every change is conditional on what the writer last read (the generation and owner for
 executions, the previous grant time for slots), so instances never overwrite each other.
@@ -116,4 +117,16 @@ class StateStore(Protocol):
 
     async def read_roster(self, roster: str) -> frozenset[str]:
         """Every value ever added to `roster` and not expired; empty if there is none."""
+        ...
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        """True for the first caller to claim `name` (until it expires or is released), else False."""
+        ...
+
+    async def release_once(self, name: str) -> None:
+        """Undo a `claim_once` whose event did not happen, so a later claim may succeed."""
+        ...
+
+    async def ping(self) -> None:
+        """Return if the store answers (GET /readyz); raise `StateUnavailable` otherwise."""
         ...

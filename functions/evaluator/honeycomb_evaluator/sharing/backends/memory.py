@@ -44,6 +44,9 @@ class MemoryStore:
         )
         self._slots: dict[str, dict[int, Slot]] = {}
         self._rosters: dict[str, tuple[frozenset[str], float]] = {}  # roster → (values, expires at)
+        self._once: BoundedCache[bool] = BoundedCache(
+            MAX_EXECUTIONS, retention_seconds=retention_seconds, clock=clock
+        )
 
     async def get_query_id(self, spec_key: str) -> str | None:
         entry = self._query_ids.get(spec_key)
@@ -136,3 +139,15 @@ class MemoryStore:
         if entry is None or entry[1] <= self._clock():
             return frozenset()
         return entry[0]
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        if self._once.value(name) is not None:
+            return False
+        self._once.put(name, True)
+        return True
+
+    async def release_once(self, name: str) -> None:
+        self._once.pop(name)
+
+    async def ping(self) -> None:
+        return None

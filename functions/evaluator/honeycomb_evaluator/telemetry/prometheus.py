@@ -1,0 +1,178 @@
+"""Prometheus metrics for `serve`, exposed at GET /metrics by prometheus_client.
+
+Each app gets its own registry (several apps in one test process never collide). Counters and
+histograms move as requests finish (`observe`, one call per request record); the gauges of the
+query budget, the result cache and the in-flight requests are read when Prometheus scrapes.
+docs/operations.md "Prometheus metrics" lists every metric; tests/sharing/test_metrics_fleet.py
+scrapes them with prometheus_client's own parser under the fleet simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from honeycomb_evaluator import __version__
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.evaluate import EvaluationRecord
+    from honeycomb_evaluator.sharing.executor import SharedExecutor
+
+PREFIX = "honeycomb_evaluator"
+# From a memory-cache hit (~1 ms) to a deadline (25 s at most).
+SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0)
+ROUTES = frozenset(
+    {"/v1/evaluate", "/oauth/v1/evaluate", "/v1/slo", "/v1/flagger", "/healthz", "/readyz", "/openapi.json"}
+)
+STATE_OPERATIONS = (
+    "get_query_id",
+    "put_query_id",
+    "get_execution",
+    "claim",
+    "release",
+    "set_pending",
+    "set_complete",
+    "read_slots",
+    "take_slot",
+    "add_to_roster",
+    "read_roster",
+    "claim_once",
+    "release_once",
+    "ping",
+)
+
+
+class _LiveGauges(Collector):
+    """Gauges computed at scrape time from the executor: budget tokens and cached bytes."""
+
+    def __init__(self, executor: SharedExecutor) -> None:
+        self.executor = executor
+
+    def collect(self) -> Iterator[Metric]:
+        free = GaugeMetricFamily(
+            f"{PREFIX}_query_budget_tokens_free",
+            "Query-result creations this key may still make now (as this instance last read the bucket).",
+            labels=["key_id", "budget"],
+        )
+        capacity = GaugeMetricFamily(
+            f"{PREFIX}_query_budget_tokens",
+            "Query-result creations the evaluator spends per window for this key (limit - headroom).",
+            labels=["key_id", "budget"],
+        )
+        for bucket, (left, size) in sorted(self.executor.budget.free_tokens().items()):
+            budget, _, key_id = bucket.partition("#")
+            free.add_metric([key_id, budget], left)
+            capacity.add_metric([key_id, budget], size)
+        yield free
+        yield capacity
+        cache = GaugeMetricFamily(
+            f"{PREFIX}_result_cache_bytes",
+            "Bytes (as JSON) of completed query results this instance keeps (EVALUATOR_RESULT_CACHE_BYTES).",
+        )
+        cache.add_metric([], self.executor.results.bytes)
+        yield cache
+
+
+class PrometheusMetrics:
+    def __init__(self, state_backend: str) -> None:
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        Gauge(f"{PREFIX}_build_info", "The running version.", ["version"], registry=registry).labels(
+            __version__
+        ).set(1)
+        self.evaluations = Counter(
+            f"{PREFIX}_evaluations",
+            "Requests to the gates (evaluate, slo, flagger) by outcome, how they were served and caller.",
+            ["outcome", "served", "caller"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_evaluation_duration_seconds",
+            "Time from a gate request's arrival to its answer, by how it was served.",
+            ["served"],
+            buckets=SECONDS,
+            registry=registry,
+        )
+        self.honeycomb_wait = Histogram(
+            f"{PREFIX}_honeycomb_wait_seconds",
+            "Time an evaluation spent on its execution: Honeycomb's calls and polls, or another's.",
+            buckets=SECONDS,
+            registry=registry,
+        )
+        self.honeycomb_requests = Counter(
+            f"{PREFIX}_honeycomb_requests",
+            "HTTP requests to Honeycomb (retries included).",
+            registry=registry,
+        )
+        self.honeycomb_polls = Counter(
+            f"{PREFIX}_honeycomb_polls", "Polls of query results.", registry=registry
+        )
+        self.honeycomb_429 = Counter(
+            f"{PREFIX}_honeycomb_rate_limited", "Answers 429 from Honeycomb.", registry=registry
+        )
+        self.created = Counter(
+            f"{PREFIX}_query_results_created",
+            "Query results this instance created (each spends a token of the key's budget), by caller.",
+            ["caller"],
+            registry=registry,
+        )
+        self.state_errors = Counter(
+            f"{PREFIX}_state_store_errors",
+            "State store operations that failed (Redis or DynamoDB unreachable or refusing).",
+            ["backend", "operation"],
+            registry=registry,
+        )
+        for operation in STATE_OPERATIONS:  # present at 0, so rate() works from the first scrape
+            self.state_errors.labels(state_backend, operation)
+        self.markers = Counter(
+            f"{PREFIX}_markers",
+            "Honeycomb marker events by event and outcome (written, duplicate, failed, postponed).",
+            ["event", "outcome"],
+            registry=registry,
+        )
+        self.http = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP answers of `serve` by route and status (overload and read-timeout refusals too).",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            f"{PREFIX}_http_requests_in_progress", "HTTP requests being answered now.", registry=registry
+        )
+        self.asgi = make_asgi_app(registry)
+
+    def watch(self, executor: SharedExecutor) -> None:
+        """Show this executor's budget tokens and cached bytes (read at each scrape)."""
+        self.registry.register(_LiveGauges(executor))
+
+    def count_state_error(self, backend: str, operation: str) -> None:
+        self.state_errors.labels(backend, operation).inc()
+
+    def answered(self, path: str, status: int) -> None:
+        self.http.labels(path if path in ROUTES else "other", str(status)).inc()
+
+    def observe(self, record: EvaluationRecord) -> None:
+        """One finished request (after its log line)."""
+        caller = record.caller.name if record.caller else "unidentified"
+        served = record.served.value if record.served else "none"
+        self.evaluations.labels(record.outcome, served, caller).inc()
+        self.duration.labels(served).observe(record.elapsed_seconds())
+        if record.served is not None:
+            self.honeycomb_wait.observe(record.execute_seconds)
+            if not record.cached:
+                self.created.labels(caller).inc()
+        stats = record.stats
+        self.honeycomb_requests.inc(stats.requests)
+        self.honeycomb_polls.inc(stats.polls)
+        self.honeycomb_429.inc(stats.rate_limited)
+        for event, outcome in record.markers.items():
+            self.markers.labels(event, outcome).inc()

@@ -44,6 +44,7 @@ MIN_WRITE_SECONDS = 0.2  # less time than this left: leave the event to a later 
 
 # How a marker event ended, for the record's log line and metrics.
 WRITTEN, DUPLICATE, FAILED_WRITE, POSTPONED = "written", "duplicate", "failed", "postponed"
+MARKER_OUTCOMES = (WRITTEN, DUPLICATE, FAILED_WRITE, POSTPONED)
 
 
 @dataclass(frozen=True)

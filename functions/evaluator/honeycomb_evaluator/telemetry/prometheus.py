@@ -20,6 +20,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from honeycomb_evaluator import __version__
+from honeycomb_evaluator.markers import FAILED, JUDGED, MARKER_OUTCOMES
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.evaluate import EvaluationRecord
@@ -149,6 +150,10 @@ class PrometheusMetrics:
             f"{PREFIX}_http_requests_in_progress", "HTTP requests being answered now.", registry=registry
         )
         self.asgi = make_asgi_app(registry)
+
+        for event in (JUDGED, FAILED):  # present at 0 on every instance
+            for outcome in MARKER_OUTCOMES:
+                self.markers.labels(event, outcome)
 
     def watch(self, executor: SharedExecutor) -> None:
         """Show this executor's budget tokens and cached bytes (read at each scrape)."""

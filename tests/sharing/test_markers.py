@@ -8,7 +8,6 @@ against the official spec in tests/emulator.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.helpers import VERSIONS, write_registry
+from tests.sharing.helpers import VERSIONS, judged, write_registry
 from tests.sharing.shared_state import RedisState, evaluators_sharing_state
 from tests.support.servers import Server, start_emulator, start_redis
 
@@ -27,26 +26,6 @@ LIMITS = {
     "EVALUATOR_MAX_CONCURRENT_REQUESTS": "256",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
-
-
-def judged(
-    canary: str, *, column: str = "rollouts_pod_template_hash", baseline: str = VERSIONS["stable"]
-) -> dict[str, Any]:
-    end = (int(time.time()) // 60 - 2) * 60  # a finished window: every request asks the same
-    return {
-        "dataset": "checkout",
-        "query": {
-            "calculations": [{"op": "P99", "column": "duration_ms"}],
-            "granularity": 60,
-            "start_time": end - 600,
-            "end_time": end,
-        },
-        "compare": {"column": column, "canary": canary, "baseline": baseline},
-        "judge": {"allowed_increase": 1.2, "min_count": 50},
-        "markers": {"write": True},
-        "timeout_seconds": 20,
-        "max_age_seconds": 300,  # the window is over: its result is reused by every request
-    }
 
 
 @pytest.fixture(scope="module")

@@ -20,26 +20,9 @@ import pytest
 import redis
 
 from tests.sharing.fleet import drive, fleet_servers, plan
-from tests.sharing.helpers import VERSIONS, evaluation
+from tests.sharing.helpers import VERSIONS, evaluation, judged
 from tests.support.prometheus import documented_metrics, family_total, scrape
 from tests.support.servers import Server
-
-
-def judged(canary: str) -> dict[str, object]:
-    end = (int(time.time()) // 60 - 2) * 60
-    return {
-        "dataset": "checkout",
-        "query": {
-            "calculations": [{"op": "P99", "column": "duration_ms"}],
-            "granularity": 60,
-            "start_time": end - 600,
-            "end_time": end,
-        },
-        "compare": {"column": "rollouts_pod_template_hash", "canary": canary, "baseline": VERSIONS["stable"]},
-        "judge": {"allowed_increase": 1.2, "min_count": 50},
-        "markers": {"write": True},
-        "timeout_seconds": 20,
-    }
 
 
 @pytest.mark.slow

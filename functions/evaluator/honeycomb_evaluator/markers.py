@@ -1,11 +1,13 @@
 """Honeycomb markers for canary judgements: when a canary is first judged, and when a verdict fails it.
 
 Optional: a request's `markers` (`{"write": true, "dataset": "__all__"}`), else the deployment's
-EVALUATOR_MARKERS (and EVALUATOR_MARKERS_DATASET). Only judged comparisons have events:
+EVALUATOR_MARKERS (and EVALUATOR_MARKERS_DATASET). Only judged comparisons (`judge` or
+`scorecard`) have events:
 
-- `canary-judged`: the first `pass`, `high` or `low` for a canary (`compare.column` =
-  `compare.canary` in a dataset), a point at the moment it was judged;
-- `canary-failed`: the first `high` or `low`, a range over the window that was judged.
+- `canary-judged`: the first verdict of any kind for a canary (`compare.column` = `compare.canary`
+  in a dataset): a point at the moment the gate first looked at it, the start of its analysis;
+- `canary-failed`: the first `high` or `low` (the verdicts that fail a canary), a range over the
+  window that was judged.
 
 Each carries the reason and the query link. Once per event across every instance: the event is
 claimed in the state store (`claim_once`, by a digest of the key id, dataset, environment,
@@ -30,7 +32,7 @@ from honeycomb_evaluator.honeycomb.client import HoneycombClient, Scope
 from honeycomb_evaluator.honeycomb.errors import HoneycombError, HoneycombTimeout
 from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import TelemetrySettings
-from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.state.base import StateStore
 from honeycomb_evaluator.target import HoneycombTarget
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def events_for(
 ) -> list[MarkerEvent]:
     """The marker events this judged answer may carry (pure: whether each is new is the store's)."""
     verdict, compare = answer.get("verdict"), request.compare
-    if compare is None or verdict not in ("pass", *FAILING_VERDICTS):
+    if compare is None or not isinstance(verdict, str):
         return []
     dataset = (request.markers.dataset if request.markers else None) or default_dataset or request.dataset
     canary = f"{compare.column}={compare.canary}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from honeycomb_evaluator.errors import EvaluatorError, InvalidRequest, NotReady, answer_for
 from honeycomb_evaluator.keys import KeySource
-from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.state.base import StateStore
 
 CHECK_SECONDS = 2.0  # each check; the chart's probe allows 3 s
 

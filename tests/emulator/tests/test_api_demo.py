@@ -1,4 +1,4 @@
-"""The --demo data generator: deterministic, on target over short windows, never hash 0000000000."""
+"""The --demo data generator: deterministic, on target over short windows, never the no-data hash."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ def test_a_minute_is_a_pure_function_of_version_and_minute() -> None:
     variant = demo.VARIANTS[1]
     first = demo.minute_events(variant, 29_925_650)
     again = demo.minute_events(variant, 29_925_650)
-    assert first == again and len(first) == demo.EVENTS_PER_MINUTE
+    assert first == again and len(first) == demo.events_in_minute(29_925_650)
+    assert sum(demo.events_in_minute(m) for m in range(100, 105)) == 5 * demo.EVENTS_PER_MINUTE
     assert first != demo.minute_events(variant, 29_925_651)
     assert all(29_925_650 * 60 <= e.time < 29_925_651 * 60 for e in first)
 
 
 def test_every_ten_minute_window_is_close_to_the_documented_numbers() -> None:
     events = demo.events_between(NOW - 3 * 3600, NOW)
-    assert {e.data["rollouts_pod_template_hash"] for e in events} == {"6f8d9c7b5", "7d9f8b6c5", "5b7c6d8e9"}
+    assert {e.data["rollouts_pod_template_hash"] for e in events} == {
+        v.pod_template_hash for v in demo.VARIANTS
+    }
     for variant in demo.VARIANTS:
         mine = [e for e in events if e.data["service.version"] == variant.version]
         for end in np.arange(NOW - 2 * 3600, NOW, 600):

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .conftest import QUERIES_ONLY_KEY, Honeycomb
+
+pytestmark = pytest.mark.servers
 
 
 def test_a_marker_is_created_listed_updated_and_deleted(honeycomb: Honeycomb) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -17,8 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from honeycomb_evaluator.models.judgement import Compare, Judge
-from honeycomb_evaluator.models.query import QuerySpec
+from honeycomb_evaluator.models.judgement import Compare, Judge, Scorecard
+from honeycomb_evaluator.models.query import STRICT, QuerySpec
 
 MAX_TIMEOUT_SECONDS = 25.0
 DEFAULT_TIMEOUT_SECONDS = 8.0
@@ -44,7 +43,7 @@ MatchValue = StrictBool | StrictInt | StrictFloat | StrictStr
 class Select(BaseModel):
     """Which single number to return from a result."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     calculation: Annotated[StrictStr, Field(min_length=1)] | None = Field(
         default=None, description="Result key such as `P99(duration_ms)` or `COUNT`."
@@ -59,9 +58,9 @@ class Select(BaseModel):
 
 
 class Markers(BaseModel):
-    """Honeycomb markers for this canary (docs/operations.md "Markers"); needs `compare` and `judge`."""
+    """Honeycomb markers for this canary (docs/operations.md "Markers"); needs `judge` or `scorecard`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     write: StrictBool = Field(
         default=True, description="Write them (the deployment's EVALUATOR_MARKERS when `markers` is absent)."
@@ -73,7 +72,7 @@ class Markers(BaseModel):
 
 
 class EvaluateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     dataset: DatasetSlug = Field(description="Dataset slug or `__all__`.")
     environment: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(
@@ -95,22 +94,41 @@ class EvaluateRequest(BaseModel):
         default=None, description="Canary against baseline in one query; `value` becomes the comparison."
     )
     judge: Judge | None = Field(default=None, description="A verdict on the comparison (needs `compare`).")
+    scorecard: Scorecard | None = Field(
+        default=None,
+        description="Several calculations of the query judged together into one verdict (needs `compare`; "
+        "instead of `judge`).",
+    )
     markers: Markers | None = Field(
         default=None,
-        description="Honeycomb markers when the canary is first judged and when a verdict fails it.",
+        description="Honeycomb markers when the canary is first judged and when a verdict fails it "
+        "(needs `judge` or `scorecard`).",
     )
 
-    @field_validator("judge")
+    @property
+    def over_series(self) -> bool:
+        """The number is picked out of the time buckets (`select.over: series`), not the summary rows."""
+        return self.select is not None and self.select.over == "series"
+
+    @field_validator("judge", "scorecard")
     @classmethod
-    def _judge_needs_compare(cls, judge: Judge | None, info: ValidationInfo) -> Judge | None:
+    def _judging_needs_compare(cls, judging: Judge | Scorecard | None, info: ValidationInfo) -> object:
         # A compare that failed its own validation is absent from info.data and already reported.
-        if judge is not None and "compare" in info.data and info.data["compare"] is None:
-            raise ValueError('judge needs "compare" (the column and the canary and baseline values)')
-        return judge
+        if judging is not None and "compare" in info.data and info.data["compare"] is None:
+            raise ValueError(
+                f'{info.field_name} needs "compare" (the column and the canary and baseline values)'
+            )
+        if judging is not None and info.field_name == "scorecard" and info.data.get("judge") is not None:
+            raise ValueError("use judge (one metric) or scorecard (several), not both")
+        return judging
 
     @field_validator("markers")
     @classmethod
-    def _markers_need_judge(cls, markers: Markers | None, info: ValidationInfo) -> Markers | None:
-        if markers is not None and markers.write and "judge" in info.data and info.data["judge"] is None:
-            raise ValueError('markers need "judge": they mark when a canary is judged and when it fails')
+    def _markers_need_a_verdict(cls, markers: Markers | None, info: ValidationInfo) -> Markers | None:
+        if markers is None or not markers.write:
+            return markers
+        # A judge or scorecard that failed its own validation is absent from info.data and reported.
+        judged = info.data.get("judge") is not None or info.data.get("scorecard") is not None
+        if {"judge", "scorecard"} <= info.data.keys() and not judged:
+            raise ValueError('markers need "judge" or "scorecard": they mark when a canary is judged')
         return markers

@@ -9,7 +9,7 @@ scrapes them with prometheus_client's own parser under the fleet simulation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
@@ -23,8 +23,8 @@ from honeycomb_evaluator import __version__
 from honeycomb_evaluator.markers import FAILED, JUDGED, MARKER_OUTCOMES
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord
-    from honeycomb_evaluator.sharing.executor import SharedExecutor
+    from honeycomb_evaluator.budget import RateBudget
+    from honeycomb_evaluator.record import EvaluationRecord
 
 PREFIX = "honeycomb_evaluator"
 # From a memory-cache hit (~1 ms) to a deadline (25 s at most).
@@ -51,10 +51,11 @@ STATE_OPERATIONS = (
 
 
 class _LiveGauges(Collector):
-    """Gauges computed at scrape time from the executor: budget tokens and cached bytes."""
+    """Gauges computed at scrape time: the query budget's tokens and the result cache's bytes."""
 
-    def __init__(self, executor: SharedExecutor) -> None:
-        self.executor = executor
+    def __init__(self, budget: RateBudget, cache_bytes: Callable[[], int]) -> None:
+        self.budget = budget
+        self.cache_bytes = cache_bytes
 
     def collect(self) -> Iterator[Metric]:
         free = GaugeMetricFamily(
@@ -67,7 +68,7 @@ class _LiveGauges(Collector):
             "Query-result creations the evaluator spends per window for this key (limit - headroom).",
             labels=["key_id", "budget"],
         )
-        for bucket, (left, size) in sorted(self.executor.budget.free_tokens().items()):
+        for bucket, (left, size) in sorted(self.budget.free_tokens().items()):
             budget, _, key_id = bucket.partition("#")
             free.add_metric([key_id, budget], left)
             capacity.add_metric([key_id, budget], size)
@@ -77,7 +78,7 @@ class _LiveGauges(Collector):
             f"{PREFIX}_result_cache_bytes",
             "Bytes (as JSON) of completed query results this instance keeps (EVALUATOR_RESULT_CACHE_BYTES).",
         )
-        cache.add_metric([], self.executor.results.bytes)
+        cache.add_metric([], self.cache_bytes())
         yield cache
 
 
@@ -155,9 +156,9 @@ class PrometheusMetrics:
             for outcome in MARKER_OUTCOMES:
                 self.markers.labels(event, outcome)
 
-    def watch(self, executor: SharedExecutor) -> None:
-        """Show this executor's budget tokens and cached bytes (read at each scrape)."""
-        self.registry.register(_LiveGauges(executor))
+    def watch(self, budget: RateBudget, cache_bytes: Callable[[], int]) -> None:
+        """Show the budget's tokens and the result cache's bytes (read at each scrape)."""
+        self.registry.register(_LiveGauges(budget, cache_bytes))
 
     def count_state_error(self, backend: str, operation: str) -> None:
         self.state_errors.labels(backend, operation).inc()
@@ -170,7 +171,7 @@ class PrometheusMetrics:
         caller = record.caller.name if record.caller else "unidentified"
         served = record.served.value if record.served else "none"
         self.evaluations.labels(record.outcome, served, caller).inc()
-        self.duration.labels(served).observe(record.elapsed_seconds())
+        self.duration.labels(served).observe(record.elapsed_ms / 1000)
         if record.served is not None:
             self.honeycomb_wait.observe(record.execute_seconds)
             if not record.cached:

@@ -20,7 +20,7 @@ from honeycomb_evaluator import spans
 from honeycomb_evaluator.app import create_app
 from honeycomb_evaluator.service import build_service, build_store
 from honeycomb_evaluator.settings import Settings
-from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.state.base import StateStore
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.telemetry.prometheus import PrometheusMetrics
@@ -79,7 +79,7 @@ def served_app(settings: Settings) -> Any:
         service = build_service(
             settings, store=cast(StateStore, CountingStore(store, metrics.count_state_error))
         )
-        metrics.watch(service.evaluator.executor)
+        metrics.watch(service.budget, lambda: service.result_cache_bytes)
         service.observers.append(metrics.observe)
     else:
         service = build_service(settings, store=store)

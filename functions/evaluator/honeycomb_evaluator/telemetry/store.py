@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from honeycomb_evaluator.errors import StateUnavailable
-from honeycomb_evaluator.sharing.backends.base import StateStore
+from honeycomb_evaluator.state.base import StateStore
 
 
 class CountingStore:

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from honeycomb_evaluator import __version__, spans
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord
+    from honeycomb_evaluator.record import EvaluationRecord
 
 SERVICE_NAME = "honeycomb-evaluator"
 

@@ -8,6 +8,7 @@ against the official spec in tests/emulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,20 +104,48 @@ def test_a_refused_marker_leaves_the_answer_unchanged_and_is_written_later(
     # Two looks without markers: the second, like the later ones, finds no bucket new to it.
     asyncio.run(evaluate_all(servers[:1], token, [without]))
     (quiet,) = asyncio.run(evaluate_all(servers[:1], token, [without]))
-    fault = {"method": "POST", "path_prefix": "/1/markers", "count": -1, "status": 500}
-    httpx.post(emulator.url + "/_emulator/faults", json=fault).raise_for_status()
-    try:
+    # Honeycomb refuses the markers (a key without "Manage Markers" gets 403): nothing is made.
+    with fault(emulator, status=403):
         refused = asyncio.run(evaluate_all(servers, token, [body, body]))
-    finally:
-        httpx.delete(emulator.url + "/_emulator/faults").raise_for_status()
     for answer in refused:
         assert answer.status_code == quiet.status_code == 200
         same = {k: v for k, v in answer.json().items() if k not in ("elapsed_ms", "cached")}
         assert same == {k: v for k, v in quiet.json().items() if k not in ("elapsed_ms", "cached")}
-    version_markers = [m for m in markers(emulator) if "service.version=v1.5.0" in m["message"]]
-    assert version_markers == []
-    # Honeycomb answered 500, so nothing was made and the claims were released: the next
-    # evaluation writes both markers, once.
+    assert marked(emulator, "service.version=v1.5.0") == []
+    # Refused, so the claims were released: the next evaluation writes both markers, once.
     asyncio.run(evaluate_all(servers, token, [body] * 4))
-    version_markers = [m for m in markers(emulator) if "service.version=v1.5.0" in m["message"]]
-    assert sorted(m["type"] for m in version_markers) == ["canary-failed", "canary-judged"]
+    assert sorted(m["type"] for m in marked(emulator, "service.version=v1.5.0")) == [
+        "canary-failed",
+        "canary-judged",
+    ]
+
+
+def test_a_marker_whose_outcome_is_unknown_is_never_written_twice(
+    stack: tuple[Server, list[Server], str],
+) -> None:
+    """A 5xx may come from a proxy after Honeycomb made the marker: the claim stays, so no later
+    evaluation writes a second one (at the price of perhaps none), and the answers are unchanged."""
+    emulator, servers, token = stack
+    body = judged("v1.4.2", column="service.version", baseline="v1.5.0")
+    with fault(emulator, status=502, count=1):
+        (first,) = asyncio.run(evaluate_all(servers[:1], token, [body]))
+    later = asyncio.run(evaluate_all(servers, token, [body] * 4))
+    assert {a.status_code for a in [first, *later]} == {200}
+    assert isinstance(first.json()["verdict"], str)  # judged: a canary-judged event was due
+    assert {a.json()["verdict"] for a in later} == {first.json()["verdict"]}
+    assert marked(emulator, "service.version=v1.4.2") == []
+
+
+@contextlib.contextmanager
+def fault(emulator: Server, *, status: int, count: int = -1) -> Iterator[None]:
+    """Honeycomb answers marker creations with `status` (`count` times; -1: until the block ends)."""
+    rule = {"method": "POST", "path_prefix": "/1/markers", "count": count, "status": status}
+    httpx.post(emulator.url + "/_emulator/faults", json=rule).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.delete(emulator.url + "/_emulator/faults").raise_for_status()
+
+
+def marked(emulator: Server, canary: str) -> list[dict[str, Any]]:
+    return [m for m in markers(emulator) if f" {canary} " in m["message"]]

@@ -11,10 +11,11 @@ EVALUATOR_MARKERS (and EVALUATOR_MARKERS_DATASET). Only judged comparisons (`jud
 
 Each carries the reason and the query link. Once per event across every instance: the event is
 claimed in the state store (`claim_once`, by a digest of the key id, dataset, environment,
-column, canary and event) before its marker is written. When Honeycomb refuses the marker (an
-answer with an error status: nothing was made) the claim is released, so a later evaluation
-writes it; when the outcome is unknown (a timeout, a dropped connection) the claim stays, so
-there is never a second marker for one event, at the price of perhaps none.
+column, canary and event) before its marker is written. When Honeycomb refuses the marker (a 4xx
+answer, e.g. a key without "Manage Markers", or 429: nothing was made) the claim is released, so
+a later evaluation writes it; when the outcome is unknown (a 5xx, which a proxy may send after
+Honeycomb made it, a timeout, a dropped connection) the claim stays, so there is never a second
+marker for one event, at the price of perhaps none.
 
 A marker never changes an answer: every failure is logged and counted, never raised, and the
 write is bounded by the request's deadline (and MAX_WRITE_SECONDS).
@@ -122,7 +123,7 @@ class MarkerWriter:
             logger.warning("marker outcome unknown", extra={"marker": event.kind, "error": type(e).__name__})
             return FAILED_WRITE
         except HoneycombError as e:
-            if e.status is not None:  # Honeycomb answered with an error: nothing was made
+            if e.status is not None and 400 <= e.status < 500:  # refused: nothing was made
                 await self.store.release_once(event.claim)
             logger.warning(
                 "marker refused", extra={"marker": event.kind, "error": type(e).__name__, "status": e.status}

@@ -91,11 +91,13 @@ class PrometheusMetrics:
         Gauge(f"{PREFIX}_build_info", "The running version.", ["version"], registry=registry).labels(
             __version__
         ).set(1)
-        self.evaluations = Counter(
-            f"{PREFIX}_evaluations",
+        counter = self._counter
+        self.evaluations = counter(
+            "evaluations",
             "Requests to the gates (evaluate, slo, flagger) by outcome, how they were served and caller.",
-            ["outcome", "served", "caller"],
-            registry=registry,
+            "outcome",
+            "served",
+            "caller",
         )
         self.duration = Histogram(
             f"{PREFIX}_evaluation_duration_seconds",
@@ -110,52 +112,48 @@ class PrometheusMetrics:
             buckets=SECONDS,
             registry=registry,
         )
-        self.honeycomb_requests = Counter(
-            f"{PREFIX}_honeycomb_requests",
-            "HTTP requests to Honeycomb (retries included).",
-            registry=registry,
+        self.honeycomb_requests = counter(
+            "honeycomb_requests", "HTTP requests to Honeycomb (retries included)."
         )
-        self.honeycomb_polls = Counter(
-            f"{PREFIX}_honeycomb_polls", "Polls of query results.", registry=registry
-        )
-        self.honeycomb_429 = Counter(
-            f"{PREFIX}_honeycomb_rate_limited", "Answers 429 from Honeycomb.", registry=registry
-        )
+        self.honeycomb_polls = counter("honeycomb_polls", "Polls of query results.")
+        self.honeycomb_429 = counter("honeycomb_rate_limited", "Answers 429 from Honeycomb.")
         # Unlabelled, so it is present at 0 on an instance that has created nothing yet; by caller
         # it is evaluations{served="created"}.
-        self.created = Counter(
-            f"{PREFIX}_query_results_created",
+        self.created = counter(
+            "query_results_created",
             "Query results this instance created (each spends a token of the key's budget).",
-            registry=registry,
         )
-        self.state_errors = Counter(
-            f"{PREFIX}_state_store_errors",
+        self.state_errors = counter(
+            "state_store_errors",
             "State store operations that failed (Redis or DynamoDB unreachable or refusing).",
-            ["backend", "operation"],
-            registry=registry,
+            "backend",
+            "operation",
         )
-        for operation in STATE_OPERATIONS:  # present at 0, so rate() works from the first scrape
-            self.state_errors.labels(state_backend, operation)
-        self.markers = Counter(
-            f"{PREFIX}_markers",
+        self.markers = counter(
+            "markers",
             "Honeycomb marker events by event and outcome (written, duplicate, failed, postponed).",
-            ["event", "outcome"],
-            registry=registry,
+            "event",
+            "outcome",
         )
-        self.http = Counter(
-            f"{PREFIX}_http_requests",
+        self.http = counter(
+            "http_requests",
             "HTTP answers of `serve` by route and status (overload and read-timeout refusals too).",
-            ["route", "status"],
-            registry=registry,
+            "route",
+            "status",
         )
         self.in_progress = Gauge(
             f"{PREFIX}_http_requests_in_progress", "HTTP requests being answered now.", registry=registry
         )
         self.asgi = make_asgi_app(registry)
-
-        for event in (JUDGED, FAILED):  # present at 0 on every instance
+        # Present at 0 on every instance, so rate() and alerts work from the first scrape.
+        for operation in STATE_OPERATIONS:
+            self.state_errors.labels(state_backend, operation)
+        for event in (JUDGED, FAILED):
             for outcome in MARKER_OUTCOMES:
                 self.markers.labels(event, outcome)
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(f"{PREFIX}_{name}", documentation, labels, registry=self.registry)
 
     def watch(self, budget: RateBudget, cache_bytes: Callable[[], int]) -> None:
         """Show the budget's tokens and the result cache's bytes (read at each scrape)."""

@@ -9,6 +9,7 @@ scrapes them with prometheus_client's own parser under the fleet simulation.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from honeycomb_evaluator import __version__
 from honeycomb_evaluator.markers import FAILED, JUDGED, MARKER_OUTCOMES
+from honeycomb_evaluator.state.base import StateStore
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.budget import RateBudget
@@ -32,21 +34,9 @@ SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 ROUTES = frozenset(
     {"/v1/evaluate", "/oauth/v1/evaluate", "/v1/slo", "/v1/flagger", "/healthz", "/readyz", "/openapi.json"}
 )
-STATE_OPERATIONS = (
-    "get_query_id",
-    "put_query_id",
-    "get_execution",
-    "claim",
-    "release",
-    "set_pending",
-    "set_complete",
-    "read_slots",
-    "take_slot",
-    "add_to_roster",
-    "read_roster",
-    "claim_once",
-    "release_once",
-    "ping",
+# Every operation of the state-store protocol (state/base.py), so a new one is counted too.
+STATE_OPERATIONS = tuple(
+    name for name, member in vars(StateStore).items() if inspect.iscoroutinefunction(member)
 )
 
 

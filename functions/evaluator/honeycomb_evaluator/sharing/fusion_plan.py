@@ -263,4 +263,4 @@ def answer_from(plan: FusionPlan, fused: Execution, index: RowsByValue | None) -
     if rows is None and plan.opened and may_be_cut(fused.result):
         return None
     result = dataclasses.replace(fused.result, results=list(rows or []), series=[])
-    return Execution(result=result, query_id=fused.query_id, served=fused.served)
+    return Execution(result=result, query_id=fused.query_id, served=fused.served, fused=True)

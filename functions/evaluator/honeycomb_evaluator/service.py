@@ -64,6 +64,11 @@ class Service:
         """What this process's cache of completed results holds now (for the metrics)."""
         return self.local.results.bytes
 
+    @property
+    def executions_in_progress(self) -> int:
+        """Executions running in this process now (for the metrics)."""
+        return self.evaluator.executor.executions_in_progress
+
 
 def build_store(state: StateSettings, result_cache_bytes: int = RESULT_CACHE_BYTES) -> StateStore:
     """The configured state backend; each is imported only where it is used (boto3, redis)."""

@@ -71,6 +71,11 @@ class SharedExecutor:
             self._fusion = Fusion(self.machinery.store, self.local)
         return self._fusion
 
+    @property
+    def executions_in_progress(self) -> int:
+        """Flights running in this process now (at most `LocalState.max_executions`)."""
+        return len(self._flights)
+
     async def execute(self, request: ExecutionRequest) -> Execution:
         arrived = self.local.wall()  # a result completed since is always accepted (reuse.py)
         fp, reuse = self._keys(request, arrived)

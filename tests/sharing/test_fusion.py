@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -90,27 +90,38 @@ async def remember_checked(fusing: SharedExecutor, requests: list[ExecutionReque
             await fusing.machinery.store.add_to_roster(earlier, [candidate.value], 600)
 
 
+Work = Callable[[SharedExecutor, SharedExecutor], Awaitable[None]]
+
+
+def with_executors(work: Work) -> None:
+    """Run `work(fusing, alone)`: two executors on one client, one fusing and one never."""
+
+    async def run() -> None:
+        client = HoneycombClient()
+        try:
+            await work(executor(client, fuse=True), executor(client, fuse=False))
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
 def assert_fused_equals_unfused(
     emulator: Server, calculations: list[dict[str, Any]], extra: list[dict[str, Any]], values: list[str]
 ) -> None:
     end = int(time.time()) // 60 * 60 - 60 * len(values)  # a settled window of its own
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
-        try:
-            requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
-            await remember_checked(fusing, requests)
-            before = created(emulator.url)
-            fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
-            assert created(emulator.url) - before == 1  # one query for every value
-            for req, answer in zip(requests, fused, strict=True):
-                own = await alone.execute(req)
-                assert answer.result.results == own.result.results, req.spec["filters"]
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, alone: SharedExecutor) -> None:
+        requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
+        await remember_checked(fusing, requests)
+        before = created(emulator.url)
+        fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
+        assert created(emulator.url) - before == 1  # one query for every value
+        for req, answer in zip(requests, fused, strict=True):
+            own = await alone.execute(req)
+            assert answer.result.results == own.result.results, req.spec["filters"]
 
-    asyncio.run(run())
+    with_executors(work)
 
 
 VALUES = st.lists(
@@ -134,94 +145,71 @@ def test_when_the_open_query_is_cut_known_values_are_fused_in_chunks(
     extra: list[dict[str, Any]],
     values: list[str],
 ) -> None:
+    end = int(time.time()) // 60 * 60 - 7200 - 60 * len(values)
+
+    async def work(fusing: SharedExecutor, alone: SharedExecutor) -> None:
+        requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
+        await remember_checked(fusing, requests)
+        answers = [await fusing.execute(r) for r in requests]  # one by one: cut, then chunks
+        for req, answer in zip(requests, answers, strict=True):
+            own = await alone.execute(req)
+            assert answer.result.results == own.result.results, req.spec["filters"]
+
     # Row limits of one row per chunk value, so the demo's few groups already fill an open result.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fusion_plan, "FUSED_ROW_LIMIT", 2)
         patch.setattr(fusion_plan, "MAX_FUSED_VALUES", 2)
-        end = int(time.time()) // 60 * 60 - 7200 - 60 * len(values)
-
-        async def run() -> None:
-            client = HoneycombClient()
-            fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
-            try:
-                requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
-                await remember_checked(fusing, requests)
-                answers = [await fusing.execute(r) for r in requests]  # one by one: cut, then chunks
-                for req, answer in zip(requests, answers, strict=True):
-                    own = await alone.execute(req)
-                    assert answer.result.results == own.result.results, req.spec["filters"]
-            finally:
-                await client.aclose()
-
-        asyncio.run(run())
+        with_executors(work)
 
 
 def test_a_new_value_beside_known_ones_is_answered_by_the_open_query_at_once(emulator: Server) -> None:
     end = int(time.time()) // 60 * 60 - 3600
     calculations = CALCULATIONS[0]
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing = executor(client, fuse=True)
-        try:
-            reset_emulator(emulator.url)
-            known = [request(emulator, spec_for(calculations, [], v, end)) for v in ("a1", "a2")]
-            await remember_checked(fusing, known)
-            new = request(emulator, spec_for(calculations, [], VERSIONS["bad"], end))
-            answers = await asyncio.gather(*(fusing.execute(r) for r in [*known, new]))
-            assert created(emulator.url) == 1  # one open query: the new canary's first check too
-            assert answers[2].result.results and answers[0].result.results == []
-            spec = emulator_query(emulator.url, "checkout", answers[2].query_id)
-            assert spec["breakdowns"] == [HASH] and "filters" not in spec
-            # One step later: one query again.
-            later = [
-                dataclasses.replace(r, spec={**r.spec, "start_time": end - 540, "end_time": end + 60})
-                for r in [*known, new]
-            ]
-            await asyncio.gather(*(fusing.execute(r) for r in later))
-            assert created(emulator.url) == 2
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        known = [request(emulator, spec_for(calculations, [], v, end)) for v in ("a1", "a2")]
+        await remember_checked(fusing, known)
+        new = request(emulator, spec_for(calculations, [], VERSIONS["bad"], end))
+        answers = await asyncio.gather(*(fusing.execute(r) for r in [*known, new]))
+        assert created(emulator.url) == 1  # one open query: the new canary's first check too
+        assert answers[2].result.results and answers[0].result.results == []
+        spec = emulator_query(emulator.url, "checkout", answers[2].query_id)
+        assert spec["breakdowns"] == [HASH] and "filters" not in spec
+        # One step later: one query again.
+        later = [
+            dataclasses.replace(r, spec={**r.spec, "start_time": end - 540, "end_time": end + 60})
+            for r in [*known, new]
+        ]
+        await asyncio.gather(*(fusing.execute(r) for r in later))
+        assert created(emulator.url) == 2
 
-    asyncio.run(run())
+    with_executors(work)
 
 
 def test_a_fleet_starting_together_is_fused_from_its_first_checks(emulator: Server) -> None:
     end = int(time.time()) // 60 * 60 - 5400
-    calculations = CALCULATIONS[1]
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing = executor(client, fuse=True)
-        try:
-            reset_emulator(emulator.url)
-            # Nothing was checked before: no roster knows any of them.
-            fleet = [
-                request(emulator, spec_for(calculations, [], v, end)) for v in [*VERSIONS.values(), "f00d"]
-            ]
-            await asyncio.gather(*(fusing.execute(r) for r in fleet))
-            assert created(emulator.url) == 1
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        # Nothing was checked before: no roster knows any of them.
+        fleet = [
+            request(emulator, spec_for(CALCULATIONS[1], [], v, end)) for v in [*VERSIONS.values(), "f00d"]
+        ]
+        await asyncio.gather(*(fusing.execute(r) for r in fleet))
+        assert created(emulator.url) == 1
 
-    asyncio.run(run())
+    with_executors(work)
 
 
 def test_a_lone_canary_runs_its_own_query(emulator: Server) -> None:
     end = int(time.time()) // 60 * 60 - 4800
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing = executor(client, fuse=True)
-        try:
-            reset_emulator(emulator.url)
-            answer = await fusing.execute(
-                request(emulator, spec_for(CALCULATIONS[0], [], VERSIONS["bad"], end))
-            )
-            assert created(emulator.url) == 1
-            spec = emulator_query(emulator.url, "checkout", answer.query_id)
-            assert "breakdowns" not in spec and spec["filters"][0]["value"] == VERSIONS["bad"]
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        answer = await fusing.execute(request(emulator, spec_for(CALCULATIONS[0], [], VERSIONS["bad"], end)))
+        assert created(emulator.url) == 1
+        spec = emulator_query(emulator.url, "checkout", answer.query_id)
+        assert "breakdowns" not in spec and spec["filters"][0]["value"] == VERSIONS["bad"]
 
-    asyncio.run(run())
+    with_executors(work)

@@ -83,10 +83,12 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultOptions:
-    """How a query result is created: series or not, and Honeycomb's row limit."""
+    """How a query result is created: series or not, Honeycomb's row limit, and whether the
+    groups beyond the limit are summed up (`other_by_aggregate`, to report what was left out)."""
 
     disable_series: bool
     limit: int | None = None
+    other_by_aggregate: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,8 @@ class HoneycombClient:
         payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
         if options.limit is not None and options.disable_series:
             payload["limit"] = options.limit
+        if options.other_by_aggregate:
+            payload["disable_other_by_aggregate"] = False
         call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)
         result = self._parse_result(await self._call(scope, call))
         self.tracker.result_created(query_id, result.id)

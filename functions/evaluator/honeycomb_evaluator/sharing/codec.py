@@ -23,6 +23,7 @@ def encode_result(result: QueryResult) -> Encoded:
         "results": result.results,
         "series": result.series,
         "query_url": result.query_url,
+        **({"other": result.other} if result.other is not None else {}),
     }
     text = json.dumps(fields, separators=(",", ":")).encode()
     return Encoded(zlib.compress(text, 6), len(text))

@@ -95,5 +95,7 @@ def fingerprint(
     normalized = normalize_spec(spec)
     spec_key = digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
     limit = options.limit if options.disable_series else None
-    execution_key = digest("execution", spec_key, options.disable_series, limit)
+    # Asking for the groups beyond the limit changes the answer's shape, not its rows.
+    other = ("other_by_aggregate",) if options.other_by_aggregate else ()
+    execution_key = digest("execution", spec_key, options.disable_series, limit, *other)
     return Fingerprint(spec_key=spec_key, execution_key=execution_key, key_id=target.key_id)

@@ -56,7 +56,7 @@ def test_query_result_lifecycle(honeycomb: Honeycomb) -> None:
 def test_demo_data_has_the_documented_error_rates_and_p99s(honeycomb: Honeycomb) -> None:
     rows = honeycomb.run("checkout", P99_AND_ERRORS)["data"]["results"]
     by_hash = {r["data"]["rollouts_pod_template_hash"]: r["data"] for r in rows}
-    assert set(by_hash) == {"6f8d9c7b5", "7d9f8b6c5", "5b7c6d8e9"}
+    assert set(by_hash) == {"6f8d9c7b5", "7d9f8b6c5", "5b7c6d8e9", "2e4f6a8c0", "3f5b7d9e1"}
     stable, bad, good = by_hash["6f8d9c7b5"], by_hash["7d9f8b6c5"], by_hash["5b7c6d8e9"]
     assert stable["AVG(is_error)"] == pytest.approx(0.005, abs=0.003)
     assert stable["P99(duration_ms)"] == pytest.approx(300, rel=0.1)

@@ -25,15 +25,7 @@ from honeycomb_evaluator.judgement.slicing import SliceData, label_of, slice_id
 from honeycomb_evaluator.models.slices import Slices
 
 from tests.calibration.runs import Look, Template
-from tests.calibration.slice_traffic import (
-    AVG_LATENCY,
-    DIMENSIONS,
-    ERRORS,
-    VALUES,
-    Minutes,
-    SliceTraffic,
-    simulate_run,
-)
+from tests.calibration.slice_traffic import AVG_LATENCY, ERRORS, VALUES, Minutes, SliceTraffic, simulate_run
 
 SAMPLING = Sampling(rate=1.0)  # unsampled, as the slices' scenarios are
 KEYS = (AVG_LATENCY, ERRORS)
@@ -56,7 +48,7 @@ def slice_name(index: int) -> str:
     return slice_id(((f"dim{dimension}", f"v{value}"),))
 
 
-NAMES = [slice_name(i) for i in range(DIMENSIONS * VALUES)]
+NAMES = [slice_name(i) for i in range(8 * VALUES)]  # up to 8 simulated dimensions
 
 
 def _side(count: float, latency: float, errors: float) -> Side:
@@ -89,14 +81,14 @@ def _whole_buckets(data: Minutes, minutes: range) -> list[Bucket]:
 def _window(data: Minutes, minutes: range) -> SliceData:
     counts = data.slice_count[:, minutes.start : minutes.stop].sum(axis=1)
     window: dict[object, dict[str, Sum]] = {}
-    for i, name in enumerate(NAMES):
+    for i, name in enumerate(NAMES[: counts.shape[1]]):
         if counts[0, i] > 0 or counts[1, i] > 0:
             window[name] = {"canary": Sum(float(counts[0, i])), "baseline": Sum(float(counts[1, i]))}
     return SliceData(Tally(window=window), Tally(), Tally())
 
 
 def _slice_buckets(data: Minutes, minutes: range, admitted: frozenset[str]) -> list[SlicedBucket]:
-    wanted = [i for i, name in enumerate(NAMES) if name in admitted]
+    wanted = [i for i, name in enumerate(NAMES[: data.slice_count.shape[2]]) if name in admitted]
     out = []
     for m in minutes:
         sides = {}

@@ -1,6 +1,6 @@
-"""Simulated traffic with dimensions: every event has a value of each of 4 dimensions (20 values
-each), and a seeded slice (a value of the first dimension holding 1 % or 5 % of the traffic) may
-be slower or fail more in the canary only.
+"""Simulated traffic with dimensions: every event has a value of each of 2 or 4 dimensions (20
+values each), and a seeded slice (a value of the first dimension holding 1 % or 5 % of the
+traffic) may be slower or fail more in the canary only.
 
 Per minute and version: a Poisson number of events around the rate (times the load swing both
 versions share, in the swinging scenarios); each event's value of each dimension drawn from
@@ -23,7 +23,6 @@ from tests.calibration.traffic import BASELINE_MEDIAN_MS, SIGMA, SWING, SWING_PE
 
 AVG_LATENCY = "AVG(duration_ms)"
 ERRORS = "AVG(is_error)"
-DIMENSIONS = 4
 VALUES = 20
 SEEDED = {0.05: 3, 0.01: 12}  # the value of the first dimension that holds this share
 
@@ -47,6 +46,7 @@ SHARES = shares()
 @dataclass(frozen=True)
 class SliceTraffic:
     per_minute: float = 1000.0  # each version: 10,000 events per 10-minute window
+    dimensions: int = 4
     seeded_share: float | None = None  # 0.05 or 0.01: the seeded slice regresses in the canary
     latency_ratio: float = 1.0  # canary / stable in the seeded slice
     error_ratio: float = 1.0
@@ -63,10 +63,12 @@ class Minutes:
     """One run's minutes per version: events, duration sums and errors, whole and per slice
     (slice index = dimension * VALUES + value)."""
 
-    count: np.ndarray  # (versions, minutes)
+    # (versions, minutes) and (versions, minutes, dimensions * VALUES):
+
+    count: np.ndarray
     latency_sum: np.ndarray
     errors: np.ndarray
-    slice_count: np.ndarray  # (versions, minutes, DIMENSIONS * VALUES)
+    slice_count: np.ndarray
     slice_latency_sum: np.ndarray
     slice_errors: np.ndarray
 
@@ -77,14 +79,15 @@ def simulate_run(traffic: SliceTraffic, minutes: int, rng: np.random.Generator) 
         load = 1 + SWING * np.sin(2 * math.pi * np.arange(minutes) / SWING_PERIOD_MINUTES + phase)
     else:
         load = np.ones(minutes)
-    slices = DIMENSIONS * VALUES
+    dimensions = traffic.dimensions
+    slices = dimensions * VALUES
     shape = (2, minutes)
     out = [np.zeros(shape) for _ in range(3)] + [np.zeros((*shape, slices)) for _ in range(3)]
     for version in range(2):  # 0: canary, 1: baseline
         per_minute = rng.poisson(traffic.per_minute * load)
         minute = np.repeat(np.arange(minutes), per_minute)
         n = minute.size
-        values = rng.choice(VALUES, size=(DIMENSIONS, n), p=SHARES)
+        values = rng.choice(VALUES, size=(dimensions, n), p=SHARES)
         scale = BASELINE_MEDIAN_MS * load[minute] ** 0.3
         durations = scale * np.exp(SIGMA * rng.standard_normal(n))
         error_rate = np.full(n, traffic.error_rate) * load[minute] ** 0.5
@@ -96,7 +99,7 @@ def simulate_run(traffic: SliceTraffic, minutes: int, rng: np.random.Generator) 
         out[0][version] = np.bincount(minute, minlength=minutes)
         out[1][version] = np.bincount(minute, durations, minlength=minutes)
         out[2][version] = np.bincount(minute, failed, minlength=minutes)
-        for dimension in range(DIMENSIONS):
+        for dimension in range(dimensions):
             index = minute * slices + dimension * VALUES + values[dimension]
             size = minutes * slices
             out[3][version] += np.bincount(index, minlength=size).reshape(minutes, slices)

@@ -87,3 +87,15 @@ def sliced(**overrides: object) -> SliceTemplate:
     )
     spec = Slices.model_validate({**body["slices"], **overrides})
     return SliceTemplate(template, judged, spec)
+
+
+def sliced_for(dimensions: int) -> SliceTemplate:
+    """The sliced template with the simulation's dimensions (each value a slice, all of them judged)."""
+    from tests.calibration.slice_traffic import VALUES
+
+    return sliced(
+        dimensions=[f"dim{i}" for i in range(dimensions)],
+        depth=1,
+        max_slices=dimensions * VALUES,
+        errors=None,
+    )

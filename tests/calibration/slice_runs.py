@@ -11,6 +11,7 @@ kept (slice_history.extend), each slice judged, e-BH over the family at q (slice
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,8 +116,8 @@ def _recording(
     )
 
 
-def run_one(template: SliceTemplate, data: Minutes, pause: int) -> tuple[str, int, str]:
-    """(outcome, looks taken, the deciding slice's label or "" for the whole comparison)."""
+def look_verdicts(template: SliceTemplate, data: Minutes, pause: int) -> Iterator[tuple[str, str]]:
+    """Each look's verdict as the evaluator answers it, and the slice that decided it ("" none)."""
     card, spec = template.card, template.spec
     kept: list[Bucket] = []
     kept_slices: list[SlicedBucket] = []
@@ -128,20 +129,26 @@ def run_one(template: SliceTemplate, data: Minutes, pause: int) -> tuple[str, in
         seen = Look(kept, SAMPLING)
         tests = [seen.tests(m, card.alpha) for m in card.metrics]
         whole = score(tests, [m.critical for m in card.metrics], card.alpha - template.q).verdict
-        if whole in ("high", "low"):
-            return "Failed", look + 1, ""
         totals = _window(data, window)
         fresh = window if look == 0 else range(now - 1, now)  # the other minutes are kept already
         recording = _recording(spec, admission(spec, totals, SAMPLING), data, fresh)
         merged, new, admitted, room = extend(kept_slices, recording)
         kept_slices = merged
         history = history_of(merged, new, admitted, room)
-        judged = judge_slices(
-            spec, SliceLook(_window(data, window), history, metrics, SAMPLING, card.alpha), template.q
-        )
-        if judged.regressed:
-            return "Failed", look + 1, label_of(judged.regressed[0].hypothesis.identity)
-    return "Successful", card.count, ""
+        judged = judge_slices(spec, SliceLook(totals, history, metrics, SAMPLING, card.alpha), template.q)
+        if whole not in ("high", "low") and judged.regressed:
+            first = judged.regressed[0]
+            yield first.verdict, label_of(first.hypothesis.identity)
+        else:
+            yield whole, ""
+
+
+def run_one(template: SliceTemplate, data: Minutes, pause: int) -> tuple[str, int, str]:
+    """(outcome, looks taken, the deciding slice's label or "" for the whole comparison)."""
+    for look, (verdict, named) in enumerate(look_verdicts(template, data, pause)):
+        if verdict in ("high", "low"):
+            return "Failed", look + 1, named
+    return "Successful", template.card.count, ""
 
 
 def calibrate_slices(

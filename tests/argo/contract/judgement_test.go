@@ -131,3 +131,76 @@ func TestJudgedMetricsShareOneQuery(t *testing.T) {
 		t.Fatalf("%d judged metrics created %v Honeycomb query results, want 1", len(run.Spec.Metrics), created)
 	}
 }
+
+// slicedRollout is rollout-canary-slices.yaml: the slices template as its background analysis.
+const slicedRollout = "checkout-sliced"
+
+func slicedBackground(t *testing.T) *analysisBlock {
+	t.Helper()
+	blocks, err := infra.analysisBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range blocks {
+		if blocks[i].rollout.Name == slicedRollout && blocks[i].where == "background" {
+			return &blocks[i]
+		}
+	}
+	t.Fatalf("rollout %s has no background analysis", slicedRollout)
+	return nil
+}
+
+// TestSlicesWithArgoController runs the background analysis of rollout-canary-slices.yaml (the
+// canary against stable as a whole and per route, plan and route x plan, one query a look)
+// through Argo's AnalysisRun controller with the template's own settings (count 30,
+// failureLimit 0) and the interval shortened to 1 s:
+//   - the canary that regressed only for enterprise users on /checkout/payment (about 1 % of its
+//     traffic) fails the run at its first look: the whole canary is not shown worse, the slice is;
+//   - the good canary is never failed: after its 30 looks the run is Successful.
+func TestSlicesWithArgoController(t *testing.T) {
+	block := slicedBackground(t)
+	cases := []struct {
+		name, hash string
+		phase      v1alpha1.AnalysisPhase
+		looks      int
+		kubectl    string
+		run        *v1alpha1.AnalysisRun
+	}{
+		{"slice-regressed-canary", sliceCanaryHash, v1alpha1.AnalysisPhaseFailed, 1, "AnalysisRun  ✖ Failed", nil},
+		{"good-canary", goodCanaryHash, v1alpha1.AnalysisPhaseSuccessful, 30, "AnalysisRun  ✔ Successful", nil},
+	}
+	var runs []*v1alpha1.AnalysisRun
+	for i := range cases {
+		run, err := block.newAnalysisRun(cases[i].hash, stableHash, localArgs(healthy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Name += "-" + cases[i].name
+		run.CreationTimestamp = metav1.Now()
+		cases[i].run = withInterval(run, "1s")
+		runs = append(runs, cases[i].run)
+	}
+	controller := startAnalysisController(t, runs...)
+	defer controller.stop()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			done := controller.wait(t, c.run, 120*time.Second)
+			line := kubectlLine(block.rollout, done)
+			t.Logf("kubectl argo rollouts get rollout: %s", line)
+			t.Logf("run: %s %q", done.Status.Phase, done.Status.Message)
+			if done.Status.Phase != c.phase || !strings.Contains(line, c.kubectl) {
+				t.Fatalf("AnalysisRun %s %q (kubectl %q), want %s", done.Status.Phase, done.Status.Message, line, c.phase)
+			}
+			for _, result := range done.Status.MetricResults {
+				last := result.Measurements[len(result.Measurements)-1]
+				t.Logf("%s: %s value=%s measurements=%d", result.Name, result.Phase, last.Value, result.Count)
+				if int(result.Count) != c.looks {
+					t.Errorf("%s: %d measurements, want %d", result.Name, result.Count, c.looks)
+				}
+				if c.phase == v1alpha1.AnalysisPhaseFailed && last.Value != `"high"` {
+					t.Errorf("%s: last measurement %s, want \"high\"", result.Name, last.Value)
+				}
+			}
+		})
+	}
+}

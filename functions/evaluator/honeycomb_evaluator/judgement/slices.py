@@ -123,7 +123,7 @@ def _error_metric(errors: ErrorTypes) -> Judged:
     # "More frequent in the canary than in the baseline", shown at the family's q: a type the
     # baseline never threw needs only enough events in the canary to be shown.
     rules = JudgeRules(test="proportions")
-    return Judged(f"error type ({errors.column})", SHARE, rules, "proportions", True, "slices.errors")
+    return Judged("new type", SHARE, rules, "proportions", True, "slices.errors")
 
 
 def _hypothesis(identity: str, judged: Judged, look: SliceLook) -> Hypothesis:

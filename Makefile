@@ -21,7 +21,7 @@ HELM := $(CURDIR)/.tools/helm-$(HELM_VERSION)/helm
 CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
-.PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
+.PHONY: help setup run emulator serve test unit lint typecheck pytest go-test go-lint validate-manifests \
         sam-validate sam-build bench calibrate plugin clean helm helm-test image image-debian image-test redis-server fuzz
 
 # `make help` prints every target that has a `## what it does` comment on its line.
@@ -89,6 +89,13 @@ typecheck: setup ## mypy (strict on the evaluator)
 pytest: setup redis-server $(HELM) ## the Python tests (the slow fleet simulations last, alone)
 	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image tests
 	$(BIN)/pytest -m slow --ignore=tests/image tests
+
+# The edit-test loop: every test of the code that starts no server and is not slow (tests that
+# start one are marked `servers`; tests/conftest.py refuses an unmarked one). Half a minute.
+UNIT_TESTS := tests/evaluator tests/judgement tests/callers tests/sharing tests/state tests/gates tests/emulator \
+  tests/calibration
+unit: setup ## the tests that start no server (seconds): the edit-test loop
+	$(BIN)/pytest -q -m "not servers and not slow" $(UNIT_TESTS)
 
 # The Redis backend's tests run a real redis-server (tests/support/servers.py starts it on a free
 # port). Installed from Debian's packages when missing: CI runs as root on a fresh machine.

@@ -90,6 +90,16 @@ EXCEPTION_TYPES = ("CardDeclinedError", "UpstreamTimeoutError")
 REGRESSED_SLICE = {"user.plan": "enterprise", "http.route": "/checkout/payment"}
 SLICE_SLOWDOWN = 3.0
 SLICE_ERROR_RATE = 0.4
+# The demo's pod-template hashes by role, and one that has no events: the one spelling of them
+# that Python code (tests, benchmarks, `make run`) uses.
+DEMO_HASHES = {
+    "stable": VARIANTS[0].pod_template_hash,
+    "bad": VARIANTS[1].pod_template_hash,
+    "good": VARIANTS[2].pod_template_hash,
+    "slice": VARIANTS[3].pod_template_hash,
+    "new_exception": VARIANTS[4].pod_template_hash,
+    "none": "0000000000",
+}
 
 
 # Per-minute traffic moves around EVENTS_PER_MINUTE (as real traffic does: counts that are all

@@ -1,4 +1,4 @@
-"""The --demo data generator: deterministic, on target over short windows, never hash 0000000000."""
+"""The --demo data generator: deterministic, on target over short windows, never the no-data hash."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from honeycomb_evaluator.models.judgement import Compare
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.models.slices import Slices
-    from honeycomb_evaluator.sharing.backends.base import StateStore
+    from honeycomb_evaluator.state.base import StateStore
     from honeycomb_evaluator.window import Window
 
 

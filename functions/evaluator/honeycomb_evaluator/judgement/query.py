@@ -216,6 +216,7 @@ def plan_comparison(request: EvaluateRequest, calculation: str | None) -> Compar
         update["orders"] = [Order(op="COUNT", order="descending")]
         update["limit"] = MAX_QUERY_LIMIT
     rewritten = query.model_copy(update=update)
-    over_series = request.select is not None and request.select.over == "series"
     answer_calculation = calculation if calculation is not None else judged[0].calculation
-    return ComparisonPlan(rewritten, answer_calculation, judged, over_series or granularity is not None)
+    return ComparisonPlan(
+        rewritten, answer_calculation, judged, request.over_series or granularity is not None
+    )

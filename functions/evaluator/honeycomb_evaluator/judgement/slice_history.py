@@ -25,7 +25,7 @@ from honeycomb_evaluator.judgement.buckets import Side
 from honeycomb_evaluator.judgement.history import HISTORY_TTL_SECONDS, merge
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.sharing.backends.base import StateStore
+    from honeycomb_evaluator.state.base import StateStore
 
 MAX_SLICE_BUCKETS = 60  # an hour of minutes: a background analysis of 50 looks after a 10-minute window
 ROSTER_BUDGET_BYTES = 300_000  # under DynamoDB's 400 KB item, with room for the item's own fields

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.evaluator.conftest import BAD_CANARY_HASH, STABLE_HASH, Stack, error, unique_filter
 from tests.evaluator.test_judgement_http import GOOD_CANARY_HASH, HASH, created, window
 
-SLICE_CANARY_HASH = "2e4f6a8c0"
-NEW_EXCEPTION_HASH = "3f5b7d9e1"
+pytestmark = pytest.mark.servers
+
+SLICE_CANARY_HASH = DEMO_HASHES["slice"]
+NEW_EXCEPTION_HASH = DEMO_HASHES["new_exception"]
 REGRESSED = "http.route=/checkout/payment, user.plan=enterprise"
 
 

@@ -172,9 +172,9 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
 # slices it is there for: a good one, one regressed in one slice, one throwing a new error type.
 SLICED_TEMPLATE = "analysistemplate-canary-slices.yaml"
 SLICED_CANARIES = [
-    ("good canary", "v1.5.1", "5b7c6d8e9"),
-    ("slice-regressed canary", "v1.5.2", "2e4f6a8c0"),
-    ("new-exception canary", "v1.5.3", "3f5b7d9e1"),
+    ("good canary", "v1.5.1", DEMO_HASHES["good"]),
+    ("slice-regressed canary", "v1.5.2", DEMO_HASHES["slice"]),
+    ("new-exception canary", "v1.5.3", DEMO_HASHES["new_exception"]),
 ]
 
 

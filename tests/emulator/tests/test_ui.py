@@ -35,9 +35,7 @@ def snapshot_lines(honeycomb: Honeycomb, spec: dict[str, object]) -> dict[str, l
 
 def test_snapshot_draws_one_line_per_breakdown_group(honeycomb: Honeycomb) -> None:
     lines = snapshot_lines(honeycomb, P99_AND_ERRORS)
-    assert set(lines) == {
-        f"rollouts_pod_template_hash={variant.pod_template_hash}" for variant in VARIANTS
-    }
+    assert set(lines) == {f"rollouts_pod_template_hash={variant.pod_template_hash}" for variant in VARIANTS}
     for xs in lines.values():
         assert len(xs) > 1 and xs == sorted(set(xs)), "each line runs left to right, once per bucket"
 

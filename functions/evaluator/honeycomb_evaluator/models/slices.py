@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator, model_validator
 
-from honeycomb_evaluator.models.judgement import STRICT, Significance
-from honeycomb_evaluator.models.query import ColumnName
+from honeycomb_evaluator.models.judgement import Significance
+from honeycomb_evaluator.models.query import STRICT, ColumnName
 
 MAX_DIMENSIONS = 6
 MAX_SLICES = 500

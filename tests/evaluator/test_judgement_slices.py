@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from honeycomb_emulator.demo import DEMO_HASHES
+from honeycomb_evaluator.models.response import EvaluateResponse
 
 from tests.evaluator.conftest import BAD_CANARY_HASH, STABLE_HASH, Stack, error, unique_filter
 from tests.evaluator.test_judgement_http import GOOD_CANARY_HASH, HASH, created, window
@@ -60,7 +61,7 @@ def sliced(canary: str, slices: dict[str, Any] | None = None, **query: Any) -> d
             "depth": 2,
             "significance": 0.015,
             "max_slices": 40,
-            "min_count": 50,
+            "min_count": 30,
             "errors": {"column": "exception.type", "min_count": 5},
         },
     }
@@ -73,6 +74,7 @@ def test_a_canary_regressed_in_one_slice_is_high_and_the_slice_named_from_one_qu
     answer = stack.evaluate(sliced(SLICE_CANARY_HASH))
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    EvaluateResponse.model_validate(body)  # the documented answer (docs/openapi.json)
     assert created(stack) - before == 1
     assert body["verdict"] == "high" and body["deciding_slice"] == REGRESSED, body["reason"]
     assert body["reason"].startswith(f"high, decided by slice {REGRESSED} (")
@@ -107,6 +109,7 @@ def test_a_good_canary_passes_with_its_slices_and_no_new_error_type(stack: Stack
 
 def test_a_new_exception_type_is_named_with_its_counts(stack: Stack) -> None:
     body = stack.evaluate(sliced(NEW_EXCEPTION_HASH)).json()
+    EvaluateResponse.model_validate(body)
     (named,) = body["slices"]["new_errors"]
     assert named["type"] == "NullPointerException" and named["baseline_count"] == 0
     assert named["canary_count"] >= 5 and named["critical"] is False

@@ -172,7 +172,7 @@ def _run(
 
 
 @contextmanager
-def _servers() -> Iterator[tuple[Server, Server]]:
+def calibration_servers() -> Iterator[tuple[Server, Server]]:
     with ExitStack() as stack:
         emulator = stack.enter_context(
             start_emulator("--rate-limit-per-minute", "100000", "--result-delay-ms", "0")
@@ -192,7 +192,7 @@ def main() -> int:
     started = time.perf_counter()
     card = next(t for t in shipped() if t.name == "scorecard")
     failures = 0
-    with httpx.Client(timeout=30) as http, _servers() as servers:
+    with httpx.Client(timeout=30) as http, calibration_servers() as servers:
         for number, scenario in enumerate(SCENARIOS):
             total = Counts()
             for run in range(scenario.runs):

@@ -17,8 +17,6 @@ sliced template's body is asked look by look through `honeycomb-evaluator serve`
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +24,12 @@ import httpx
 import numpy as np
 import yaml
 
+from tests.calibration.over_http import calibration_servers
 from tests.calibration.slice_runs import SliceTemplate, look_verdicts
 from tests.calibration.slice_traffic import SHARES, SliceTraffic
 from tests.calibration.templates import SLICED, TEMPLATES, sliced_for
 from tests.calibration.traffic import BASELINE_MEDIAN_MS, SIGMA
-from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator, start_evaluator
+from tests.support.servers import DEFAULT_EMULATOR_KEY, Server
 
 DATASET = "slices"
 PAUSE = 10
@@ -214,27 +213,10 @@ def _new_error_type_is_named(http: httpx.Client, servers: tuple[Server, Server])
     return [n["type"] for n in named] == ["BrandNewError"] and named[0]["canary_count"] == 5
 
 
-@contextmanager
-def _servers() -> Iterator[tuple[Server, Server]]:
-    with ExitStack() as stack:
-        emulator = stack.enter_context(
-            start_emulator("--rate-limit-per-minute", "100000", "--result-delay-ms", "0")
-        )
-        env = {
-            "HONEYCOMB_API_KEY": DEFAULT_EMULATOR_KEY,
-            "HONEYCOMB_API_URL": emulator.url,
-            "EVALUATOR_ALLOW_ANONYMOUS": "true",
-            "EVALUATOR_RATE_LIMIT_PER_MINUTE": "10000",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        evaluator = stack.enter_context(start_evaluator(env))
-        yield emulator, evaluator
-
-
 def main() -> int:
     started = time.perf_counter()
     failures = 0
-    with httpx.Client(timeout=60) as http, _servers() as servers:
+    with httpx.Client(timeout=60) as http, calibration_servers() as servers:
         failures += not _new_error_type_is_named(http, servers)
         for number, scenario in enumerate(SCENARIOS):
             total = Counts()

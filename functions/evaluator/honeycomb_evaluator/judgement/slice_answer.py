@@ -7,6 +7,7 @@ would look at first, the way BubbleUp ranks them: the regressed ones, then the m
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.judgement.buckets import Side
@@ -85,16 +86,6 @@ def _slice_entry(verdict: SliceVerdict, data: SliceData, compare: Compare) -> di
     }
 
 
-def _coverage(coverage: Coverage) -> dict[str, Any]:
-    return {
-        "groups": coverage.groups,
-        "limit": coverage.limit,
-        "truncated": coverage.truncated,
-        "events_beyond_limit": coverage.events_beyond_limit,
-        "one_sided_cells": coverage.one_sided_cells,
-    }
-
-
 def _named(error: NamedError, judged: SlicesJudged) -> dict[str, Any]:
     tested = next((v for v in judged.verdicts if v.hypothesis.identity == error.identity), None)
     return {
@@ -146,7 +137,7 @@ def slices_block(
         "buckets_seen": len(judged.history.buckets),
         "top": [_slice_entry(v, data, compare) for v in top[:TOP_SLICES]],
         "new_errors": [_named(e, judged) for e in judged.named_errors],
-        "coverage": _coverage(coverage),
+        "coverage": dataclasses.asdict(coverage),
     }
 
 

@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import yaml
 
-from tests.calibration.over_http import calibration_servers
+from tests.calibration.over_http import calibration_servers, pinned_body
 from tests.calibration.slice_runs import SliceTemplate, look_verdicts
 from tests.calibration.slice_traffic import SHARES, SliceTraffic
 from tests.calibration.templates import SLICED, TEMPLATES, sliced_for
@@ -109,14 +109,10 @@ def _minutes(
 
 def _body(template: SliceTemplate, canary: str, baseline: str, end: int) -> dict[str, Any]:
     document = yaml.safe_load((TEMPLATES / SLICED).read_text())
-    body: dict[str, Any] = document["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]
-    body["dataset"] = DATASET
-    query = body["query"]
-    length = int(query.pop("time_range"))
-    query["start_time"], query["end_time"] = end - length, end
-    body["compare"] = {**body["compare"], "canary": canary, "baseline": baseline}
+    body = pinned_body(
+        document["spec"]["metrics"][0]["provider"]["web"]["jsonBody"], DATASET, (canary, baseline), end
+    )
     body["slices"] = template.spec.model_dump(mode="json", exclude_none=True)
-    body.pop("max_age_seconds", None)
     return body
 
 

@@ -5,7 +5,7 @@
 Starts `honeycomb-emulator --demo` and `honeycomb-evaluator serve` as subprocesses (ports 8081
 and 8080 when free, otherwise free ones), evaluates the demo canaries (stable vs the bad
 canary), judges each canary against stable with the canary-vs-stable AnalysisTemplate of
-infra/argo-rollouts (and says what Argo would decide), judges three of them slice by slice with
+infra/argo-rollouts (and says what Argo would decide), judges two of them slice by slice with
 the slices template (where a canary regressed, new error types), prints a ready curl command and keeps
 both servers running until Ctrl-C.
 
@@ -169,10 +169,11 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
 
 
 # The slices template (a background analysis: it only ever fails a canary) and the canaries whose
-# slices it is there for: a good one, one regressed in one slice, one throwing a new error type.
+# slices it is there for: one regressed in one slice, one throwing a new error type. (Two, with the
+# queries above, stay within the key's 10 runs a minute: a comparison of a family others were
+# asked of runs only while 3 tokens stay free for their fused query.)
 SLICED_TEMPLATE = "analysistemplate-canary-slices.yaml"
 SLICED_CANARIES = [
-    ("good canary", "v1.5.1", DEMO_HASHES["good"]),
     ("slice-regressed canary", "v1.5.2", DEMO_HASHES["slice"]),
     ("new-exception canary", "v1.5.3", DEMO_HASHES["new_exception"]),
 ]

@@ -174,3 +174,13 @@ def test_slices_need_a_verdict(stack: Stack) -> None:
     del body["scorecard"]
     details = error(stack.evaluate(body), 422, "invalid_request")
     assert details["field"] == "slices" and "judge" in details["message"]
+
+
+def test_a_single_judged_metric_is_sliced_too(stack: Stack) -> None:
+    body = sliced(SLICE_CANARY_HASH)
+    del body["scorecard"]
+    body["select"] = {"calculation": "AVG(is_error)"}
+    body["judge"] = {"test": "proportions", "harmful_increase": 2, "min_count": 50, "significance": 0.02}
+    answer = stack.evaluate(body).json()
+    assert answer["verdict"] == "high" and answer["deciding_slice"] == REGRESSED, answer["reason"]
+    assert {entry["metric"] for entry in answer["slices"]["top"]} <= {"AVG(is_error)", "new type"}

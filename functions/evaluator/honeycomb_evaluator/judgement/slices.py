@@ -30,7 +30,13 @@ from honeycomb_evaluator.judgement.outcome import Notes
 from honeycomb_evaluator.judgement.query import Judged
 from honeycomb_evaluator.judgement.scorecard import ebh_adjusted
 from honeycomb_evaluator.judgement.slice_history import SliceHistory
-from honeycomb_evaluator.judgement.slicing import SHARE, SliceData, error_candidates, slice_candidates
+from honeycomb_evaluator.judgement.slicing import (
+    SHARE,
+    SliceData,
+    error_candidates,
+    pairs_of,
+    slice_candidates,
+)
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.slices import ErrorTypes, Slices
@@ -70,7 +76,7 @@ class NamedError:
 
 @dataclass(frozen=True)
 class SlicesJudged:
-    verdicts: tuple[SliceVerdict, ...]  # every hypothesis judged, the most significant first
+    verdicts: tuple[SliceVerdict, ...]  # every hypothesis judged: regressed (largest first), then by q
     family: int
     q: float
     named_errors: tuple[NamedError, ...]
@@ -186,6 +192,30 @@ class SliceLook:
     dispersion: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
+def _shown_beyond(verdict: SliceVerdict) -> float:
+    """How far beyond 1 the regression is shown: the log of the interval's near bound."""
+    tests = verdict.hypothesis.tests
+    low, high = verdict.hypothesis.evidence.log_bounds(tests.side_alpha)
+    return low if verdict.verdict == "high" else -high
+
+
+def _rank(verdict: SliceVerdict) -> tuple[bool, int, float, float, float, str]:
+    """Regressed slices first: the most specific (a pair of values before a value: the pair
+    inside a regressed value's slice is where it regressed), then the one shown largest; then
+    the rest, the most significant first."""
+    h = verdict.hypothesis
+    if not verdict.regressed:
+        return (True, 0, 0.0, verdict.q_value, h.tests.p_value, h.identity)
+    return (
+        False,
+        -len(pairs_of(h.identity)),
+        -_shown_beyond(verdict),
+        verdict.q_value,
+        h.tests.p_value,
+        h.identity,
+    )
+
+
 def judge_slices(spec: Slices, look: SliceLook, q: float) -> SlicesJudged:
     hypotheses = []
     for identity in sorted(look.history.admitted):
@@ -200,7 +230,7 @@ def judge_slices(spec: Slices, look: SliceLook, q: float) -> SlicesJudged:
         SliceVerdict(h, q_value, h.tests.verdict_given(regressed=q_value <= q * (1 + 1e-12)))
         for h, q_value in zip(hypotheses, adjusted, strict=True)
     ]
-    verdicts.sort(key=lambda v: (v.q_value, v.hypothesis.tests.p_value, v.hypothesis.identity))
+    verdicts.sort(key=_rank)
     named = _named(spec.errors, look.data) if spec.errors is not None else []
     candidates = len(slice_candidates(look.data, look.sampling, spec.min_count))
     return SlicesJudged(tuple(verdicts), family, q, tuple(named), candidates, look.history)

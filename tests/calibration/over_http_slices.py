@@ -32,6 +32,10 @@ from tests.calibration.traffic import BASELINE_MEDIAN_MS, SIGMA
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server
 
 DATASET = "slices"
+HEADER = (
+    "\n| scenario | runs | failed | the seeded slice named | looks | agree | past the group limit "
+    "| query results |"
+)
 PAUSE = 10
 SEED = 20_261_222
 HASH = "rollouts_pod_template_hash"
@@ -212,6 +216,7 @@ def _new_error_type_is_named(http: httpx.Client, servers: tuple[Server, Server])
 def main() -> int:
     started = time.perf_counter()
     failures = 0
+    rows: list[str] = []
     with httpx.Client(timeout=60) as http, calibration_servers() as servers:
         failures += not _new_error_type_is_named(http, servers)
         for number, scenario in enumerate(SCENARIOS):
@@ -232,8 +237,15 @@ def main() -> int:
                 f"(reported), {total.results_created} query results",
                 flush=True,
             )
+            agreed_cell = f"{total.agreed:,}" if scenario.compare_looks else "not mirrored"
+            cells = [scenario.name, total.runs, total.failed, total.named_seeded, f"{total.looks:,}"]
+            cells += [agreed_cell, f"{total.truncated_looks:,}", f"{total.results_created:,}"]
+            rows.append("| " + " | ".join(str(c) for c in cells) + " |")
             failures += total.results_created != total.looks
             failures += scenario.compare_looks and total.agreed != total.looks
+    print(HEADER)
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
     print(f"over HTTP, slices: {time.perf_counter() - started:.0f} s; {'OK' if not failures else 'MISMATCH'}")
     return 1 if failures else 0
 

@@ -41,6 +41,7 @@ def test_shipped_templates_hold_their_error_rates(scenario: Scenario) -> None:
         assert card.passed() <= 0.02 + 3 * math.sqrt(0.02 * 0.98 / scenario.runs)
 
 
+@pytest.mark.slow  # about a minute: make unit leaves it to make test
 @pytest.mark.parametrize("scenario", slice_grid.quick(), ids=lambda s: s.label)
 def test_the_sliced_template_holds_its_error_rates(scenario: slice_grid.SliceScenario) -> None:
     tally = calibrate_slices(sliced_for(scenario.traffic.dimensions), scenario.traffic, scenario.runs, SEED)

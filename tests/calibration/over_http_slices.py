@@ -78,7 +78,9 @@ def _events(
             durations = np.where(seeded, durations * traffic.latency_ratio, durations)
             rate = np.where(seeded, rate * traffic.error_ratio, rate)
         failed = rng.random(n) < rate
-        seconds = rng.random(n) * 60
+        # Whole milliseconds, none on a minute's edge: the emulator and the mirror put every event
+        # in the same minute (a float a hair below 60 s may be stored as the next minute's 0).
+        seconds = np.round(0.001 + rng.random(n) * 59.998, 3)
         for i in range(n):
             data: dict[str, Any] = {"duration_ms": round(float(durations[i]), 4), "error": bool(failed[i])}
             data.update({f"dim{d}": f"v{values[d, i]}" for d in range(traffic.dimensions)})

@@ -18,17 +18,20 @@ import numpy as np
 from honeycomb_evaluator.judgement.buckets import Bucket, Sampling, Side
 from honeycomb_evaluator.judgement.cells import Sum, Tally
 from honeycomb_evaluator.judgement.history import merge
+from honeycomb_evaluator.judgement.measure import counts
 from honeycomb_evaluator.judgement.query import COUNT, Judged
 from honeycomb_evaluator.judgement.scorecard import score
 from honeycomb_evaluator.judgement.slice_history import SlicedBucket, SliceRecording, extend, history_of
-from honeycomb_evaluator.judgement.slices import SliceLook, admission, admit, judge_slices
+from honeycomb_evaluator.judgement.slices import SliceLook, admission, admit, judge_slices, slice_sampling
 from honeycomb_evaluator.judgement.slicing import SliceData, label_of, slice_id
 from honeycomb_evaluator.models.slices import Slices
 
 from tests.calibration.runs import Look, Template
 from tests.calibration.slice_traffic import AVG_LATENCY, ERRORS, VALUES, Minutes, SliceTraffic, simulate_run
 
-SAMPLING = Sampling(rate=1.0)  # unsampled, as the slices' scenarios are
+# The template states no sampling: the evaluator reads a rate off the whole comparison's counts
+# and divides out the over-dispersion its buckets show, and so does this mirror.
+UNSTATED = Sampling()
 KEYS = (AVG_LATENCY, ERRORS)
 
 
@@ -106,6 +109,17 @@ def _slice_buckets(data: Minutes, minutes: range, admitted: frozenset[str]) -> l
     return out
 
 
+def _dispersion(kept: list[Bucket], metrics: list[Judged]) -> dict[str, float]:
+    """The over-dispersion the whole comparison divides out of each counts metric (as judge.py)."""
+    out = {}
+    for metric in metrics:
+        if metric.test == "proportions":
+            measured = counts(kept, metric.calculation, UNSTATED, ("canary", "baseline"))
+            if measured.dispersion:
+                out[metric.calculation] = measured.dispersion
+    return out
+
+
 def _recording(
     spec: Slices, offered: tuple[list[str], list[str]], data: Minutes, fresh: range
 ) -> SliceRecording:
@@ -126,16 +140,20 @@ def look_verdicts(template: SliceTemplate, data: Minutes, pause: int) -> Iterato
         now = pause + look
         window = range(now - card.window_minutes, now)
         kept, _ = merge(kept, _whole_buckets(data, window))
-        seen = Look(kept, SAMPLING)
+        seen = Look(kept, UNSTATED)
         tests = [seen.tests(m, card.alpha) for m in card.metrics]
         whole = score(tests, [m.critical for m in card.metrics], card.alpha - template.q).verdict
+        sampling, _ = slice_sampling(UNSTATED, kept)
         totals = _window(data, window)
         fresh = window if look == 0 else range(now - 1, now)  # the other minutes are kept already
-        recording = _recording(spec, admission(spec, totals, SAMPLING), data, fresh)
+        recording = _recording(spec, admission(spec, totals, sampling), data, fresh)
         merged, new, admitted, room = extend(kept_slices, recording)
         kept_slices = merged
         history = history_of(merged, new, admitted, room)
-        judged = judge_slices(spec, SliceLook(totals, history, metrics, SAMPLING, card.alpha), template.q)
+        slice_look = SliceLook(
+            totals, history, metrics, sampling, card.alpha, None, _dispersion(kept, metrics)
+        )
+        judged = judge_slices(spec, slice_look, template.q)
         if whole not in ("high", "low") and judged.regressed:
             first = judged.regressed[0]
             yield first.verdict, label_of(first.hypothesis.identity)

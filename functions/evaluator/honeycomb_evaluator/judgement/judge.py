@@ -27,18 +27,24 @@ from honeycomb_evaluator.judgement.classify import (
 from honeycomb_evaluator.judgement.comparison import compare as compare_values
 from honeycomb_evaluator.judgement.evidence import CountEvidence, PairedEvidence
 from honeycomb_evaluator.judgement.groups import Group, read_buckets, read_groups
-from honeycomb_evaluator.judgement.measure import Measured, counts, inferred_rate, paired
+from honeycomb_evaluator.judgement.measure import Measured, counts, paired
 from honeycomb_evaluator.judgement.outcome import MetricOutcome, Notes
 from honeycomb_evaluator.judgement.query import COUNT, ComparisonPlan, Judged
 from honeycomb_evaluator.judgement.scorecard import score
 from honeycomb_evaluator.judgement.slice_answer import sliced_fields
 from honeycomb_evaluator.judgement.slice_history import SliceRecording
-from honeycomb_evaluator.judgement.slices import SliceLook, SlicesJudged, admission, admit, judge_slices
+from honeycomb_evaluator.judgement.slices import (
+    SliceLook,
+    SlicesJudged,
+    admission,
+    admit,
+    judge_slices,
+    slice_sampling,
+)
 from honeycomb_evaluator.judgement.slicing import SHARE, SliceData, current_buckets, read_slices
 from honeycomb_evaluator.models.limits import MAX_QUERY_LIMIT
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.models.judgement import Compare
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.models.slices import Slices
     from honeycomb_evaluator.state.base import StateStore
@@ -201,19 +207,6 @@ class _Look:
     scope: HistoryScope
 
 
-def _slice_sampling(compare: Compare, recorded: history.Recorded | None) -> tuple[Sampling, str]:
-    """How slices count stored events: as stated, or at the rate the whole comparison's counts show
-    (a slice's few counts share factors by chance, so they are not read on their own)."""
-    stated = Sampling.of(compare.sampling)
-    if stated.stated:
-        return stated, stated.describe()
-    rate = inferred_rate(
-        [s.count for b in (recorded.buckets if recorded else ()) for s in (b.canary, b.baseline)]
-    )
-    note = f"sample rate {rate} read off the whole comparison's counts" if rate > 1 else stated.describe()
-    return Sampling(rate=float(rate)), note
-
-
 @dataclass(frozen=True)
 class _Whole:
     judgings: list[_Judging]
@@ -226,7 +219,8 @@ async def _judge_slices(look: _Look, cells: Cells, whole: _Whole) -> tuple[Slice
     spec, compare = request.slices, request.compare
     assert spec is not None and compare is not None and plan.query.granularity is not None
     judgings, alpha = whole.judgings, whole.alpha
-    sampling, note = _slice_sampling(compare, whole.recorded)
+    whole_buckets = whole.recorded.buckets if whole.recorded is not None else ()
+    sampling, note = slice_sampling(Sampling.of(compare.sampling), whole_buckets)
     data = read_slices(cells, spec, plan.query.calculation_keys)
     offered = admission(spec, data, sampling)
     granularity, end = plan.query.granularity, look.window.end_time

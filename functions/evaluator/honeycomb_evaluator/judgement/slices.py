@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from honeycomb_evaluator.judgement.buckets import Bucket, Sampling
 from honeycomb_evaluator.judgement.classify import Rule, Tests, Verdict, run_tests
 from honeycomb_evaluator.judgement.evidence import CountEvidence, PairedEvidence
-from honeycomb_evaluator.judgement.measure import counts, divided, paired
+from honeycomb_evaluator.judgement.measure import counts, divided, inferred_rate, paired
 from honeycomb_evaluator.judgement.outcome import Notes
 from honeycomb_evaluator.judgement.query import Judged
 from honeycomb_evaluator.judgement.scorecard import ebh_adjusted
@@ -90,6 +90,17 @@ class SlicesJudged:
     @property
     def critical(self) -> list[NamedError]:
         return [e for e in self.named_errors if e.critical]
+
+
+def slice_sampling(stated: Sampling, whole: Sequence[Bucket]) -> tuple[Sampling, str]:
+    """How slices count stored events, and how the answer says it: as stated, or at the rate the
+    whole comparison's buckets show (a slice's few counts share factors by chance, so they are not
+    read on their own)."""
+    if stated.stated:
+        return stated, stated.describe()
+    rate = inferred_rate([s.count for b in whole for s in (b.canary, b.baseline)])
+    note = f"sample rate {rate} read off the whole comparison's counts" if rate > 1 else stated.describe()
+    return Sampling(rate=float(rate)), note
 
 
 def family_size(spec: Slices, metrics: int) -> int:

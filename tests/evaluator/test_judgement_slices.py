@@ -1,7 +1,7 @@
 """`slices` end to end: the evaluator over HTTP against the emulator's demo data (docs/design.md).
 
 The demo's slice-regressed canary is the good one except for enterprise users on
-/checkout/payment (about 1 % of its traffic: 3x slower, 40 % failing); the new-exception canary
+/checkout/payment (about 1 % of its traffic: 3x slower, 60 % failing); the new-exception canary
 throws a NullPointerException no other version throws. Every comparison costs one query result.
 """
 

@@ -59,6 +59,15 @@ SCENARIOS = (
         6,
         True,
     ),
+    HttpSliceScenario(
+        "latency 1.4x in 1 %", SliceTraffic(dimensions=2, seeded_share=0.01, latency_ratio=1.4), 6, True
+    ),
+    HttpSliceScenario(
+        "errors 3x in 1 %, 10 % stable",
+        SliceTraffic(dimensions=2, seeded_share=0.01, error_ratio=3, error_rate=0.1),
+        4,
+        True,
+    ),
     HttpSliceScenario("identical, 2 x 20", SliceTraffic(dimensions=2), 2, True),
     HttpSliceScenario("identical, 4 x 20", SliceTraffic(), 3, False),
 )

@@ -12,14 +12,21 @@ Honeycomb runs, upstream 429s; `Report.problems` lists what breaks the claim "ev
 in every minute, at most 10 runs a minute, no 429". Requests go through a raw keep-alive client
 (tests/support/rawhttp.py), so a thousand canaries cost the driver little CPU.
 
+With `sliced`, each canary instead asks once a minute for the slices template's comparison of
+its own hash against its own stable version's, sliced by route and plan (hash x dimensions, one
+query a comparison; fusion puts 25 canaries' comparisons into one query from their second minute).
+
 Used by tests/sharing/test_capacity.py (a small fleet, slow tests) and tests/bench/bench_capacity.py
-(100 and 1,000 canaries): `.venv/bin/python -m tests.sharing.capacity 100 dynamodb`.
+(100 and 1,000 canaries): `.venv/bin/python -m tests.sharing.capacity 100 dynamodb` (add
+`--sliced` for the sliced comparisons).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import json
 import random
 import sys
@@ -31,16 +38,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.evaluations import emulator_stats, served_counts, write_registry
 from tests.support.rawhttp import Pool
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
 from tests.support.shared_state import REDIS_DATABASES, DynamoDBState, RedisState, evaluators_sharing_state
 
+TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "argo-rollouts"
 WINDOW = 600  # each check's query window (seconds)
 EVENT_EVERY = 20  # seconds between a canary's seeded events
 SILENT_EVERY = 20  # every 20th canary sends no events: its checks are answered null
 MAX_RUNS_PER_MINUTE = 10  # Honeycomb's creations per minute for the key
+ROUTES = ("/checkout", "/checkout/cart", "/checkout/payment")
+PLANS = ("free", "enterprise")
 
 
 @dataclass(frozen=True)
@@ -51,9 +62,17 @@ class Plan:
     instances: int = 4
     minutes: int = 3  # real minutes; the first is the fleet's start
     timeout_seconds: float = 15.0  # the shipped AnalysisTemplates' timeout_seconds
+    sliced: bool = False  # one sliced comparison a minute per canary instead of two metrics
 
     def hash_of(self, canary: int) -> str:
         return f"c{canary:08x}"
+
+    def stable_of(self, canary: int) -> str:
+        return f"s{canary:08x}"
+
+    @property
+    def checks_per_canary(self) -> int:
+        return 1 if self.sliced else 2
 
     @property
     def evaluators(self) -> int:
@@ -86,10 +105,14 @@ class Report:
     seconds: float = 0.0
 
     def problems(self) -> list[str]:
-        """What breaks the claim: every check answered in every minute, ≤ 10 runs, no 429."""
+        """What breaks the claim: every check answered in every minute (a sliced fleet's from its
+        second: comparisons are fused from their second step), ≤ 10 runs, no 429."""
         found = []
+        answered_from = 1 if self.plan.sliced else 0
         for n, m in enumerate(self.minutes):
-            if m.asked != 2 * self.plan.canaries or m.answered != m.asked:
+            if m.asked != self.plan.checks_per_canary * self.plan.canaries:
+                found.append(f"minute {n}: {m.asked} checks asked")
+            if n >= answered_from and m.answered != m.asked:
                 found.append(f"minute {n}: {m.answered} of {m.asked} checks answered")
             if m.runs > MAX_RUNS_PER_MINUTE:
                 found.append(f"minute {n}: {m.runs} runs")
@@ -99,8 +122,9 @@ class Report:
 
     def lines(self) -> list[str]:
         p = self.plan
+        what = "a sliced comparison" if p.sliced else "2 metrics"
         out = [
-            f"{p.canaries} canaries x 2 metrics, {p.clusters} clusters, {p.evaluators} evaluator(s) on "
+            f"{p.canaries} canaries x {what}, {p.clusters} clusters, {p.evaluators} evaluator(s) on "
             f"{p.backend}, {MAX_RUNS_PER_MINUTE} runs/min, real-time minutes ({self.seconds:.0f} s)"
         ]
         for n, m in enumerate(self.minutes):
@@ -123,25 +147,29 @@ class Report:
 
 
 def seed_events(emulator: Server, plan: Plan, start: float, end: float) -> None:
-    """Events of every canary but the silent ones, from `start` to `end` (latency and errors of its own)."""
+    """Events of every canary but the silent ones, from `start` to `end` (latency and errors of its
+    own); with `sliced`, its stable version's too, and a route and a plan on every event."""
     rng = random.Random(12)
     events = []
+    every = EVENT_EVERY // 4 if plan.sliced else EVENT_EVERY
     for canary in range(plan.canaries):
         error_rate = rng.choice([0.004, 0.01, 0.08])
         if canary % SILENT_EVERY == SILENT_EVERY - 1:
             continue
-        for t in range(int(start), int(end), EVENT_EVERY):
-            events.append(
-                {
-                    "time": t + rng.uniform(0, EVENT_EVERY),
-                    "data": {
-                        "service.name": "checkout",
-                        "rollouts_pod_template_hash": plan.hash_of(canary),
-                        "duration_ms": rng.lognormvariate(5, 0.6),
-                        "error": rng.random() < error_rate,
-                    },
+        hashes = [plan.hash_of(canary), *([plan.stable_of(canary)] if plan.sliced else [])]
+        for hash_value in hashes:
+            for t in range(int(start), int(end), every):
+                data: dict[str, Any] = {
+                    "service.name": "checkout",
+                    "rollouts_pod_template_hash": hash_value,
+                    "duration_ms": rng.lognormvariate(5, 0.6),
+                    "error": rng.random() < error_rate,
                 }
-            )
+                if plan.sliced:
+                    data |= {"http.route": rng.choice(ROUTES), "user.plan": rng.choice(PLANS)}
+                    if data["error"]:
+                        data["exception.type"] = rng.choice(("TimeoutError", "DeclinedError"))
+                events.append({"time": t + rng.uniform(0, every), "data": data})
     headers = {"X-Honeycomb-Team": emulator.extra["api_key"]}
     with httpx.Client(timeout=60) as client:
         for first in range(0, len(events), 2000):
@@ -165,7 +193,24 @@ def checks(plan: Plan, canary: int) -> list[dict[str, Any]]:
         },
     }
     p99 = {**base, "query": {**query, "calculations": [{"op": "P99", "column": "duration_ms"}]}}
+    if plan.sliced:
+        return [sliced_check(plan, canary, base)]
     return [error_rate, p99]
+
+
+def sliced_check(plan: Plan, canary: int, base: dict[str, Any]) -> dict[str, Any]:
+    """The slices template's body (infra/argo-rollouts/analysistemplate-canary-slices.yaml) for
+    this canary against its stable version."""
+    body: dict[str, Any] = copy.deepcopy(_slices_body())
+    body["compare"] |= {"canary": plan.hash_of(canary), "baseline": plan.stable_of(canary)}
+    return {**body, **base}
+
+
+@functools.cache
+def _slices_body() -> dict[str, Any]:
+    document = yaml.safe_load((TEMPLATES / "analysistemplate-canary-slices.yaml").read_text())
+    body: dict[str, Any] = document["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]
+    return body
 
 
 def _count(minute: Minute, status: int, data: dict[str, Any]) -> None:
@@ -317,10 +362,12 @@ def simulate(workdir: Path, plan: Plan) -> Report:
 def main() -> None:
     import tempfile
 
-    canaries = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    backend = sys.argv[2] if len(sys.argv) > 2 else "dynamodb"
+    sliced = "--sliced" in sys.argv
+    arguments = [a for a in sys.argv[1:] if a != "--sliced"]
+    canaries = int(arguments[0]) if arguments else 100
+    backend = arguments[1] if len(arguments) > 1 else "dynamodb"
     with tempfile.TemporaryDirectory() as workdir:
-        report = simulate(Path(workdir), Plan(canaries, backend=backend))
+        report = simulate(Path(workdir), Plan(canaries, backend=backend, sliced=sliced))
     print("\n".join(report.lines()), flush=True)
     for problem in report.problems():
         print("PROBLEM:", problem)

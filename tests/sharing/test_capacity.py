@@ -1,10 +1,12 @@
-"""Fleet capacity (issues 12, 24): 100 canaries x 2 metrics a minute on one key, from the first minute.
+"""Fleet capacity (issues 12, 21, 24): 100 canaries on one key, in real-time minutes.
 
 4 evaluators on one DynamoDB table (moto), 20 clusters, the emulator holding the key to 10
-creations in any 60 s, three real-time minutes; see tests/sharing/capacity.py. The first minute is
-the fleet's start (no canary checked before): its checks are fused too (the family's open query),
-so every check of every minute is answered, a value or null for the silent canaries, and
-Honeycomb never answers 429. `make bench` runs 100 and 1,000 canaries on every backend.
+creations in any 60 s, three real-time minutes; see tests/sharing/capacity.py. With 2 metrics a
+canary, the first minute is the fleet's start (no canary checked before): its checks are fused
+too (the family's open query), so every check of every minute is answered, a value or null for
+the silent canaries, and Honeycomb never answers 429. With a sliced comparison a canary (issue
+21), comparisons are fused on their pairs of versions from the second minute. `make bench` runs
+100 and 1,000 canaries on every backend.
 """
 
 from __future__ import annotations
@@ -26,3 +28,15 @@ def test_a_hundred_canaries_on_one_key_are_all_answered_from_the_first_minute(tm
     assert max(m.runs for m in report.minutes[1:]) <= 4, (
         report.lines()
     )  # one query per metric (+ a new window)
+
+
+@pytest.mark.slow
+@pytest.mark.servers
+def test_a_hundred_sliced_comparisons_share_a_few_queries_from_their_second_minute(tmp_path: Path) -> None:
+    """With slices on: each canary's comparison against its own stable version, sliced by route and
+    plan (hash x dimensions), once a minute; 25 canaries' comparisons share one fused query."""
+    report = simulate(tmp_path, Plan(canaries=100, backend="dynamodb", minutes=3, sliced=True))
+    print("\n".join(report.lines()))
+    assert report.problems() == [], report.lines()
+    warm = report.minutes[-1]
+    assert warm.runs <= 6, report.lines()  # 100 / 25 fused queries (and stragglers of a new window)

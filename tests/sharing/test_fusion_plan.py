@@ -15,8 +15,11 @@ from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.sharing.execution import Execution, ExecutionRequest, Served
 from honeycomb_evaluator.sharing.fusion_plan import (
     FIRST_CHECK_LEAVES,
+    FUSED_GROUPS,
     FUSED_ROW_LIMIT,
+    MAX_FUSED_PAIRS,
     MAX_FUSED_VALUES,
+    PAIR_SEPARATOR,
     Candidate,
     FusionPlan,
     Known,
@@ -245,3 +248,92 @@ def test_many_values_are_fused_in_chunks_every_instance_cuts_alike() -> None:
     chunks = {tuple(chunk_of(values, v)) for v in values}
     assert sorted(len(c) for c in chunks) == [500, MAX_FUSED_VALUES, MAX_FUSED_VALUES]
     assert all("h0000" in chunk_of(values, "h0000") for _ in range(3))
+
+
+def comparison(canary: str, baseline: str = "stable", **parts: Any) -> ExecutionRequest:
+    """A comparison's query as judgement/query.py builds it: both versions, broken down by hash."""
+    body = {
+        "calculations": [{"op": "AVG", "column": "duration_ms"}],
+        "filters": [{"column": HASH, "op": "in", "value": [canary, baseline]}],
+        "breakdowns": [HASH, "http.route"],
+        "orders": [{"op": "COUNT", "order": "descending"}],
+        "start_time": END - 600,
+        "end_time": END,
+        **parts,
+    }
+    return dataclasses.replace(
+        request(body, series=True), options=ResultOptions(False, other_by_aggregate=True)
+    )
+
+
+def pair_of(canary: str) -> str:
+    return PAIR_SEPARATOR.join(sorted((canary, "stable")))
+
+
+def pair_known(canary: str, earlier: tuple[str, ...] = (), current: tuple[str, ...] = ()) -> Known:
+    (found,) = candidates(comparison(canary))
+    return Known(found, frozenset(map(pair_of, earlier)), frozenset(map(pair_of, {canary, *current})))
+
+
+def test_a_comparison_is_fused_on_its_pair_of_versions() -> None:
+    (found,) = candidates(comparison("a"))
+    assert found.pair and found.column == HASH and found.value == pair_of("a")
+    assert candidates(comparison("b"))[0].family == found.family  # another canary, same family
+    assert candidates(comparison("a", limit=FUSED_GROUPS))[0].family == found.family
+    for why, other in [
+        ("havings", comparison("a", havings=[{"calculate_op": "COUNT", "op": ">", "value": 1}])),
+        (
+            "another order",
+            comparison("a", orders=[{"op": "AVG", "column": "duration_ms", "order": "ascending"}]),
+        ),
+        ("a smaller limit", comparison("a", limit=5)),
+        ("OR", comparison("a", filter_combination="OR")),
+    ]:
+        assert candidates(other) == [], why
+
+
+@pytest.mark.parametrize(
+    ("why", "what", "expected"),
+    [
+        ("a lone comparison", pair_known("a"), "alone"),
+        (
+            "a fleet's first minute: no open query for pairs",
+            pair_known("a", current=("b", "c")),
+            "alone, leaving tokens",
+        ),
+        (
+            "listed earlier beside others: a chunk of pairs",
+            pair_known("a", earlier=("a", "b", "c")),
+            "chunk on " + HASH,
+        ),
+    ],
+)
+def test_the_plan_of_a_comparison(why: str, what: Known, expected: str) -> None:
+    plan = decide(comparison("a"), [what])
+    assert kind(plan) == expected, why
+    assert not should_gather([what]), why  # pairs are fused from settled rosters only
+
+
+def test_a_chunk_of_pairs_asks_for_every_version_with_series_and_the_most_groups() -> None:
+    own = comparison("b")
+    plan = decide(own, [pair_known("b", earlier=("a", "b", "c"))])
+    assert plan.fused is not None and plan.fused.options == own.options  # series and the groups left out
+    assert plan.fused.spec["filters"] == [{"column": HASH, "op": "in", "value": ["a", "b", "c", "stable"]}]
+    assert (
+        plan.fused.spec["breakdowns"] == own.spec["breakdowns"] and plan.fused.spec["limit"] == FUSED_GROUPS
+    )
+    many = decide(own, [pair_known("b", earlier=(*(f"h{i:03d}" for i in range(60)), "b"))])
+    assert many.fused is not None and len(many.fused.spec["filters"][0]["value"]) <= MAX_FUSED_PAIRS + 1
+
+
+def test_a_comparison_takes_its_own_versions_rows_and_series_unless_the_result_was_cut() -> None:
+    plan = decide(comparison("b"), [pair_known("b", earlier=("a", "b"))])
+    rows = [{HASH: v, "COUNT": 1} for v in ("a", "b", "stable")]
+    series = [{"time": 1, "data": {HASH: v}} for v in ("a", "b", "stable")]
+    body = QueryResult(id="r", complete=True, results=rows, series=series, query_url="u")
+    got = answer_from(plan, Execution(result=body, query_id="q", served=Served.CREATED), None)
+    assert got is not None and got.fused
+    assert [r[HASH] for r in got.result.results] == ["b", "stable"]
+    assert [p["data"][HASH] for p in got.result.series] == ["b", "stable"]
+    cut = dataclasses.replace(body, other={"COUNT": 3})  # groups beyond the limit were summed up
+    assert answer_from(plan, Execution(result=cut, query_id="q", served=Served.CREATED), None) is None

@@ -12,6 +12,8 @@ The first minute of a fleet: canaries that start together note their values with
 of each other. A check whose value is new and sees no company yet looks again after
 `GATHER_SECONDS` (inside its deadline) before it runs alone, so a fleet starting at one instant
 is fused from its first checks too; a lone canary pays that moment once, on its first check.
+Comparisons (a canary against its baseline, fused on their pair of versions) have no open query:
+they are fused from their second step on (fusion_plan.py).
 
 State-store operations per check: none once this process has answered checks of the family from
 its open query in one of the last steps (a running fleet); one read, once per process and family,
@@ -106,6 +108,8 @@ class Fusion:
         """The request's answer out of its fused query's; None if it must be planned again."""
         candidate = plan.candidate
         assert candidate is not None
+        if candidate.pair:
+            return answer_from(plan, fused, None)  # a comparison's own two versions
         key = f"{fused.result.id}#{candidate.column}"
         hit = self._indexes.get(key)
         if hit is None:
@@ -120,7 +124,11 @@ class Fusion:
 
     async def _look_for_open_query(self, request: ExecutionRequest, candidate: Candidate) -> None:
         """Whether another instance ran the family's open query of the previous step (one read)."""
-        if candidate.family in self._truncated or self._no_open.value(candidate.roster(candidate.end)):
+        if (
+            candidate.pair
+            or candidate.family in self._truncated
+            or self._no_open.value(candidate.roster(candidate.end))
+        ):
             return
         previous = open_query_before(request, candidate)
         fp = fingerprint(previous.target, previous.dataset, previous.spec, previous.options)

@@ -25,6 +25,17 @@ from the others' (tests/sharing/test_fusion.py runs both against the emulator).
 
 Not fused (the meaning could change, or nothing is gained): series requested, `limit`, `orders`,
 `havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values.
+
+Comparisons (judgement/query.py) are fused on their *pair* of versions instead: a spec whose first
+breakdown is the column of an `in` filter on two string values (canary, stable), with its series
+and, with slices, more breakdowns (hash x dimensions), its COUNT order and its limit. Such a
+family has no open query (every version of every service, times the cells, with series, would
+not fit a result's 1 000 groups): the pairs the settled rosters of earlier steps list are fused
+in sorted chunks of `MAX_FUSED_PAIRS` (`column in [every version of the chunk's pairs]`, the same
+breakdowns, Honeycomb's 1 000 groups). A comparison takes the rows and series points of its own
+two versions, exactly its own query's as long as the fused result was not cut at the limit; a cut
+fused result is not used (the comparison runs its own query). A pair not listed yet (a fleet's
+first minute) runs alone, leaving `FIRST_CHECK_LEAVES` tokens when it has company.
 """
 
 from __future__ import annotations
@@ -48,6 +59,10 @@ FUSED_ROW_LIMIT = 10_000
 # Values of one chunk: a fused query names them all, and Honeycomb takes query bodies up to
 # 100 000 bytes; 1 000 pod-template hashes are about 15 kB.
 MAX_FUSED_VALUES = 1000
+# Comparisons per fused query: 50 versions, 20 cells each within 1 000 groups.
+MAX_FUSED_PAIRS = 25
+FUSED_GROUPS = 1000  # Honeycomb's most groups with series (models/limits.py MAX_QUERY_LIMIT)
+PAIR_SEPARATOR = "\n"
 MAX_CANDIDATES = 3  # equality filters considered per spec (one roster write each)
 UNFUSABLE_PARTS = ("breakdowns", "orders", "havings", "limit")
 # A first check that runs alone while others of its family are checked too takes a token only
@@ -65,6 +80,7 @@ class Candidate:
     family: str  # digest of everything but this value and the window
     end: int  # the window's end
     step: int  # Honeycomb's truncation step: windows of this family are one step apart
+    pair: bool = False  # a comparison's two versions (value is both, joined by PAIR_SEPARATOR)
 
     def roster(self, end: int) -> str:
         return f"{self.family}#{end}"
@@ -110,6 +126,9 @@ class FusionPlan:
 
 def candidates(request: ExecutionRequest) -> list[Candidate]:
     """The equality filters `request` could be fused on; none when fusing could change its meaning."""
+    comparison = comparison_candidate(request)
+    if comparison is not None:
+        return [comparison]
     spec = request.spec
     start, end = spec.get("start_time"), spec.get("end_time")
     filters = spec.get("filters") or []
@@ -141,6 +160,50 @@ def candidates(request: ExecutionRequest) -> list[Candidate]:
     return found
 
 
+def comparison_candidate(request: ExecutionRequest) -> Candidate | None:
+    """The comparison's pair of versions to fuse on, if `request` is a comparison query that can be."""
+    spec = request.spec
+    start, end = spec.get("start_time"), spec.get("end_time")
+    breakdowns = spec.get("breakdowns") or []
+    filters = spec.get("filters") or []
+    orders = spec.get("orders") or []
+    if (
+        not breakdowns
+        or spec.get("havings")
+        or spec.get("limit") not in (None, FUSED_GROUPS)
+        or any(o != {"op": "COUNT", "order": "descending"} for o in orders)
+        or not isinstance(start, int)
+        or not isinstance(end, int)
+        or spec.get("filter_combination", "AND") != "AND"
+        or uses_relational_fields(spec_columns(spec))
+    ):
+        return None
+    found = [i for i, f in enumerate(filters) if _pair_filter(f, breakdowns[0])]
+    if len(found) != 1:
+        return None
+    index = found[0]
+    rest = {k: v for k, v in spec.items() if k not in ("start_time", "end_time", "limit")}
+    rest["filters"] = [f for i, f in enumerate(filters) if i != index]
+    target = request.target
+    family = digest(
+        "pairs", target.key_id, target.api_url, target.environment, request.dataset,
+        normalize_spec(rest), request.options.disable_series, request.options.other_by_aggregate, end - start,
+    )  # fmt: skip
+    pair = PAIR_SEPARATOR.join(sorted(filters[index]["value"]))
+    return Candidate(index, breakdowns[0], pair, family, end, truncation_step(end - start), pair=True)
+
+
+def _pair_filter(item: Any, column: str) -> bool:
+    return (
+        isinstance(item, Mapping)
+        and item.get("column") == column
+        and item.get("op") == "in"
+        and isinstance(item.get("value"), list)
+        and len(item["value"]) == 2
+        and all(isinstance(v, str) and PAIR_SEPARATOR not in v for v in item["value"])
+    )
+
+
 def _fusable_filter(item: Any) -> bool:
     return (
         isinstance(item, Mapping)
@@ -153,7 +216,10 @@ def _fusable_filter(item: Any) -> bool:
 def should_gather(known: Sequence[Known]) -> bool:
     """A value never checked before, with no company yet: look again in a moment before running
     alone (a fleet starting at once notes its values within milliseconds of each other)."""
-    return bool(known) and not any(k.company or k.candidate.value in k.earlier for k in known)
+    # A comparison's pair never gathers: pairs are fused only from settled rosters (no open query).
+    return bool(known) and not any(
+        k.candidate.pair or k.company or k.candidate.value in k.earlier for k in known
+    )
 
 
 def decide(request: ExecutionRequest, known: Sequence[Known], truncated: Container[str] = ()) -> FusionPlan:
@@ -168,10 +234,16 @@ def decide(request: ExecutionRequest, known: Sequence[Known], truncated: Contain
     if chosen is None:
         return FusionPlan(request)
     candidate = chosen.candidate
-    if candidate.family not in truncated:
+    if not candidate.pair and candidate.family not in truncated:
         spec = open_spec(request.spec, candidate)
         return _fused(request, spec, candidate, opened=True, known=tuple(known))
     if candidate.value in chosen.earlier and len(chosen.earlier) > 1:
+        if candidate.pair:
+            pairs = chunk_of(chosen.earlier, candidate.value, MAX_FUSED_PAIRS)
+            fused = dataclasses.replace(
+                request, spec=pairs_spec(request.spec, candidate, pairs), leave_tokens=0
+            )
+            return FusionPlan(request, fused, candidate, known=tuple(known))
         spec = fused_spec(request.spec, candidate, chunk_of(chosen.earlier, candidate.value))
         return _fused(request, spec, candidate, opened=False, known=tuple(known))
     return FusionPlan(dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES))
@@ -220,11 +292,20 @@ def fused_spec(spec: Mapping[str, Any], candidate: Candidate, values: list[str])
     return {**spec, "filters": filters, "breakdowns": [candidate.column]}
 
 
-def chunk_of(values: frozenset[str], value: str) -> list[str]:
-    """The sorted chunk of at most MAX_FUSED_VALUES values that holds `value`."""
+def pairs_spec(spec: Mapping[str, Any], candidate: Candidate, pairs: list[str]) -> dict[str, Any]:
+    """A comparison's query for every version of `pairs`, with Honeycomb's most groups."""
+    versions = sorted({v for pair in pairs for v in pair.split(PAIR_SEPARATOR)})
+    filters = list(spec["filters"])
+    filters[candidate.index] = {"column": candidate.column, "op": "in", "value": versions}
+    return {**spec, "filters": filters, "limit": FUSED_GROUPS}
+
+
+def chunk_of(values: frozenset[str], value: str, size: int | None = None) -> list[str]:
+    """The sorted chunk of at most `size` (MAX_FUSED_VALUES) values that holds `value`."""
+    size = size or MAX_FUSED_VALUES  # read when called: tests make chunks small
     ordered = sorted(values)
-    start = ordered.index(value) // MAX_FUSED_VALUES * MAX_FUSED_VALUES
-    return ordered[start : start + MAX_FUSED_VALUES]
+    start = ordered.index(value) // size * size
+    return ordered[start : start + size]
 
 
 RowsByValue = dict[str, list[dict[str, Any]]]
@@ -257,6 +338,8 @@ def answer_from(plan: FusionPlan, fused: Execution, index: RowsByValue | None) -
     """The request's own answer out of the fused query's (`index`: its `rows_by_value`); None if
     it must be planned again (an open result that may be cut) or run on its own."""
     assert plan.candidate is not None
+    if plan.candidate.pair:
+        return pair_answer(fused, plan.candidate)
     if index is None:
         return None
     rows = index.get(plan.candidate.value)
@@ -264,3 +347,16 @@ def answer_from(plan: FusionPlan, fused: Execution, index: RowsByValue | None) -
         return None
     result = dataclasses.replace(fused.result, results=list(rows or []), series=[])
     return Execution(result=result, query_id=fused.query_id, served=fused.served, fused=True)
+
+
+def pair_answer(fused: Execution, candidate: Candidate) -> Execution | None:
+    """A comparison's rows and series points out of the fused result, unless it was cut."""
+    result = fused.result
+    cut = len(result.results) >= FUSED_GROUPS or bool((result.other or {}).get("COUNT"))
+    versions = set(candidate.value.split(PAIR_SEPARATOR))
+    if cut or any(not isinstance(row.get(candidate.column), str) for row in result.results):
+        return None
+    rows = [row for row in result.results if row[candidate.column] in versions]
+    series = [p for p in result.series if p.get("data", {}).get(candidate.column) in versions]
+    own = dataclasses.replace(result, results=rows, series=series)
+    return Execution(result=own, query_id=fused.query_id, served=fused.served, fused=True)

@@ -6,7 +6,7 @@ start), against the emulator at 10 creations in any 60 s: 100 canaries through 4
 DynamoDB (moto), 1,000 through one evaluator on the memory backend, 4 on DynamoDB and 4 on Redis;
 then 100 canaries each asking the slices template's comparison (hash x route x plan) once a
 minute, on DynamoDB. A run in which a check of any minute was not answered (a value or null; a
-sliced fleet's from its second minute), a minute took more than 10 runs or Honeycomb answered 429
+sliced fleet's from its third minute), a minute took more than 10 runs or Honeycomb answered 429
 fails the benchmark. `make bench` runs it with the others; `.venv/bin/python -m tests.bench
 capacity` alone.
 """

@@ -1,0 +1,141 @@
+"""Scenarios 2-4 of the control-plane suite: the controller process judges each canary.
+
+Each Rollout (tests/cluster/scenarios.py) got its canary image from `kubectl argo rollouts set
+image`; the Argo Rollouts controller then ran the shipped AnalysisTemplates against the evaluator,
+and everything asserted here is read back from the API server: the Rollout's phase, the
+AnalysisRuns' phases and messages, each measurement's phase, value, message and metadata.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.cluster.conftest import Launched
+from tests.cluster.kube import Kubectl
+from tests.cluster.rollouts import analysis_runs, measurements, outcome, rate_limited, value, wait_for_outcome
+from tests.cluster.scenarios import SCENARIOS, Outcome
+
+# From `set image`: the longest scenario pauses 2 minutes, then measures 5 times a minute apart.
+OUTCOME_TIMEOUT = 15 * 60
+# The shipped templates' thresholds, by metric name.
+BAD_ABOVE = {"error-rate": 0.02, "error-rate-no-data-safe": 0.02, "p99-latency": 500, "error-count": 10}
+
+
+def finished(
+    kubectl: Kubectl, launched: Launched, namespace: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    launch = launched.launches[namespace]
+    remaining = launch.set_at + OUTCOME_TIMEOUT - time.time()
+    found = wait_for_outcome(kubectl, launch, timeout=max(remaining, 30))
+    status = found["status"]
+    return status, analysis_runs(kubectl, namespace, status["currentPodHash"])
+
+
+def counted(run: dict[str, Any]) -> dict[str, int]:
+    """Each metric's `count` as the AnalysisRun was given it (0: measured until the run ends)."""
+    return {m["name"]: int(m.get("count", 0)) for m in run["spec"]["metrics"]}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.namespace)
+def test_the_controller_brings_the_canary_to_its_outcome(
+    scenario: Any, kubectl: Kubectl, launched: Launched
+) -> None:
+    status, runs = finished(kubectl, launched, scenario.namespace)
+    assert outcome(status) is scenario.outcome, status
+    if scenario.outcome is Outcome.PROMOTED:
+        assert (
+            status["stableRS"]
+            == status["currentPodHash"]
+            != launched.launches[scenario.namespace].stable_hash
+        )
+        for run in runs.values():
+            assert run["status"]["phase"] == "Successful", run["status"]
+            for metric, taken in measurements(run).items():
+                good = [m for m in taken if m["phase"] == "Successful"]
+                wanted = counted(run)[metric]
+                assert len(good) == wanted if wanted else good, taken
+                assert all(m in good or rate_limited(m) for m in taken), taken
+    elif scenario.outcome is Outcome.ABORTED:
+        assert status["stableRS"] == launched.launches[scenario.namespace].stable_hash
+        assert any(r["status"]["phase"] in ("Failed", "Error") for r in runs.values()), runs
+    else:
+        assert runs["Step"]["status"]["phase"] == "Inconclusive", runs["Step"]["status"]
+
+
+def _run_with_phase(runs: dict[str, dict[str, Any]], phase: str) -> dict[str, Any]:
+    matching = [r for r in runs.values() if r["status"]["phase"] == phase]
+    assert matching, {kind: r["status"]["phase"] for kind, r in runs.items()}
+    return matching[0]
+
+
+@pytest.mark.parametrize("namespace", ["web-bad", "plugin-bad"])
+def test_a_bad_canary_fails_on_the_evaluators_figures(
+    namespace: str, kubectl: Kubectl, launched: Launched
+) -> None:
+    _, runs = finished(kubectl, launched, namespace)
+    run = _run_with_phase(runs, "Failed")
+    assert re.match(
+        r'Metric "[a-z0-9-]+" assessed Failed due to failed \(\d+\) > failureLimit \(\d+\)',
+        run["status"]["message"],
+    )
+    failed = {name: [m for m in ms if m["phase"] == "Failed"] for name, ms in measurements(run).items()}
+    assert any(failed.values()), failed
+    for metric, ms in failed.items():
+        for measurement in ms:
+            # The evaluator's number, as Argo stored it, beyond the template's threshold.
+            assert value(measurement) > BAD_ABOVE[metric], (metric, measurement)
+            if namespace.startswith("plugin"):
+                # The plugin keeps the evaluator's link to the query with the measurement.
+                assert measurement["metadata"]["query_url"].startswith("http"), measurement
+
+
+@pytest.mark.parametrize("namespace", ["web-quiet", "plugin-quiet"])
+def test_a_canary_without_traffic_is_an_error_with_the_fail_closed_templates(
+    namespace: str, kubectl: Kubectl, launched: Launched
+) -> None:
+    _, runs = finished(kubectl, launched, namespace)
+    run = _run_with_phase(runs, "Error")
+    assert "assessed Error due to consecutiveErrors" in run["status"]["message"]
+    assert "metric result is nil or empty" in run["status"]["message"]
+    errors = [m for ms in measurements(run).values() for m in ms if m["phase"] == "Error"]
+    # The evaluator answered `value: null` (no spans); Argo's condition could not judge it.
+    assert errors and all(value(m) is None for m in errors), errors
+
+
+def test_a_quiet_canary_judged_against_stable_pauses_the_rollout(
+    kubectl: Kubectl, launched: Launched
+) -> None:
+    status, runs = finished(kubectl, launched, "judged-quiet")
+    assert status["phase"] == "Paused"
+    run = runs["Step"]
+    assert run["status"]["phase"] == "Inconclusive"
+    values = {value(m) for ms in measurements(run).values() for m in ms}
+    assert values == {"nodata"}, values
+
+
+def test_a_bad_canary_judged_against_stable_is_high(kubectl: Kubectl, launched: Launched) -> None:
+    _, runs = finished(kubectl, launched, "judged-bad")
+    run = _run_with_phase(runs, "Failed")
+    values = {value(m) for ms in measurements(run).values() for m in ms if m["phase"] == "Failed"}
+    assert values == {"high"}, values
+
+
+def test_the_slo_gate_runs_in_the_background(kubectl: Kubectl, launched: Launched) -> None:
+    _, runs = finished(kubectl, launched, "web-good")
+    slo = measurements(runs["Background"])["slo-budget"]
+    assert slo and all(m["phase"] == "Successful" and value(m) > 0 for m in slo), slo
+
+
+def test_a_spent_slo_budget_stops_a_good_canary(kubectl: Kubectl, launched: Launched) -> None:
+    _, runs = finished(kubectl, launched, "slo-spent")
+    run = runs["Background"]
+    assert run["status"]["phase"] == "Failed"
+    assert (
+        'Metric "slo-budget" assessed Failed due to failed (1) > failureLimit (0)' in run["status"]["message"]
+    )
+    budget = [m for m in measurements(run)["slo-budget"] if m["phase"] == "Failed"]
+    assert budget and value(budget[0]) < 0, budget

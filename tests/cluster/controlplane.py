@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.cluster.kube import Kubectl, wait_for
+from tests.cluster.kube import Kubectl, is_ready, wait_for
 from tests.cluster.pki import Pki, make_pki
 from tests.cluster.processes import Process, Supervisor
 from tests.cluster.tools import Tools
@@ -107,11 +107,6 @@ def _node(name: str, zone: str) -> dict[str, Any]:
         },
         "status": {"allocatable": capacity, "capacity": capacity},
     }
-
-
-def _node_ready(node: dict[str, Any]) -> bool:
-    conditions = node.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 @contextlib.contextmanager
@@ -237,7 +232,7 @@ def _start(tools: Tools, workdir: Path, supervisor: Supervisor) -> ControlPlane:
     _controllers(start, kubeconfig)
     _kwok(start, kubeconfig)
     kubectl.apply([_node(name, zone) for name, zone in NODES])
-    wait_for("kwok Nodes Ready", lambda: all(_node_ready(n) for n in kubectl.get("nodes")), timeout=120)
+    wait_for("kwok Nodes Ready", lambda: all(is_ready(n) for n in kubectl.get("nodes")), timeout=120)
     timings["nodes ready"] = time.monotonic() - began
     # The controller-manager's ServiceAccount controller: Pods cannot be created before it ran.
     wait_for(

@@ -66,6 +66,12 @@ class Kubectl:
         return self.run(*args, stdin=yaml.safe_dump_all(list(objects)))
 
 
+def is_ready(obj: Mapping[str, Any]) -> bool:
+    """A Node's or Pod's `Ready` condition is True."""
+    conditions = obj.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T:
     """Poll `probe` until it returns something other than None (or False); fail naming `what`."""
     deadline = time.monotonic() + timeout

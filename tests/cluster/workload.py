@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from tests.cluster.kube import is_ready
 from tests.cluster.kubelet import ApiReader
 
 WORKLOAD_LABEL = "e2e.honeycomb.io/workload"
@@ -167,7 +168,7 @@ class Workload:
 def _serving(pod: dict[str, Any]) -> bool:
     if pod["metadata"].get("deletionTimestamp") or pod.get("status", {}).get("phase") != "Running":
         return False
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+    return is_ready(pod)
 
 
 def _traffic(pod: dict[str, Any]) -> PodTraffic:

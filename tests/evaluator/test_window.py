@@ -64,3 +64,20 @@ def test_snapped_windows_are_aligned_and_never_outside_the_request(time_range: i
     assert w.start_time >= now - 7 * 86400
     # Identical requests within the same step resolve to the same window (one shared execution).
     assert resolve_window(QuerySpec(time_range=time_range), now=w.end_time + step - 1) == w
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"end_time": 34_186_474_000_844}, "query.end_time"),  # found by the HTTP fuzzer: a 500 before
+        ({"start_time": NOW + 2 * 86400, "time_range": 600}, "query.start_time"),
+    ],
+)
+def test_a_window_in_the_future_is_refused_naming_its_field(fields: dict[str, int], field: str) -> None:
+    with pytest.raises(EvaluatorError) as caught:
+        resolve_window(QuerySpec.model_validate(fields), now=NOW)
+    assert caught.value.field == field and "days from now" in caught.value.message
+
+
+def test_a_window_ending_slightly_ahead_of_our_clock_is_kept() -> None:
+    assert window_of(end_time=NOW + 30, time_range=600)[1] == NOW + 30 - (NOW + 30) % 60

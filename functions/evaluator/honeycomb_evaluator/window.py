@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 SIX_HOURS = 6 * 3600
 TWO_DAYS = 2 * 24 * 3600
+# A window may end a little ahead of our clock (the caller's clock runs fast), never a day ahead:
+# no event can be there yet, and a far-future end (year 3000000) cannot even be printed as a date.
+FUTURE_SLACK = 24 * 3600
 
 
 def truncation_step(duration: int) -> int:
@@ -69,6 +72,12 @@ def resolve_window(spec: QuerySpec, now: float | None = None) -> Window:
     """The snapped absolute window; 422 `invalid_request` when it falls outside the last 7 days."""
     current = int(time.time() if now is None else now)
     start, end = requested_window(spec, current)
+    if end > current + FUTURE_SLACK:
+        field = "query.end_time" if spec.end_time is not None else "query.start_time"
+        raise InvalidRequest(
+            f"the window ends {(end - current) / 86400:.0f} days from now; Honeycomb has no events there yet",
+            field=field,
+        )
     step = truncation_step(end - start)
     snapped_end = end - end % step
     # Relative to the end: derive the start from the snapped end, so every request in the same

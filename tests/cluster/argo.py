@@ -19,7 +19,6 @@ import contextlib
 import functools
 import hashlib
 import http.server
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.cluster.controlplane import ControlPlane
 from tests.cluster.kube import wait_for
 from tests.cluster.processes import Process
 from tests.cluster.tools import Tools
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serve_in_thread
 
 NAMESPACE = "argo-rollouts"
 PLUGIN_NAME = "honeycomb-rollouts/honeycomb"
@@ -48,15 +47,8 @@ class Controller:
 def serve_file(path: Path) -> Iterator[str]:
     """An HTTP server on loopback serving `path`'s directory; yields the file's URL."""
     handler = functools.partial(_QuietHandler, directory=str(path.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_in_thread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield f"{url}/{path.name}"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -66,7 +66,9 @@ def test_the_controller_brings_the_canary_to_its_outcome(
         assert runs["Step"]["status"]["phase"] == "Inconclusive", runs["Step"]["status"]
 
 
-def _run_with_phase(runs: dict[str, dict[str, Any]], phase: str) -> dict[str, Any]:
+def ended_run(kubectl: Kubectl, launched: Launched, namespace: str, phase: str) -> dict[str, Any]:
+    """The scenario's AnalysisRun that ended in `phase`, once the Rollout is done."""
+    _, runs = finished(kubectl, launched, namespace)
     matching = [r for r in runs.values() if r["status"]["phase"] == phase]
     assert matching, {kind: r["status"]["phase"] for kind, r in runs.items()}
     return matching[0]
@@ -76,8 +78,7 @@ def _run_with_phase(runs: dict[str, dict[str, Any]], phase: str) -> dict[str, An
 def test_a_bad_canary_fails_on_the_evaluators_figures(
     namespace: str, kubectl: Kubectl, launched: Launched
 ) -> None:
-    _, runs = finished(kubectl, launched, namespace)
-    run = _run_with_phase(runs, "Failed")
+    run = ended_run(kubectl, launched, namespace, "Failed")
     assert re.match(
         r'Metric "[a-z0-9-]+" assessed Failed due to failed \(\d+\) > failureLimit \(\d+\)',
         run["status"]["message"],
@@ -97,8 +98,7 @@ def test_a_bad_canary_fails_on_the_evaluators_figures(
 def test_a_canary_without_traffic_is_an_error_with_the_fail_closed_templates(
     namespace: str, kubectl: Kubectl, launched: Launched
 ) -> None:
-    _, runs = finished(kubectl, launched, namespace)
-    run = _run_with_phase(runs, "Error")
+    run = ended_run(kubectl, launched, namespace, "Error")
     assert "assessed Error due to consecutiveErrors" in run["status"]["message"]
     assert "metric result is nil or empty" in run["status"]["message"]
     errors = [m for ms in measurements(run).values() for m in ms if m["phase"] == "Error"]
@@ -118,8 +118,7 @@ def test_a_quiet_canary_judged_against_stable_pauses_the_rollout(
 
 
 def test_a_bad_canary_judged_against_stable_is_high(kubectl: Kubectl, launched: Launched) -> None:
-    _, runs = finished(kubectl, launched, "judged-bad")
-    run = _run_with_phase(runs, "Failed")
+    run = ended_run(kubectl, launched, "judged-bad", "Failed")
     values = {value(m) for ms in measurements(run).values() for m in ms if m["phase"] == "Failed"}
     assert values == {"high"}, values
 

@@ -5,8 +5,9 @@
    configured in `argo-rollouts-config` (tests/cluster/argo.py).
 3. The Honeycomb emulator: demo data, the demo SLOs, two query keys (the second for rotation) and
    an ingest key for the applications.
-4. The evaluator's chart installed with helm in namespace `gate`, as docs/kubernetes.md installs
-   it, and its Pod played by a local process (tests/cluster/kubelet.py).
+4. The evaluator's chart installed with helm in namespace `gate` (Pod Security `restricted`
+   enforced), as docs/kubernetes.md installs it, and its Pod played by a local process
+   (tests/cluster/kubelet.py).
 5. The applications' spans (tests/cluster/workload.py).
 
 When it stops, no process it started may be left: `StackError` names any survivor.
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "infra" / "helm" / "honeycomb-evaluator"
 DEMO_SLOS = REPO / "tests" / "support" / "demo_slos.yaml"
 GATE_NAMESPACE = "gate"
+POD_SECURITY = "pod-security.kubernetes.io/enforce"
 RELEASE = "honeycomb-evaluator"
 
 
@@ -89,6 +91,8 @@ def install_gate(cluster: ControlPlane, tools: Tools, keys: Keys, emulator_url: 
     """The chart in namespace `gate`, as docs/kubernetes.md installs it; helm's output."""
     kubectl = cluster.kubectl
     kubectl.run("create", "namespace", GATE_NAMESPACE)
+    # The strictest Pod Security Standard, enforced by the API server's PodSecurity admission.
+    kubectl.run("label", "namespace", GATE_NAMESPACE, f"{POD_SECURITY}=restricted")
     key = f"--from-literal=api-key={keys.first}"
     kubectl.run("-n", GATE_NAMESPACE, "create", "secret", "generic", "honeycomb-api-key", key)
     digest = hashlib.sha256(keys.token.encode()).hexdigest()

@@ -1,7 +1,8 @@
 """Scenario 1: `helm install` of infra/helm/honeycomb-evaluator against a real API server.
 
 The chart's objects are accepted server-side (schema, admission, strict field validation: helm
-prints the server's warnings, none is expected), the Deployment's Pods are scheduled and Running
+prints the server's warnings, none is expected), its Pods pass the `restricted` Pod Security
+Standard that the namespace enforces, the Deployment's Pods are scheduled and Running
 on kwok's Nodes, the PodDisruptionBudget is tracked by the disruption controller, and the Pods'
 ServiceAccount may do nothing in the API. `helm upgrade` and `helm uninstall` are run as
 docs/kubernetes.md says by tests/cluster/test_docs_on_cluster.py.
@@ -15,7 +16,7 @@ import httpx
 
 from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.kubelet import EvaluatorPod
-from tests.cluster.stack import GATE_NAMESPACE, RELEASE, Stack
+from tests.cluster.stack import GATE_NAMESPACE, POD_SECURITY, RELEASE, Stack
 
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
 
@@ -39,6 +40,12 @@ def test_the_server_accepts_every_object_without_a_warning(stack: Stack, kubectl
 def _pods(kubectl: Kubectl) -> list[dict[str, Any]]:
     pods = kubectl.get("pods", namespace=GATE_NAMESPACE)
     return [p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/instance") == RELEASE]
+
+
+def test_the_pods_are_admitted_under_the_restricted_pod_security_standard(kubectl: Kubectl) -> None:
+    labels = kubectl.get("namespace", GATE_NAMESPACE)["metadata"]["labels"]
+    assert labels[POD_SECURITY] == "restricted"
+    assert _pods(kubectl), "the ReplicaSet's Pods were refused"
 
 
 def test_the_pods_are_scheduled_and_running(kubectl: Kubectl) -> None:

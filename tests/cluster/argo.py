@@ -39,7 +39,6 @@ CRDS = ("rollouts", "analysisruns", "analysistemplates", "clusteranalysistemplat
 @dataclass(frozen=True)
 class Controller:
     process: Process
-    metrics_url: str
     plugin_sha256: str
 
 
@@ -102,7 +101,7 @@ def start_controller(cluster: ControlPlane, tools: Tools, plugin_sha256: str) ->
         cwd=home,
     )
     _wait_healthy(process, f"http://127.0.0.1:{healthz_port}/healthz")
-    return Controller(process, f"http://127.0.0.1:{metrics_port}/metrics", plugin_sha256)
+    return Controller(process, plugin_sha256)
 
 
 def _wait_healthy(process: Process, url: str, timeout: float = 120) -> None:

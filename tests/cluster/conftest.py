@@ -36,10 +36,24 @@ def tools() -> Tools:
     return found
 
 
+RUNNING: list[Stack] = []  # the session's stack, for the failure reports below
+
+
 @pytest.fixture(scope="session")
 def stack(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tools, tmp_path_factory.mktemp("cluster")) as running:
+        RUNNING.append(running)
         yield running
+        RUNNING.remove(running)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report ends with the last lines of every component's log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and RUNNING:
+        report.sections.append(("control plane: last log lines", RUNNING[0].cluster.component_logs()))
 
 
 @pytest.fixture(scope="session")

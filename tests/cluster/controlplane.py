@@ -20,7 +20,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ class ControlPlane:
     workdir: Path
     ca_cert: Path
     admin_token: str
-    timings: dict[str, float] = field(default_factory=dict)
 
     def kubeconfig_for(self, token: str, path: Path) -> Path:
         """A kubeconfig for this API server with another identity's bearer token."""
@@ -217,14 +216,10 @@ def _kwok(start: _Start, kubeconfig: Path) -> None:
 
 
 def _start(tools: Tools, workdir: Path, supervisor: Supervisor) -> ControlPlane:
-    began = time.monotonic()
-    timings: dict[str, float] = {}
     start = _Start(tools, workdir, supervisor, make_pki(workdir / "pki"))
     etcd_url = _etcd(start)
-    timings["etcd"] = time.monotonic() - began
     admin_token = secrets.token_hex(24)
     url = _apiserver(start, etcd_url, admin_token)
-    timings["kube-apiserver"] = time.monotonic() - began
 
     kubeconfig = workdir / "admin.kubeconfig"
     write_kubeconfig(kubeconfig, url, start.pki.ca_cert, admin_token)
@@ -233,14 +228,12 @@ def _start(tools: Tools, workdir: Path, supervisor: Supervisor) -> ControlPlane:
     _kwok(start, kubeconfig)
     kubectl.apply([_node(name, zone) for name, zone in NODES])
     wait_for("kwok Nodes Ready", lambda: all(is_ready(n) for n in kubectl.get("nodes")), timeout=120)
-    timings["nodes ready"] = time.monotonic() - began
     # The controller-manager's ServiceAccount controller: Pods cannot be created before it ran.
     wait_for(
         "ServiceAccount default/default",
         lambda: kubectl.find("serviceaccount", "default", namespace="default"),
         timeout=120,
     )
-    timings["controllers ready"] = time.monotonic() - began
     return ControlPlane(
         url=url,
         kubeconfig=kubeconfig,
@@ -249,5 +242,4 @@ def _start(tools: Tools, workdir: Path, supervisor: Supervisor) -> ControlPlane:
         workdir=workdir,
         ca_cert=start.pki.ca_cert,
         admin_token=admin_token,
-        timings=timings,
     )

@@ -22,7 +22,7 @@ CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 .PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench plugin clean helm helm-test image image-debian image-test redis-server fuzz \
+        sam-validate sam-build bench calibrate plugin clean helm helm-test image image-debian image-test redis-server fuzz \
         e2e cluster-tools
 
 # `make help` prints every target that has a `## what it does` comment on its line.
@@ -137,6 +137,12 @@ fuzz: setup ## the long fuzz run: schemathesis (all phases, 1,000 examples) and 
 
 bench: setup ## benchmarks; figures go to docs/performance.md
 	$(BIN)/python -m tests.bench
+
+# The full grid takes about 20 minutes of one core; make test runs a few scenarios of it
+# (tests/calibration/test_calibration.py). CALIBRATE_ARGS=--write updates docs/canary-judgement.md.
+calibrate: setup ## whole AnalysisRuns of the shipped templates simulated; tables for docs/canary-judgement.md
+	$(BIN)/python -m tests.calibration $(CALIBRATE_ARGS)
+	$(BIN)/python -m tests.calibration --http
 
 # --- Helm chart -----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ func judgedMetric(t *testing.T, canary string) v1alpha1.Metric {
 	query["filters"] = []any{} // compare adds the filter on the hash
 	delete(request, "select")
 	request["compare"] = map[string]any{"column": "rollouts_pod_template_hash", "canary": canary, "baseline": stableHash}
-	request["judge"] = map[string]any{"allowed_increase": 1.5, "tolerance": 0.005, "min_count": 50, "test": "proportions"}
+	request["judge"] = map[string]any{"harmful_increase": 2, "min_count": 50, "test": "proportions", "significance": 0.02}
 	cfg["result"] = "verdict"
 	metric.Provider.Plugin[provider.PluginName], _ = json.Marshal(cfg)
 	metric.SuccessCondition, metric.FailureCondition = `result == "pass"`, `result == "high"`
@@ -44,9 +44,9 @@ func TestJudgementThroughThePlugin(t *testing.T) {
 		canary, verdict, reasonStart string
 		phase                        v1alpha1.AnalysisPhase
 	}{
-		{badCanary, "high", "canary AVG(is_error) 8 % is 16x baseline", v1alpha1.AnalysisPhaseFailed},
+		{badCanary, "high", "canary AVG(is_error) 8 % vs baseline 0.5 %: 16x (96 % CI", v1alpha1.AnalysisPhaseFailed},
 		{goodCanary, "pass", "canary AVG(is_error) ", v1alpha1.AnalysisPhaseSuccessful},
-		{noDataCanary, "nodata", "no data: canary has 0 events", v1alpha1.AnalysisPhaseInconclusive},
+		{noDataCanary, "nodata", "canary AVG(is_error) no value vs baseline", v1alpha1.AnalysisPhaseInconclusive},
 	}
 	for _, c := range cases {
 		t.Run(c.verdict, func(t *testing.T) {
@@ -59,6 +59,7 @@ func TestJudgementThroughThePlugin(t *testing.T) {
 				t.Fatalf("message %q, want the reason starting %q", m.Message, c.reasonStart)
 			}
 			if m.Metadata["baseline_count"] == "0" || m.Metadata["canary_count"] == "" ||
+				m.Metadata["test"] != "proportions" || m.Metadata["ratio_ci"] == "" ||
 				!strings.HasPrefix(m.Metadata["query_url"], stack.emulatorURL+"/ui/") {
 				t.Fatalf("metadata %v", m.Metadata)
 			}

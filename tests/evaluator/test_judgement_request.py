@@ -1,4 +1,4 @@
-"""`compare` and `judge` in the request: validation errors name the field; the comparison query."""
+"""`compare`, `judge` and `scorecard` in the request: validation errors name the field; the query."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from honeycomb_evaluator.errors import EvaluatorError
-from honeycomb_evaluator.judgement.query import chosen_test, plan_comparison
+from honeycomb_evaluator.judgement.query import plan_comparison
 from honeycomb_evaluator.models.request import EvaluateRequest
 from honeycomb_evaluator.validation import validation_error
 from pydantic import ValidationError
 
 HASH = "rollouts_pod_template_hash"
+P99 = "P99(duration_ms)"
 BASE: dict[str, Any] = {
     "dataset": "checkout",
     "query": {
@@ -71,8 +72,22 @@ def test_a_valid_comparison_request_parses_with_kayenta_defaults() -> None:
         ({"judge__test": "t_test"}, "judge.test"),
         ({"judge__tolerance": -1}, "judge.tolerance"),
         ({"judge__typo": True}, "judge.typo"),
+        ({"judge__harmful_increase": 1.1}, "judge.harmful_increase"),
+        ({"judge__harmful_decrease": 0.5}, "judge.harmful_decrease"),
+        ({"judge__test": "mann_whitney"}, "judge.test"),
+        ({"judge__significance": 0.5}, "judge.significance"),
+        ({"compare__sampling": {}}, "compare.sampling"),
+        ({"compare__sampling": {"rate": 5, "column": "SampleRate"}}, "compare.sampling"),
+        ({"compare__sampling": {"rate": 0.5}}, "compare.sampling.rate"),
+        ({"scorecard": {"metrics": []}}, "scorecard.metrics"),
+        ({"judge": None, "scorecard": {"metrics": [{"calculation": "P99(duration_ms)", "critical": False}]}},
+         "scorecard.metrics"),
+        ({"judge": None, "scorecard": {"metrics": [{"calculation": P99}, {"calculation": P99}]}},
+         "scorecard.metrics"),
+        ({"scorecard": {"metrics": [{"calculation": "P99(duration_ms)"}]}}, "scorecard"),
+        ({"judge": None, "compare": None, "scorecard": {"metrics": [{"calculation": "COUNT"}]}}, "scorecard"),
     ],
-)
+)  # fmt: skip
 def test_bad_compare_or_judge_is_a_422_naming_the_field(changes: dict[str, Any], field: str) -> None:
     error = rejected(body(**changes))
     assert (error.status, error.code, error.field) == (422, "invalid_request", field)
@@ -100,7 +115,8 @@ def test_the_comparison_query_filters_breaks_down_and_counts() -> None:
         "in",
         ["7d9f8b6c5", "6f8d9c7b5"],
     )
-    assert (planned.test, planned.needs_series) == (None, False)
+    # The test pairs 1-minute buckets: a granularity is set when the caller gave none.
+    assert (planned.judged[0].test, planned.needs_series, query.granularity) == ("paired", True, 60)
     honeycomb = query.honeycomb_body(1000, 1600)
     assert honeycomb["breakdowns"] == [HASH] and "time_range" not in honeycomb
 
@@ -108,21 +124,55 @@ def test_the_comparison_query_filters_breaks_down_and_counts() -> None:
 def test_count_is_not_added_twice_and_an_implicit_count_is_kept() -> None:
     with_count = body(query__calculations=[{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}])
     assert [c.key for c in plan(with_count).query.calculations] == ["COUNT", "P99(duration_ms)"]
-    implicit = body(query__calculations=None)
+    implicit = body(query__calculations=None, judge__test="none")
     assert [c.key for c in plan(implicit, "COUNT").query.calculations] == ["COUNT"]
 
 
-def test_buckets_choose_mann_whitney_and_fetch_the_series() -> None:
-    by_series = plan(body(select={"over": "series", "reduce": "max"}))
-    assert (by_series.test, by_series.needs_series) == ("mann_whitney", True)
-    by_granularity = plan(body(query__granularity=60))
-    assert (by_granularity.test, by_granularity.needs_series) == ("mann_whitney", True)
-    asked = plan(body(judge__test="mann_whitney"))
-    assert (asked.test, asked.needs_series) == ("mann_whitney", True)
-    assert plan(body(query__granularity=60, judge__test="none")).test is None
-    compare_only = plan(body(judge=None, query__granularity=60))
-    assert (compare_only.test, compare_only.needs_series) == (None, True)
-    assert chosen_test(None, True) is None
+def test_tests_pair_buckets_and_only_then_fetch_the_series() -> None:
+    assert plan(body(query__granularity=300)).query.granularity == 300  # the caller's is kept
+    untested = plan(body(judge__test="none"))
+    assert (untested.judged[0].test, untested.needs_series, untested.query.granularity) == (None, False, None)
+    compare_only = plan(body(judge=None))
+    assert (compare_only.judged, compare_only.needs_series) == ((), False)
+    by_series = plan(body(judge=None, select={"over": "series", "reduce": "max"}))
+    assert by_series.needs_series
+    week = plan(body(query__time_range=7 * 86400))
+    assert week.query.granularity == 900  # at most 1000 buckets
+
+
+def test_a_scorecard_judges_each_named_calculation_and_samples_by_column() -> None:
+    raw = body(
+        judge=None,
+        query__calculations=[{"op": "P99", "column": "duration_ms"}, {"op": "AVG", "column": "is_error"}],
+        compare__sampling={"column": "SampleRate"},
+        scorecard={
+            "metrics": [
+                {"name": "latency", "calculation": "P99(duration_ms)", "harmful_increase": 1.3},
+                {"calculation": "AVG(is_error)", "test": "proportions", "critical": False},
+            ]
+        },
+    )
+    planned = plan_comparison(EvaluateRequest.model_validate(raw), None)
+    assert [(j.label, j.test, j.critical) for j in planned.judged] == [
+        ("latency", "paired", True),
+        ("AVG(is_error)", "proportions", False),
+    ]
+    keys = [c.key for c in planned.query.calculations]
+    assert keys == ["P99(duration_ms)", "AVG(is_error)", "COUNT", "SUM(SampleRate)"]
+    assert planned.calculation == "P99(duration_ms)"
+    unknown = copy.deepcopy(raw)
+    unknown["scorecard"]["metrics"][1]["calculation"] = "AVG(is_eror)"
+    with pytest.raises(EvaluatorError) as e:
+        plan_comparison(EvaluateRequest.model_validate(unknown), None)
+    assert e.value.field == "scorecard.metrics.1.calculation"
+
+
+def test_calculations_that_grow_with_traffic_are_not_paired() -> None:
+    with pytest.raises(EvaluatorError) as e:
+        plan(body(query__calculations=[{"op": "COUNT"}]), "COUNT")
+    assert e.value.field == "judge.test" and "share of the traffic" in e.value.message
+    untested = plan(body(query__calculations=[{"op": "COUNT"}], judge__test="none"), "COUNT")
+    assert untested.judged[0].test is None
 
 
 @pytest.mark.parametrize(
@@ -165,4 +215,4 @@ def test_proportions_need_an_average() -> None:
         judge__test="proportions",
     )
     planned = plan(rate, "AVG(is_error)")
-    assert (planned.test, planned.needs_series) == ("proportions", False)
+    assert (planned.judged[0].test, planned.needs_series) == ("proportions", True)

@@ -28,8 +28,8 @@ def test_make_run_script_finishes_without_a_terminal() -> None:
     assert "curl -s -X POST http://127.0.0.1:" in out
     assert '"value": 0.08' in out
     assert "stopping the servers" in out
-    # Each canary judged against stable with the canary-vs-stable templates' requests.
+    # Each canary judged against stable with the canary-vs-stable scorecard template's request.
     bad, good, idle = out.split(" vs stable:")[1:4]
-    assert bad.count("high    → Argo: Failed") == 2 and "x baseline" in bad
-    assert good.count("pass    → Argo: Successful") == 2
-    assert idle.count("nodata  → Argo: Inconclusive") == 2 and "no data: canary has 0 events" in idle
+    assert "high         → Argo: Failed" in bad and bad.count("above the allowed") == 2
+    assert "pass         → Argo: Successful" in good and good.count("shown below the harmful") == 2
+    assert "nodata       → Argo: Inconclusive look" in idle and "no data" in idle

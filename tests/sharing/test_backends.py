@@ -152,3 +152,24 @@ def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
         assert await store.read_roster("gone") == frozenset()
 
     run(main())
+
+
+def test_a_judgement_history_is_kept_by_every_backend(store: StateStore) -> None:
+    """judgement/history.py on the roster operations: each look adds only unseen buckets, a full
+    day of minutes fits (DynamoDB's item limit), and a second record of a span resolves alike."""
+    from honeycomb_evaluator.judgement.buckets import Bucket, Side
+    from honeycomb_evaluator.judgement.history import MAX_BUCKETS, record
+
+    keys = ["P99(duration_ms)", "AVG(is_error)"]
+
+    def minute(m: int, p99: float = 300.0) -> Bucket:
+        values = {keys[0]: p99, keys[1]: 0.005}
+        return Bucket(60 * m, 60 * m + 60, Side(600.0, values), Side(5400.0, values))
+
+    first = run(record(store, "judgement:test", keys, [minute(m) for m in range(10)]))
+    assert (first.new, len(first.buckets)) == (10, 10)
+    later = run(record(store, "judgement:test", keys, [minute(m, 999.0) for m in range(1, 11)]))
+    assert later.new == 1 and [b.start for b in later.buckets] == [60 * m for m in range(11)]
+    assert later.buckets[1].canary.values[keys[0]] == 300.0  # as first seen
+    full = run(record(store, "judgement:test", keys, [minute(m) for m in range(MAX_BUCKETS + 5)]))
+    assert len(full.buckets) == MAX_BUCKETS and full.full

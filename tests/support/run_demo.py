@@ -4,7 +4,7 @@
 
 Starts `honeycomb-emulator --demo` and `honeycomb-evaluator serve` as subprocesses (ports 8081
 and 8080 when free, otherwise free ones), evaluates the demo canaries (stable vs the bad
-canary), judges each canary against stable with the canary-vs-stable AnalysisTemplates of
+canary), judges each canary against stable with the canary-vs-stable AnalysisTemplate of
 infra/argo-rollouts (and says what Argo would decide), prints a ready curl command and keeps
 both servers running until Ctrl-C.
 
@@ -56,17 +56,17 @@ def port_or_free(preferred: int) -> int:
 
 REPO = Path(__file__).resolve().parents[2]
 STABLE_HASH = CANARIES[0][2]
-# The canary-vs-stable templates (their jsonBody is what Argo sends) and their verdict → phase:
-# successCondition `result == "pass"`, failureCondition `result == "high"`, nodata neither.
-JUDGED_TEMPLATES = (
-    ("p99 latency", "analysistemplate-canary-vs-stable-latency.yaml"),
-    ("error rate", "analysistemplate-canary-vs-stable-error-rate.yaml"),
-)
+# The canary-vs-stable scorecard template (its jsonBody is what Argo sends) and what Argo does
+# with a look's verdict: successCondition `result == "pass"` ends the run Successful at once
+# (consecutiveSuccessLimit 1), failureCondition `result == "high"` fails it; anything else is an
+# Inconclusive look, and the run goes on (up to 15 looks, then Inconclusive: the Rollout pauses).
+JUDGED_TEMPLATE = "analysistemplate-canary-vs-stable.yaml"
 ARGO_PHASE = {
     "pass": "Successful",
     "high": "Failed",
-    "low": "Inconclusive",
-    "nodata": "Inconclusive (the Rollout pauses)",
+    "low": "Inconclusive look",
+    "inconclusive": "Inconclusive look (the run goes on)",
+    "nodata": "Inconclusive look (the run goes on)",
 }
 
 ERROR_RATE = "AVG(is_error)"
@@ -149,15 +149,21 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
     with httpx.Client(base_url=evaluator.url, timeout=30) as client:
         for label, version, pod_hash in CANARIES[1:]:
             print(f"\n{label} ({version}) vs stable:")
-            for metric, template_file in JUDGED_TEMPLATES:
-                answer = client.post("/v1/evaluate", json=judged_request(template_file, dataset, pod_hash))
-                body = answer.json()
-                if answer.status_code != 200:
-                    print(f"  {metric:<12} HTTP {answer.status_code}: {body.get('error', {}).get('message')}")
-                    continue
-                phase = ARGO_PHASE[body["verdict"]]
-                print(f"  {metric:<12} {body['verdict']:<7} → Argo: {phase}")
-                print(f"  {'':<12} {body['reason']}")
+            answer = client.post("/v1/evaluate", json=judged_request(JUDGED_TEMPLATE, dataset, pod_hash))
+            body = answer.json()
+            if answer.status_code != 200:
+                print(f"  HTTP {answer.status_code}: {body.get('error', {}).get('message')}")
+                continue
+            phase = ARGO_PHASE[body["verdict"]]
+            print(f"  {body['verdict']:<12} → Argo: {phase} (decided by {body['deciding_metric']})")
+            for metric in body["metrics"]:
+                low, high = metric["ratio_ci"] or [None, None]
+                shown = "no estimate yet"
+                if metric["estimate"] is not None:
+                    upper = "∞" if high is None else f"{high:.2f}"
+                    shown = f"{metric['estimate']:.2f}x, CI {low or 0:.2f}-{upper}"
+                print(f"  {metric['name']:<12} {metric['verdict']:<12} {shown}")
+                print(f"  {'':<12} {metric['reason']}")
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from honeycomb_evaluator.window import resolve_window
 if TYPE_CHECKING:
     from honeycomb_evaluator.column_hints import ColumnHints
     from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.sharing.backends.base import StateStore
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Evaluator:
     client: HoneycombClient
     keys: KeySource
     executor: SharedExecutor
+    # Where a comparison's buckets are kept across looks (judgement/history.py); None: this look only.
+    history: StateStore | None = None
     # Built on the first query Honeycomb rejects (column_hints.py): not on every cold start.
     hints: ColumnHints | None = field(default=None, init=False)
 
@@ -73,7 +76,8 @@ class Evaluator:
 
     async def _evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
         deadline = time.monotonic() + float(request.timeout_seconds)
-        calculation = choose_calculation(request)
+        # A scorecard's metrics name their calculations; anything else reads one.
+        calculation = choose_calculation(request) if request.scorecard is None else None
         check_match(request)
         # With compare, ONE query answers both groups (judgement/query.py), checked before any call.
         plan = None
@@ -96,10 +100,10 @@ class Evaluator:
             record.execute_seconds = time.perf_counter() - execute_started
         record.served = execution.served
         result = execution.result
-        value = select_value(request, result, calculation) if plan is None else None
+        value = select_value(request, result, calculation) if plan is None and calculation else None
         body: dict[str, Any] = {
             "value": value,
-            "calculation": calculation,
+            "calculation": plan.calculation if plan is not None else calculation,
             "rows": result.results,
             "series": result.series if request.include_series else None,
             "query_url": result.query_url,
@@ -109,9 +113,11 @@ class Evaluator:
             "cached": execution.cached,
         }
         if plan is not None:
-            from honeycomb_evaluator.judgement.answer import comparison_answer
+            from honeycomb_evaluator.judgement.judge import HistoryScope, judge_comparison
 
-            body.update(comparison_answer(request, result, calculation))
+            caller = (record.caller or ANONYMOUS).name
+            scope = HistoryScope(self.history, caller, request.environment, request.dataset)
+            body.update(await judge_comparison(request, plan, result, window, scope))
         body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
         return body
 

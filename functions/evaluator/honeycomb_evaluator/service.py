@@ -69,5 +69,5 @@ def build_service(
     )
     client = client or HoneycombClient()
     keys = key_source(settings.honeycomb)
-    evaluator = Evaluator(client=client, keys=keys, executor=executor)
+    evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store)
     return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store)

@@ -27,6 +27,9 @@ const (
 	// zeroErrorStableHash: a stable version that never failed (an error-rate baseline of 0):
 	// 200 healthy spans sent in TestMain, for TestCanaryJudgementWithArgoController.
 	zeroErrorStableHash = "9e8d7c6b5"
+	// quietCanaryHash: a canary with 10 healthy spans a minute against stable's 600: too few for
+	// a P99 per minute or an error rate to be shown either way (TestCanaryJudgementWithArgoController).
+	quietCanaryHash = "4d5e6f7a8"
 )
 
 var (
@@ -103,6 +106,10 @@ func runSuite(m *testing.M) int {
 	}
 	if err := healthy.ingestSpans(zeroErrorStableHash, 200); err != nil {
 		fmt.Fprintln(os.Stderr, "send the error-free stable version's spans:", err)
+		return 1
+	}
+	if err := healthy.ingestSpans(quietCanaryHash, 60); err != nil {
+		fmt.Fprintln(os.Stderr, "send the quiet canary's spans:", err)
 		return 1
 	}
 	// Honeycomb answers 429 to every query-result creation on this stack, until it stops.

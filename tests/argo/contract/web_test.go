@@ -39,10 +39,9 @@ var expectations = map[string]expectation{
 	"honeycomb-error-count":             {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseSuccessful, noDataValue: 0.0},
 	"honeycomb-error-rate-no-data-safe": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseSuccessful},
 	"honeycomb-error-rate-oauth2":       {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
-	// verdict nodata meets neither condition: Inconclusive, and the Rollout pauses.
-	"honeycomb-canary-vs-stable-latency": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
-		noData: v1alpha1.AnalysisPhaseInconclusive, noDataValue: "nodata", compares: true},
-	"honeycomb-canary-vs-stable-error-rate": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
+	// verdict nodata (and inconclusive) meets neither condition: an Inconclusive measurement; a
+	// run that ends without a pass is Inconclusive, and the Rollout pauses.
+	"honeycomb-canary-vs-stable": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
 		noData: v1alpha1.AnalysisPhaseInconclusive, noDataValue: "nodata", compares: true},
 	"honeycomb-error-rate-in-cluster": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
 	// The SLO (rollout.yaml's StableAvail, about 75 % of its budget left) does not depend on the

@@ -1,6 +1,6 @@
 """``--demo``: the ``checkout`` dataset of docs/design.md "Demo data", kept current while running.
 
-Three versions run side by side, 40 spans per minute each, over the last 3 hours up to now:
+Three versions run side by side, 600 spans per minute each, over the last 3 hours up to now:
 
 | role        | service.version | rollouts_pod_template_hash | error rate | p99 duration_ms |
 |-------------|-----------------|----------------------------|------------|-----------------|
@@ -12,7 +12,7 @@ Each minute's events are a pure function of (seed, version, minute), so data is 
 and a background task can keep appending minutes as time passes (``make emulator`` stays
 useful for hours). Two choices keep short windows close to the targets rather than merely
 random: durations are log-normal drawn from *stratified* quantiles (each minute has exactly one
-draw in every 1/40 of the distribution, offset by a low-discrepancy sequence across minutes), and
+draw in every 1/n of the distribution, offset by a low-discrepancy sequence across minutes), and
 errors are spread by a carry so that any window holds the rate's share of errors to within one
 event.
 """
@@ -23,22 +23,23 @@ import asyncio
 import json
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+from typing import Any
 
 import anyio.to_thread
+import numpy as np
 
-from .engine import Event, Store
+from .engine import ColumnType, Event, Store
 
 log = logging.getLogger("honeycomb_emulator")
 
 DATASET = "checkout"
 SERVICE = "checkout"
 SEED = 20261125
-EVENTS_PER_MINUTE = 40
+EVENTS_PER_MINUTE = 600  # 10 a second: enough for a P99 per minute (100 events) and a tenth of it
 HISTORY_SECONDS = 3 * 3600
 SIGMA = 0.45  # log-normal shape: p99 is ~2.85x the median
 Z99 = NormalDist().inv_cdf(0.99)
@@ -68,7 +69,14 @@ VARIANTS = (
     Variant("v1.5.1", "5b7c6d8e9", 0.004, 280.0),
 )
 
-_NORMAL = NormalDist()
+
+# Per-minute traffic moves around EVENTS_PER_MINUTE (as real traffic does: counts that are all
+# equal read as one sampled event each) but any 5 consecutive minutes add up to exactly 5 times it.
+_WOBBLE = (-13, -7, 0, 7, 13)
+
+
+def events_in_minute(minute: int) -> int:
+    return EVENTS_PER_MINUTE + _WOBBLE[minute % len(_WOBBLE)] * EVENTS_PER_MINUTE // 600
 
 
 def _errors_in_minute(minute: int, rate: float) -> int:
@@ -77,45 +85,178 @@ def _errors_in_minute(minute: int, rate: float) -> int:
     return math.floor((minute + 1) * per_minute + 0.5) - math.floor(minute * per_minute + 0.5)
 
 
-def minute_events(variant: Variant, minute: int) -> list[Event]:
-    """The events of one version in the unix minute ``minute`` (deterministic)."""
-    rng = random.Random(f"{SEED}:{variant.pod_template_hash}:{minute}")
-    n = EVENTS_PER_MINUTE
+COLUMN_TYPES: dict[str, ColumnType] = {
+    "name": "string",
+    "service.name": "string",
+    "service.version": "string",
+    "rollouts_pod_template_hash": "string",
+    "duration_ms": "float",
+    "http.response.status_code": "integer",
+    "error": "boolean",
+    "status_code": "integer",
+    "trace.trace_id": "string",
+    "trace.span_id": "string",
+    "trace.parent_id": "string",
+}
+
+
+# Wichura's AS241 (as statistics.NormalDist.inv_cdf), vectorised: the central and the tail
+# rational approximations, numerator and denominator coefficients from the highest power down.
+_CENTRAL = (
+    (
+        2509.0809287301226727,
+        33430.575583588128105,
+        67265.770927008700853,
+        45921.953931549871457,
+        13731.693765509461125,
+        1971.5909503065514427,
+        133.14166789178437745,
+        3.387132872796366608,
+    ),
+    (
+        5226.495278852854561,
+        28729.085735721942674,
+        39307.89580009271061,
+        21213.794301586595867,
+        5394.1960214247511077,
+        687.1870074920579083,
+        42.313330701600911252,
+        1.0,
+    ),
+)
+_NEAR = (
+    (
+        7.7454501427834140764e-4,
+        0.0227238449892691845833,
+        0.24178072517745061177,
+        1.27045825245236838258,
+        3.64784832476320460504,
+        5.7694972214606914055,
+        4.6303378461565452959,
+        1.42343711074968357734,
+    ),
+    (
+        1.05075007164441684324e-9,
+        5.475938084995344946e-4,
+        0.0151986665636164571966,
+        0.14810397642748007459,
+        0.68976733498510000455,
+        1.6763848301838038494,
+        2.05319162663775882187,
+        1.0,
+    ),
+)
+_FAR = (
+    (
+        2.01033439929228813265e-7,
+        2.71155556874348757815e-5,
+        0.0012426609473880784386,
+        0.026532189526576123093,
+        0.29656057182850489123,
+        1.7848265399172913358,
+        5.4637849111641143699,
+        6.6579046435011037772,
+    ),
+    (
+        2.04426310338993978564e-15,
+        1.4215117583164458887e-7,
+        1.8463183175100546818e-5,
+        7.868691311456132591e-4,
+        0.0148753612908506148525,
+        0.13692988092273580531,
+        0.59983220655588793769,
+        1.0,
+    ),
+)
+
+
+def _ratio(coefficients: tuple[tuple[float, ...], tuple[float, ...]], r: np.ndarray) -> np.ndarray:
+    num, den = np.zeros_like(r), np.zeros_like(r)
+    for a, b in zip(*coefficients, strict=True):
+        num, den = num * r + a, den * r + b
+    ratio: np.ndarray = num / den
+    return ratio
+
+
+def normal_quantiles(p: np.ndarray) -> np.ndarray:
+    """The standard normal's inverse CDF at each p in (0, 1)."""
+    q = p - 0.5
+    central = np.abs(q) <= 0.425
+    out = np.empty_like(p)
+    r = 0.180625 - q[central] ** 2
+    out[central] = q[central] * _ratio(_CENTRAL, r)
+    tail = ~central
+    r = np.sqrt(-np.log(np.where(q[tail] <= 0, p[tail], 1 - p[tail])))
+    x = np.where(r <= 5.0, _ratio(_NEAR, r - 1.6), _ratio(_FAR, r - 5.0))
+    out[tail] = np.where(q[tail] < 0, -x, x)
+    return out
+
+
+def _hex_ids(rng: np.random.Generator, n: int, digits: int) -> list[str]:
+    text = rng.bytes(n * digits // 2).hex()
+    return [text[i : i + digits] for i in range(0, n * digits, digits)]
+
+
+def minute_columns(variant: Variant, minute: int) -> tuple[list[float], dict[str, list[Any]]]:
+    """The events of one version in the unix minute ``minute`` (deterministic), column by column."""
+    rng = np.random.default_rng([SEED, int(variant.pod_template_hash, 16), minute])
+    n = events_in_minute(minute)
     # One draw in each 1/n of the distribution, all shifted by a golden-ratio offset that moves
     # evenly from minute to minute: any run of consecutive minutes covers the tail (where the
     # p99 lives) almost uniformly, which independent random offsets would not.
     offset = min(max((minute * GOLDEN + variant.error_rate * 10) % 1.0, 1e-9), 1 - 1e-9)
-    quantiles = [(i + offset) / n for i in range(n)]
-    rng.shuffle(quantiles)
+    quantiles = rng.permutation((np.arange(n) + offset) / n)
     median = variant.p99_ms / math.exp(SIGMA * Z99)
-    failing = set(rng.sample(range(n), _errors_in_minute(minute, variant.error_rate)))
-    events = []
-    for i, q in enumerate(quantiles):
-        failed = i in failing
-        data = {
-            "name": rng.choice(SPAN_NAMES),
-            "service.name": SERVICE,
-            "service.version": variant.version,
-            "rollouts_pod_template_hash": variant.pod_template_hash,
-            "duration_ms": round(median * math.exp(SIGMA * _NORMAL.inv_cdf(q)), 3),
-            "http.response.status_code": 500 if failed else 200,
-            "error": failed,
-            "status_code": 2 if failed else 0,  # OTel STATUS_CODE_ERROR / UNSET
-            "trace.trace_id": f"{rng.getrandbits(128):032x}",
-            "trace.span_id": f"{rng.getrandbits(64):016x}",
-            "trace.parent_id": f"{rng.getrandbits(64):016x}",  # the caller's (frontend) span
-        }
-        events.append(Event(time=minute * 60 + rng.random() * 60, data=data))
-    return events
+    durations = np.round(median * np.exp(SIGMA * normal_quantiles(quantiles)), 3).tolist()
+    failed = np.zeros(n, dtype=bool)
+    failed[rng.choice(n, _errors_in_minute(minute, variant.error_rate), replace=False)] = True
+    names = np.array(SPAN_NAMES, dtype=object)[rng.integers(0, len(SPAN_NAMES), n)].tolist()
+    times = (minute * 60 + rng.random(n) * 60).tolist()
+    columns: dict[str, list[Any]] = {
+        "name": names,
+        "service.name": [SERVICE] * n,
+        "service.version": [variant.version] * n,
+        "rollouts_pod_template_hash": [variant.pod_template_hash] * n,
+        "duration_ms": durations,
+        "http.response.status_code": np.where(failed, 500, 200).tolist(),
+        "error": failed.tolist(),
+        "status_code": np.where(failed, 2, 0).tolist(),  # OTel STATUS_CODE_ERROR / UNSET
+        "trace.trace_id": _hex_ids(rng, n, 32),
+        "trace.span_id": _hex_ids(rng, n, 16),
+        "trace.parent_id": _hex_ids(rng, n, 16),  # the caller's (frontend) span
+    }
+    return times, columns
+
+
+def minute_events(variant: Variant, minute: int) -> list[Event]:
+    """The same minute as events (tests read them one by one)."""
+    times, columns = minute_columns(variant, minute)
+    return [Event(time=t, data={k: v[i] for k, v in columns.items()}) for i, t in enumerate(times)]
+
+
+def columns_between(start: float, end: float) -> tuple[list[float], dict[str, list[Any]]]:
+    """Every demo event with start < time <= end, oldest minute first, column by column."""
+    times: list[float] = []
+    out: dict[str, list[Any]] = {key: [] for key in COLUMN_TYPES}
+    for minute in range(math.floor(start / 60), math.floor(end / 60) + 1):
+        for variant in VARIANTS:
+            minute_times, columns = minute_columns(variant, minute)
+            keep = [i for i, t in enumerate(minute_times) if start < t <= end]
+            if len(keep) == len(minute_times):
+                times.extend(minute_times)
+                for key, values in columns.items():
+                    out[key].extend(values)
+                continue
+            times.extend(minute_times[i] for i in keep)
+            for key, values in columns.items():
+                out[key].extend(values[i] for i in keep)
+    return times, out
 
 
 def events_between(start: float, end: float) -> list[Event]:
     """Every demo event with start < time <= end, oldest minute first."""
-    out: list[Event] = []
-    for minute in range(math.floor(start / 60), math.floor(end / 60) + 1):
-        for variant in VARIANTS:
-            out.extend(e for e in minute_events(variant, minute) if start < e.time <= end)
-    return out
+    times, columns = columns_between(start, end)
+    return [Event(time=t, data={k: v[i] for k, v in columns.items()}) for i, t in enumerate(times)]
 
 
 class DemoFeeder:
@@ -145,12 +286,13 @@ class DemoFeeder:
         start = self.generated_until or self._load_progress(now)
         if now <= start:
             return 0
-        events = events_between(start, now)
-        if events or not self.store.has_dataset(DATASET):
-            self.store.add_events(DATASET, events)
+        times, columns = columns_between(start, now)
+        if times or not self.store.has_dataset(DATASET):
+            typed = {key: (columns[key], typ) for key, typ in COLUMN_TYPES.items()}
+            self.store.add_columns(DATASET, times, typed)
         self.generated_until = now
         self._save_progress()
-        return len(events)
+        return len(times)
 
     async def run_forever(self) -> None:
         while True:

@@ -14,7 +14,8 @@ def test_a_minute_is_a_pure_function_of_version_and_minute() -> None:
     variant = demo.VARIANTS[1]
     first = demo.minute_events(variant, 29_925_650)
     again = demo.minute_events(variant, 29_925_650)
-    assert first == again and len(first) == demo.EVENTS_PER_MINUTE
+    assert first == again and len(first) == demo.events_in_minute(29_925_650)
+    assert sum(demo.events_in_minute(m) for m in range(100, 105)) == 5 * demo.EVENTS_PER_MINUTE
     assert first != demo.minute_events(variant, 29_925_651)
     assert all(29_925_650 * 60 <= e.time < 29_925_651 * 60 for e in first)
 

@@ -1,18 +1,21 @@
-"""Read the comparison query's one result back into the canary and baseline groups."""
+"""Read the comparison query's one result back: each version's window value, and the buckets."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from honeycomb_evaluator.errors import InvalidRequest, NoData
 from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.judgement.buckets import Bucket, Side
 from honeycomb_evaluator.judgement.query import COUNT
 from honeycomb_evaluator.selection import matching_rows, reduce_values
 
 if TYPE_CHECKING:
+    from honeycomb_evaluator.models.judgement import Compare
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 GroupKey = str | int | bool
@@ -21,10 +24,9 @@ GroupKey = str | int | bool
 @dataclass(frozen=True)
 class Group:
     key: GroupKey  # the group's value of compare.column
-    value: float | None  # the compared number (the `empty` policy applied); None = no data
-    count: int  # events in the group over the whole window
-    overall: float | None  # the calculation over the whole window (the summary row)
-    samples: tuple[float, ...]  # the calculation per time bucket, oldest first (Mann-Whitney)
+    value: float | None  # the window's number (the `empty` policy applied); None = no data
+    count: int  # Honeycomb's (weighted) COUNT over the window
+    side: Side | None = None  # the window's summary row (COUNT and the numbers), for sampling
 
 
 def _number(value: Any, calculation: str) -> float | None:
@@ -38,27 +40,16 @@ def _number(value: Any, calculation: str) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _numbers(rows: Iterable[Mapping[str, Any]], calculation: str) -> tuple[float, ...]:
-    values = (_number(row.get(calculation), calculation) for row in rows)
-    return tuple(v for v in values if v is not None)
-
-
-def _count(rows: list[Mapping[str, Any]]) -> int:
-    counted = _number(rows[0].get(COUNT), COUNT) if rows else None
-    return int(counted) if counted is not None else 0
-
-
 def read_group(request: EvaluateRequest, result: QueryResult, calculation: str, key: GroupKey) -> Group:
     compare = request.compare
     assert compare is not None
     match = {compare.column: key}
     rows = matching_rows(result.results, match)
     overall = _number(rows[0].get(calculation), calculation) if rows else None
-    buckets = matching_rows((point["data"] for point in result.series), match)
-    samples = _numbers(buckets, calculation)
-    over_series = request.select is not None and request.select.over == "series"
-    if over_series:
-        assert request.select is not None
+    counted = _number(rows[0].get(COUNT), COUNT) if rows else None
+    if request.select is not None and request.select.over == "series":
+        points = matching_rows((point["data"] for point in result.series), match)
+        samples = [v for v in (_number(p.get(calculation), calculation) for p in points) if v is not None]
         value = reduce_values(samples, request.select.reduce) if samples else None
     else:
         value = overall
@@ -70,7 +61,13 @@ def read_group(request: EvaluateRequest, result: QueryResult, calculation: str, 
             f"the query returned no data for {calculation} in the {role} ({compare.column} = {key!r}; "
             "empty: error)",
         )
-    return Group(key=key, value=value, count=_count(rows), overall=overall, samples=samples)
+    side = None
+    if rows and counted is not None:
+        side = Side(
+            counted,
+            {k: v for k, v in rows[0].items() if isinstance(v, int | float) and not isinstance(v, bool)},
+        )
+    return Group(key=key, value=value, count=int(counted) if counted is not None else 0, side=side)
 
 
 def read_groups(request: EvaluateRequest, result: QueryResult, calculation: str) -> tuple[Group, Group]:
@@ -82,3 +79,44 @@ def read_groups(request: EvaluateRequest, result: QueryResult, calculation: str)
         read_group(request, result, calculation, compare.canary),
         read_group(request, result, calculation, compare.baseline),
     )
+
+
+def _seconds(time: Any) -> int | None:
+    """A series point's time (RFC 3339 as Honeycomb sends it, or unix seconds) as unix seconds."""
+    if isinstance(time, int | float) and not isinstance(time, bool):
+        return int(time)
+    if isinstance(time, str):
+        try:
+            return int(datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return None
+    return None
+
+
+def _side(data: Mapping[str, Any], keys: Sequence[str]) -> Side | None:
+    count = _number(data.get(COUNT), COUNT)
+    if count is None or count <= 0:
+        return None
+    return Side(count, {k: _number(data.get(k), k) for k in keys})
+
+
+def read_buckets(
+    result: QueryResult, compare: Compare, keys: Sequence[str], granularity: int, end: int
+) -> list[Bucket]:
+    """The buckets where both versions have events, oldest first (`keys`: the calculations kept)."""
+    points: dict[int, dict[str, Side]] = {}
+    for point in result.series:
+        start = _seconds(point.get("time"))
+        data = point["data"]
+        if start is None:
+            continue
+        for role, value in (("canary", compare.canary), ("baseline", compare.baseline)):
+            if matching_rows([data], {compare.column: value}):
+                side = _side(data, keys)
+                if side is not None:
+                    points.setdefault(start, {})[role] = side
+    return [
+        Bucket(start, min(start + granularity, end), sides["canary"], sides["baseline"])
+        for start, sides in sorted(points.items())
+        if "canary" in sides and "baseline" in sides
+    ]

@@ -1,8 +1,10 @@
 """The one Honeycomb query of a comparison, from the caller's query (checked before any call).
 
-The caller's query plus a filter `column in [canary, baseline]`, a breakdown on `column` and
-`COUNT` (each group's event count) when the caller did not ask for it. What would change the
-meaning of that query, or make one group's row disappear, is refused with a 422 naming the field.
+The caller's query plus a filter `column in [canary, baseline]`, a breakdown on `column`,
+`COUNT` (each group's events), `SUM(<rate column>)` when the sampling names one, and a
+granularity (1-minute buckets by default) when a test will run: the tests pair the versions
+bucket by bucket. What would change the meaning of that query, or make one group's row
+disappear, is refused with a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -11,36 +13,91 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.errors import InvalidRequest
-from honeycomb_evaluator.judgement.statistics import TestName
+from honeycomb_evaluator.judgement.evidence import TestName
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.models.judgement import Compare, Judge
+    from honeycomb_evaluator.models.judgement import Compare, JudgeRules
     from honeycomb_evaluator.models.query import QuerySpec
     from honeycomb_evaluator.models.request import EvaluateRequest
 
 COUNT = "COUNT"
+# Calculations that grow with a version's share of the traffic: canary against baseline says
+# more about the traffic split than about the canary. `test: none` may still compare them.
+GROUP_SIZE_OPS = frozenset({"COUNT", "SUM", "CONCURRENCY", "COUNT_DISTINCT", "MAX", "MIN", "RATE_SUM"})
+# Bucket sizes chosen when the caller sets no granularity: the first one giving at most 1000
+# buckets (Honeycomb's bound), so 1 minute for any window up to 16 hours.
+DEFAULT_GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One metric to judge: a calculation of the query, its band, its test."""
+
+    label: str
+    calculation: str
+    rules: JudgeRules
+    test: TestName | None  # None: `test: none`, the window's values against the band
+    critical: bool = True
+    field: str = "judge"  # where a refusal points
 
 
 @dataclass(frozen=True)
 class ComparisonPlan:
     query: QuerySpec  # what runs at Honeycomb
-    calculation: str  # the result key compared
-    test: TestName | None  # the statistical test the verdict will run, if any
-    needs_series: bool  # the time buckets must be fetched (select.over: series or Mann-Whitney)
+    calculation: str  # the answer's `calculation`: the selected one, or the first metric's
+    judged: tuple[Judged, ...]  # nothing without judge/scorecard
+    needs_series: bool  # the time buckets must be fetched
+
+    @property
+    def tested(self) -> bool:
+        return any(j.test is not None for j in self.judged)
 
 
-def has_buckets(request: EvaluateRequest) -> bool:
-    """The caller asked for time buckets: `select.over: series` or an explicit granularity."""
-    over_series = request.select is not None and request.select.over == "series"
-    return over_series or request.query.granularity is not None
+def op_of(calculation: str) -> str:
+    return calculation.split("(", 1)[0]
 
 
-def chosen_test(judge: Judge | None, buckets: bool) -> TestName | None:
-    if judge is None or judge.test == "none":
+def chosen_test(rules: JudgeRules, calculation: str, field: str) -> TestName | None:
+    if rules.test == "none":
         return None
-    if judge.test == "auto":
-        return "mann_whitney" if buckets else None
-    return judge.test
+    if rules.test == "proportions":
+        if op_of(calculation) != "AVG":
+            raise InvalidRequest(
+                f"the proportions test compares shares of events: it needs an AVG of a 0/1 column "
+                f"(e.g. a calculated field IF($error, 1, 0)), not {calculation}",
+                field=f"{field}.test",
+            )
+        return "proportions"
+    if op_of(calculation) in GROUP_SIZE_OPS:
+        raise InvalidRequest(
+            f"{calculation} grows with a version's share of the traffic, so canary against baseline "
+            "would judge the traffic split; judge a per-event calculation (AVG, a percentile), or set "
+            'test: "none" to compare the numbers as they are',
+            field=f"{field}.test",
+        )
+    return "paired"
+
+
+def judged_metrics(request: EvaluateRequest, calculation: str | None) -> tuple[Judged, ...]:
+    """The metrics a request judges; each calculation checked against the query's."""
+    if request.judge is not None:
+        assert calculation is not None
+        test = chosen_test(request.judge, calculation, "judge")
+        return (Judged(calculation, calculation, request.judge, test),)
+    if request.scorecard is None:
+        return ()
+    keys = request.query.calculation_keys
+    out = []
+    for i, metric in enumerate(request.scorecard.metrics):
+        field = f"scorecard.metrics.{i}"
+        if metric.calculation not in keys:
+            raise InvalidRequest(
+                f"{metric.calculation!r} is not one of the query's calculations: {keys}",
+                field=f"{field}.calculation",
+            )
+        test = chosen_test(metric, metric.calculation, field)
+        out.append(Judged(metric.label, metric.calculation, metric, test, metric.critical, field))
+    return tuple(out)
 
 
 def _refuse_what_cannot_be_compared(request: EvaluateRequest, compare: Compare) -> None:
@@ -82,8 +139,16 @@ def _refuse_what_cannot_be_compared(request: EvaluateRequest, compare: Compare) 
             )
 
 
-def plan_comparison(request: EvaluateRequest, calculation: str) -> ComparisonPlan:
-    """The comparison query for a request with `compare` (`calculation` as selection chose it)."""
+def default_granularity(duration: int) -> int:
+    for granularity in DEFAULT_GRANULARITIES:
+        if granularity * 1000 >= duration:
+            return min(granularity, duration)
+    return DEFAULT_GRANULARITIES[-1]
+
+
+def plan_comparison(request: EvaluateRequest, calculation: str | None) -> ComparisonPlan:
+    """The comparison query for a request with `compare` (`calculation` as selection chose it;
+    None for a scorecard, whose metrics name their own)."""
     # Imported here: the request models are built by now, and importing this module must not build them.
     from honeycomb_evaluator.models.query import Calculation, Filter
 
@@ -91,25 +156,30 @@ def plan_comparison(request: EvaluateRequest, calculation: str) -> ComparisonPla
     if compare is None:
         raise ValueError("plan_comparison needs a request with compare")
     _refuse_what_cannot_be_compared(request, compare)
-    test = chosen_test(request.judge, has_buckets(request))
-    if test == "proportions" and not calculation.startswith("AVG("):
-        raise InvalidRequest(
-            f"the proportions test compares shares of events: it needs an AVG of a 0/1 column "
-            f"(e.g. a calculated field IF($error, 1, 0)), not {calculation}",
-            field="judge.test",
-        )
+    judged = judged_metrics(request, calculation)
     query = request.query
     calculations = list(query.effective_calculations)
     if COUNT not in query.calculation_keys:
         calculations.append(Calculation(op="COUNT"))
+    sampling = compare.sampling
+    if sampling is not None and sampling.column is not None:
+        rate_sum = Calculation(op="SUM", column=sampling.column)
+        if rate_sum.key not in [c.key for c in calculations]:
+            calculations.append(rate_sum)
     in_groups = Filter(column=compare.column, op="in", value=[compare.canary, compare.baseline])
+    tested = any(j.test is not None for j in judged)
+    granularity = query.granularity
+    if tested and granularity is None:
+        granularity = default_granularity(query.duration())
     rewritten = query.model_copy(
         update={
             "calculations": calculations,
             "filters": [*query.filters, in_groups],
             "filter_combination": None if query.filter_combination == "OR" else query.filter_combination,
             "breakdowns": [compare.column],
+            "granularity": granularity,
         }
     )
-    needs_series = has_buckets(request) or test == "mann_whitney"
-    return ComparisonPlan(query=rewritten, calculation=calculation, test=test, needs_series=needs_series)
+    over_series = request.select is not None and request.select.over == "series"
+    answer_calculation = calculation if calculation is not None else judged[0].calculation
+    return ComparisonPlan(rewritten, answer_calculation, judged, over_series or granularity is not None)

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from honeycomb_evaluator.models.judgement import Compare, Judge
+from honeycomb_evaluator.models.judgement import Compare, Judge, Scorecard
 from honeycomb_evaluator.models.query import QuerySpec
 
 MAX_TIMEOUT_SECONDS = 25.0
@@ -81,11 +81,20 @@ class EvaluateRequest(BaseModel):
         default=None, description="Canary against baseline in one query; `value` becomes the comparison."
     )
     judge: Judge | None = Field(default=None, description="A verdict on the comparison (needs `compare`).")
+    scorecard: Scorecard | None = Field(
+        default=None,
+        description="Several calculations of the query judged together into one verdict (needs `compare`; "
+        "instead of `judge`).",
+    )
 
-    @field_validator("judge")
+    @field_validator("judge", "scorecard")
     @classmethod
-    def _judge_needs_compare(cls, judge: Judge | None, info: ValidationInfo) -> Judge | None:
+    def _judging_needs_compare(cls, judging: Judge | Scorecard | None, info: ValidationInfo) -> object:
         # A compare that failed its own validation is absent from info.data and already reported.
-        if judge is not None and "compare" in info.data and info.data["compare"] is None:
-            raise ValueError('judge needs "compare" (the column and the canary and baseline values)')
-        return judge
+        if judging is not None and "compare" in info.data and info.data["compare"] is None:
+            raise ValueError(
+                f'{info.field_name} needs "compare" (the column and the canary and baseline values)'
+            )
+        if judging is not None and info.field_name == "scorecard" and info.data.get("judge") is not None:
+            raise ValueError("use judge (one metric) or scorecard (several), not both")
+        return judging

@@ -43,6 +43,44 @@ class ComparisonOut(BaseModel):
     percent_change: float | None = Field(description="(canary - baseline) / |baseline| x 100; null as ratio.")
 
 
+VerdictOut = Literal["pass", "high", "low", "inconclusive", "nodata"]
+TestOut = Literal["paired", "proportions"]
+
+
+class EvidenceOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    buckets: int = Field(description="Time buckets the test used (from every look so far).")
+    buckets_seen: int = Field(description="Buckets in the comparison's history.")
+    new_buckets: int = Field(description="Buckets this look added to the history.")
+    skipped_buckets: int = Field(description="Buckets left out of this metric's test.")
+    why_skipped: str | None
+    sampling: str | None = Field(description="How stored events were counted.")
+    dispersion: float | None = Field(description="Over-dispersion divided out (sampling not stated).")
+    needed: str | None = Field(description="With `nodata`: roughly what a regression would need to show.")
+    history_full: bool
+
+
+class MetricOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: str
+    calculation: str
+    critical: bool = Field(description="Whether the metric can decide the scorecard.")
+    verdict: VerdictOut
+    reason: str
+    canary: GroupOut
+    baseline: GroupOut
+    adjusted_p_value: float | None = Field(description="Holm's adjusted p-value (critical metrics).")
+    test: TestOut | None
+    p_value: float | None
+    estimate: float | None
+    ratio_ci: list[float | None] | None
+    confidence: float | None
+    mde: float | None
+    evidence: EvidenceOut | None
+
+
 class EvaluateResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -57,24 +95,41 @@ class EvaluateResponse(BaseModel):
     cached: bool = Field(description="True when no new Honeycomb query run was started for this answer.")
     elapsed_ms: float
     # Only with `compare` (docs/canary-judgement.md); `value` is then the comparison.
-    verdict: Literal["pass", "high", "low", "nodata"] | None = Field(
-        default=None, description="With `judge`: the verdict on the canary."
+    verdict: VerdictOut | None = Field(
+        default=None, description="With `judge` or `scorecard`: the verdict on the canary."
     )
-    critical: bool | None = Field(default=None, description="With `judge`: the critical bound was exceeded.")
+    critical: bool | None = Field(
+        default=None, description="With `judge`: the estimate is above `critical_increase`."
+    )
     reason: str | None = Field(default=None, description="With `compare`: one sentence saying why.")
     canary: GroupOut | None = None
     baseline: GroupOut | None = None
     comparison: ComparisonOut | None = None
-    test: Literal["mann_whitney", "proportions"] | None = Field(
-        default=None, description="The statistical test that ran, if any."
-    )
+    test: TestOut | None = Field(default=None, description="The statistical test that ran, if any.")
     p_value: float | None = Field(
-        default=None, description="Two-sided p-value of the test; null if none ran."
-    )
-    effect_size: float | None = Field(
         default=None,
-        description="Mann-Whitney: rank-biserial correlation (-1..1, > 0 when the canary is larger); "
-        "proportions: Cohen's h. Null if no test ran.",
+        description='Anytime-valid one-sided p-value of "no regression beyond the allowed band" over every '
+        "look at this comparison; null if no test ran.",
+    )
+    estimate: float | None = Field(
+        default=None, description="The decision statistic: canary / baseline, from the buckets the test used."
+    )
+    ratio_ci: list[float | None] | None = Field(
+        default=None,
+        description="[low, high] confidence-sequence bounds on `estimate` (null for an unbounded side).",
+    )
+    confidence: float | None = Field(default=None, description="The interval's coverage, e.g. 0.96.")
+    mde: float | None = Field(
+        default=None,
+        description="Minimum detectable effect: the ratio beyond the allowed band caught 80 % of the time "
+        "with these counts; null when none could be.",
+    )
+    evidence: EvidenceOut | None = Field(default=None, description="What the test used and left out.")
+    deciding_metric: str | None = Field(
+        default=None, description="With `scorecard`: the metric that decided."
+    )
+    metrics: list[MetricOut] | None = Field(
+        default=None, description="With `scorecard`: every metric judged."
     )
 
 

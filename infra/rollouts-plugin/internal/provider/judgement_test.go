@@ -11,21 +11,23 @@ import (
 // compareRequest is a comparison request; the plugin must send it byte for byte.
 const compareRequest = `{"dataset":"checkout","query":{"calculations":[{"op":"P99","column":"duration_ms"}],"time_range":600},` +
 	`"compare":{"column":"rollouts_pod_template_hash","canary":"7d9f8b6c5","baseline":"6f8d9c7b5"},` +
-	`"judge":{"allowed_increase":1.2,"min_count":50}}`
+	`"judge":{"allowed_increase":1.05,"harmful_increase":1.3,"min_count":50}}`
 
 const highAnswer = `{"value": 3.97, "verdict": "high", "critical": false,
- "reason": "canary P99(duration_ms) 1,188 ms is 3.97x baseline 299 ms (allowed 1.2x); 2,400 vs 2,380 events",
+ "reason": "high, decided by latency: canary P99(duration_ms) 1,188 ms vs baseline 299 ms: 3.98x (96 % CI 3.8-4.2) over 10 paired buckets, above the allowed 1.05x (p<0.0001); 2,400 vs 2,380 events; others: errors pass",
  "canary": {"key": "7d9f8b6c5", "value": 1188.2, "count": 2400},
  "baseline": {"key": "6f8d9c7b5", "value": 299.1, "count": 2380},
  "comparison": {"column": "rollouts_pod_template_hash", "value": "ratio", "ratio": 3.97, "difference": 889.1, "percent_change": 297.3},
- "test": "mann_whitney", "p_value": 0.0001, "effect_size": 1,
+ "test": "paired", "p_value": 0.0001, "estimate": 3.98, "ratio_ci": [3.8, 4.2], "confidence": 0.96, "mde": 1.12,
+ "deciding_metric": "latency", "metrics": [{"name": "latency", "verdict": "high"}, {"name": "errors", "verdict": "pass"}],
  "query_url": "http://ui/q/2", "cached": false, "window": {"start": "a", "end": "b"}}`
 
 const nodataAnswer = `{"value": null, "verdict": "nodata", "critical": false,
- "reason": "no data: canary has 0 events, baseline has 2,380 events (min_count 50)",
+ "reason": "canary P99(duration_ms) no value vs baseline 299 ms: no data: fewer than min_count 50 events in a version; 0 vs 2,380 events",
  "canary": {"key": "0000000000", "value": null, "count": 0},
  "baseline": {"key": "6f8d9c7b5", "value": 299.1, "count": 2380},
- "test": null, "p_value": null, "effect_size": null, "query_url": "http://ui/q/3", "cached": false}`
+ "test": null, "p_value": null, "estimate": null, "ratio_ci": [null, null], "mde": null,
+ "query_url": "http://ui/q/3", "cached": false}`
 
 func TestComparisonAnswersReachArgosConditionsAndMetadata(t *testing.T) {
 	cases := []struct {
@@ -36,14 +38,16 @@ func TestComparisonAnswersReachArgosConditionsAndMetadata(t *testing.T) {
 	}{
 		{"verdict high fails", highAnswer, "verdict", `result == "pass"`, "", v1alpha1.AnalysisPhaseFailed, `"high"`,
 			map[string]string{"verdict": "high", "canary_value": "1188.2", "canary_count": "2400",
-				"baseline_value": "299.1", "baseline_count": "2380", "p_value": "0.0001", "effect_size": "1",
-				"query_url": "http://ui/q/2"}},
+				"baseline_value": "299.1", "baseline_count": "2380", "p_value": "0.0001", "test": "paired",
+				"estimate": "3.98", "ratio_ci": "3.8-4.2", "mde": "1.12", "deciding_metric": "latency",
+				"metrics": "latency=high errors=pass", "query_url": "http://ui/q/2"}},
 		{"ratio by value", highAnswer, "", "result <= 1.2", "", v1alpha1.AnalysisPhaseFailed, "3.97",
 			map[string]string{"verdict": "high"}},
 		{"ratio by value passes", highAnswer, "value", "result <= 5", "", v1alpha1.AnalysisPhaseSuccessful, "3.97", nil},
 		{"nodata is inconclusive", nodataAnswer, "verdict", `result == "pass"`, `result in ["high", "low"]`,
 			v1alpha1.AnalysisPhaseInconclusive, `"nodata"`,
-			map[string]string{"verdict": "nodata", "canary_value": "null", "canary_count": "0", "query_url": "http://ui/q/3"}},
+			map[string]string{"verdict": "nodata", "canary_value": "null", "canary_count": "0", "ratio_ci": "0-inf",
+				"query_url": "http://ui/q/3"}},
 		{"nodata value is nil", nodataAnswer, "", "default(result, 1) <= 1.2", "", v1alpha1.AnalysisPhaseSuccessful, "null", nil},
 	}
 	for _, tc := range cases {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/argoproj/argo-rollouts/metricproviders/plugin/rpc"
@@ -114,13 +115,24 @@ type evaluation struct {
 		Start string `json:"start"`
 		End   string `json:"end"`
 	} `json:"window"`
-	// Present when the request has compare (and judge): docs/canary-judgement.md.
-	Verdict    *string         `json:"verdict"`
-	Reason     string          `json:"reason"`
-	Canary     *group          `json:"canary"`
-	Baseline   *group          `json:"baseline"`
-	PValue     json.RawMessage `json:"p_value"`
-	EffectSize json.RawMessage `json:"effect_size"`
+	// Present when the request has compare (and judge or scorecard): docs/canary-judgement.md.
+	Verdict        *string         `json:"verdict"`
+	Reason         string          `json:"reason"`
+	Canary         *group          `json:"canary"`
+	Baseline       *group          `json:"baseline"`
+	Test           *string         `json:"test"`
+	PValue         json.RawMessage `json:"p_value"`
+	Estimate       json.RawMessage `json:"estimate"`
+	RatioCI        []*float64      `json:"ratio_ci"`
+	MDE            json.RawMessage `json:"mde"`
+	DecidingMetric *string         `json:"deciding_metric"`
+	Metrics        []metricVerdict `json:"metrics"`
+}
+
+// metricVerdict is one metric of a scorecard, as the Metadata shows it.
+type metricVerdict struct {
+	Name    string `json:"name"`
+	Verdict string `json:"verdict"`
 }
 
 // group is one side of a comparison; numbers stay JSON text for the Metadata.
@@ -221,12 +233,36 @@ func (e evaluation) metadata() map[string]string {
 			meta[name+"_count"] = jsonText(g.Count)
 		}
 	}
-	for name, raw := range map[string]json.RawMessage{"p_value": e.PValue, "effect_size": e.EffectSize} {
+	for name, raw := range map[string]json.RawMessage{"p_value": e.PValue, "estimate": e.Estimate, "mde": e.MDE} {
 		if text := jsonText(raw); text != "null" {
 			meta[name] = text
 		}
 	}
+	if e.Test != nil {
+		meta["test"] = *e.Test
+	}
+	if len(e.RatioCI) == 2 {
+		meta["ratio_ci"] = bound(e.RatioCI[0], "0") + "-" + bound(e.RatioCI[1], "inf")
+	}
+	if e.DecidingMetric != nil {
+		meta["deciding_metric"] = *e.DecidingMetric
+	}
+	if len(e.Metrics) > 0 {
+		verdicts := make([]string, len(e.Metrics))
+		for i, m := range e.Metrics {
+			verdicts[i] = m.Name + "=" + m.Verdict
+		}
+		meta["metrics"] = strings.Join(verdicts, " ")
+	}
 	return meta
+}
+
+// bound is one end of the ratio's confidence interval (null: that side is unbounded).
+func bound(value *float64, unbounded string) string {
+	if value == nil {
+		return unbounded
+	}
+	return strconv.FormatFloat(*value, 'g', 4, 64)
 }
 
 // jsonText is a JSON scalar as Metadata text: numbers as sent, absent or null as "null".

@@ -94,6 +94,10 @@ def _columns_of(events: Sequence[Event]) -> dict[str, tuple[list[Any], ColumnTyp
     return columns
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -123,11 +127,15 @@ class _Dataset:
 class _Batch:
     """Events reduced to what the table needs: times, sample rates and each key's values."""
 
-    def __init__(self, events: Sequence[Event], columns: dict[str, list[Any]]) -> None:
-        self.size = len(events)
-        self.times = [e.time for e in events]
-        self.samplerates = [int(e.samplerate) for e in events]
+    def __init__(self, times: list[float], samplerates: list[int], columns: dict[str, list[Any]]) -> None:
+        self.size = len(times)
+        self.times = times
+        self.samplerates = samplerates
         self.columns = columns
+
+    @classmethod
+    def of_events(cls, events: Sequence[Event], columns: dict[str, list[Any]]) -> _Batch:
+        return cls([e.time for e in events], [int(e.samplerate) for e in events], columns)
 
 
 class Store:
@@ -201,13 +209,27 @@ class Store:
 
     def add_events(self, dataset: str, events: Sequence[Event]) -> int:
         """Store events (creating the dataset and columns on first sight); returns how many."""
-        now = time.time()
         columns = _columns_of(events)
         batch_types = {key: typ for key, (_, typ) in columns.items() if typ is not None}
-        batch = _Batch(events, {key: values for key, (values, _) in columns.items() if key in batch_types})
+        kept = {key: values for key, (values, _) in columns.items() if key in batch_types}
+        batch = _Batch.of_events(events, kept)
+        return self._add(dataset, batch, batch_types)
+
+    def add_columns(
+        self, dataset: str, times: list[float], columns: dict[str, tuple[list[Any], ColumnType]]
+    ) -> int:
+        """Store unsampled events given column by column, each with its type and no nulls (the demo
+        generator's bulk path: no per-event objects, no type inference)."""
+        if any(len(values) != len(times) for values, _ in columns.values()):
+            raise ValueError("every column needs one value per event")
+        batch = _Batch(times, [1] * len(times), {key: values for key, (values, _) in columns.items()})
+        return self._add(dataset, batch, {key: typ for key, (_, typ) in columns.items()})
+
+    def _add(self, dataset: str, batch: _Batch, batch_types: dict[str, ColumnType]) -> int:
+        now = time.time()
         with self._lock:
             ds = self._lookup(dataset) or self._create_dataset(dataset, now)
-            if not events:
+            if not batch.size:
                 return 0
             self._evolve_schema(ds, batch_types, now)
             ds.pending.append(batch)
@@ -215,7 +237,7 @@ class Store:
             self._mark_written(ds, batch_types, now)
             if ds.pending_events >= self.FLUSH_EVENTS:
                 self._flush(ds)
-        return len(events)
+        return batch.size
 
     def _evolve_schema(self, ds: _Dataset, batch_types: dict[str, ColumnType], now: float) -> None:
         for key, seen in batch_types.items():
@@ -285,13 +307,13 @@ class Store:
         for i, (key, values) in enumerate(columns.items()):
             typ = ds.columns[key].type
             if typ == "string":
-                if not all(type(v) is str or v is None for v in values):
+                if not set(map(type, values)) <= {str, type(None)}:  # C-level: no Python call per value
                     values = [None if v is None else _as_text(v) for v in values]
                 batch[f"v{i}"] = np.array(values, dtype=object)
                 select.append(f"v{i}")
                 continue
             array = np.array(values, dtype=object)  # numbers, booleans and None only
-            mask = np.array([v is None for v in values], dtype=np.bool_)
+            mask = np.fromiter(map(_is_none, values), dtype=np.bool_, count=len(values))
             array[mask] = 0
             batch[f"v{i}"] = array.astype(
                 {"float": np.float64, "integer": np.int64, "boolean": np.bool_}[typ]

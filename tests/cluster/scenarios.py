@@ -2,9 +2,10 @@
 
 The AnalysisTemplates are applied exactly as shipped; the Rollouts pass them only what a user
 must set (`evaluate-url`, `slo-url`, the plugin's `token-file`, the SLO's id). A Rollout is the
-shipped one with three changes a test needs: the pod template carries the workload label (so
-tests/cluster/workload.py sends its spans), its pauses are shorter (`PAUSES`), and the canary's
-image tag says how the new version behaves (`-good`, `-bad`, `-quiet`).
+shipped one with three changes a test needs: the pod template carries the workload's labels (so
+tests/cluster/workload.py sends its spans, at the scenario's rate), its pauses are shorter
+(`PAUSES`), and the canary's image tag says how the new version behaves (`-good`, `-bad`,
+`-quiet`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from typing import Any
 
 import yaml
 
-from tests.cluster.workload import WORKLOAD_LABEL
+from tests.cluster.workload import RATE_LABEL, WORKLOAD_LABEL
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "infra" / "argo-rollouts"
 IMAGE = "ghcr.io/example/checkout"
-# The shipped Rollouts pause 5 minutes before the analysis step and 5 after it. Before: long
-# enough for the canary's spans to reach a window the evaluator snaps to whole minutes (90 s: at
-# least 30 s of them) and to fill a judgement's buckets; after: only delays the promotion.
+# The shipped Rollouts pause before the analysis step (5 minutes; 10 for the judgement, its
+# window) and 5 minutes after it. Before: long enough for the canary's spans to reach a window the
+# evaluator snaps to whole minutes (90 s: at least 30 s of them), and for the judgement a couple
+# of whole one-minute buckets; after: it only delays the promotion.
 PAUSES = {"threshold": ("90s", "5s"), "judgement": ("2m", "5s")}
+# Spans a second per Pod for the judged canaries that get traffic: the judgement's error rate needs
+# about 2,000 spans a minute per version to be shown inside 2x stable within a few looks
+# (docs/canary-judgement.md, "Which template"): 40 a second on the one canary Pod of five.
+JUDGED_TRAFFIC = 40
 
 
 class Outcome(Enum):
@@ -43,6 +49,7 @@ class Scenario:
     kind: str = "threshold"  # which PAUSES
     slo_id: str | None = None
     plugin: bool = False
+    spans_per_second: int = 1  # per Pod, stable and canary alike
 
     @property
     def canary_image(self) -> str:
@@ -59,8 +66,22 @@ SCENARIOS = (
     Scenario("plugin-bad", "rollout.yaml", "bad", Outcome.ABORTED, plugin=True),
     Scenario("plugin-quiet", "rollout.yaml", "quiet", Outcome.ABORTED, plugin=True),
     # Scenario 4: canary against stable (rollout-canary-judgement.yaml) and the SLO gate.
-    Scenario("judged-good", "rollout-canary-judgement.yaml", "good", Outcome.PROMOTED, "judgement"),
-    Scenario("judged-bad", "rollout-canary-judgement.yaml", "bad", Outcome.ABORTED, "judgement"),
+    Scenario(
+        "judged-good",
+        "rollout-canary-judgement.yaml",
+        "good",
+        Outcome.PROMOTED,
+        "judgement",
+        spans_per_second=JUDGED_TRAFFIC,
+    ),
+    Scenario(
+        "judged-bad",
+        "rollout-canary-judgement.yaml",
+        "bad",
+        Outcome.ABORTED,
+        "judgement",
+        spans_per_second=JUDGED_TRAFFIC,
+    ),
     Scenario("judged-quiet", "rollout-canary-judgement.yaml", "quiet", Outcome.PAUSED, "judgement"),
     # The demo SLO CheckoutOk1 has overspent its budget: the background SLO gate stops a good canary.
     Scenario("slo-spent", "rollout.yaml", "good", Outcome.ABORTED, slo_id="CheckoutOk1"),
@@ -98,7 +119,9 @@ def rollout(scenario: Scenario, urls: dict[str, str]) -> dict[str, Any]:
     manifest = copy.deepcopy(documents(scenario.rollout_file)[0])
     spec = manifest["spec"]
     # The namespace in the pod template also makes each scenario's pod template hash its own.
-    spec["template"]["metadata"]["labels"][WORKLOAD_LABEL] = scenario.namespace
+    labels = spec["template"]["metadata"]["labels"]
+    labels[WORKLOAD_LABEL] = scenario.namespace
+    labels[RATE_LABEL] = str(scenario.spans_per_second)
     canary = spec["strategy"]["canary"]
     pauses = iter(PAUSES[scenario.kind])
     for step in canary["steps"]:

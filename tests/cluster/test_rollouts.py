@@ -19,8 +19,9 @@ from tests.cluster.kube import Kubectl
 from tests.cluster.rollouts import analysis_runs, measurements, outcome, rate_limited, value, wait_for_outcome
 from tests.cluster.scenarios import SCENARIOS, Outcome
 
-# From `set image`: the longest scenario pauses 2 minutes, then measures 5 times a minute apart.
-OUTCOME_TIMEOUT = 15 * 60
+# From `set image`: the longest scenario, a quiet canary judged against stable, pauses 2 minutes
+# and then looks 15 times a minute apart before its run ends Inconclusive.
+OUTCOME_TIMEOUT = 24 * 60
 # The shipped templates' thresholds, by metric name.
 BAD_ABOVE = {"error-rate": 0.02, "error-rate-no-data-safe": 0.02, "p99-latency": 500, "error-count": 10}
 
@@ -35,9 +36,15 @@ def finished(
     return status, analysis_runs(kubectl, namespace, status["currentPodHash"])
 
 
-def counted(run: dict[str, Any]) -> dict[str, int]:
-    """Each metric's `count` as the AnalysisRun was given it (0: measured until the run ends)."""
-    return {m["name"]: int(m.get("count", 0)) for m in run["spec"]["metrics"]}
+def allowed_phases(metric: dict[str, Any]) -> tuple[set[str], int]:
+    """What a promoted run's metric may show, and how many Successful looks it needs.
+
+    With `consecutiveSuccessLimit` (the judgement) Argo ends the run at the first pass, after any
+    number of Inconclusive looks; otherwise every one of `count` measurements succeeds (a metric
+    without `count` measures until the Rollout ends, at least once)."""
+    if metric.get("consecutiveSuccessLimit"):
+        return {"Successful", "Inconclusive"}, int(metric["consecutiveSuccessLimit"])
+    return {"Successful"}, int(metric.get("count", 1))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.namespace)
@@ -54,11 +61,12 @@ def test_the_controller_brings_the_canary_to_its_outcome(
         )
         for run in runs.values():
             assert run["status"]["phase"] == "Successful", run["status"]
+            specs = {m["name"]: m for m in run["spec"]["metrics"]}
             for metric, taken in measurements(run).items():
+                allowed, needed = allowed_phases(specs[metric])
                 good = [m for m in taken if m["phase"] == "Successful"]
-                wanted = counted(run)[metric]
-                assert len(good) == wanted if wanted else good, taken
-                assert all(m in good or rate_limited(m) for m in taken), taken
+                assert len(good) >= needed and taken[-1]["phase"] == "Successful", taken
+                assert all(m["phase"] in allowed or rate_limited(m) for m in taken), taken
     elif scenario.outcome is Outcome.ABORTED:
         assert status["stableRS"] == launched.launches[scenario.namespace].stable_hash
         assert any(r["status"]["phase"] in ("Failed", "Error") for r in runs.values()), runs
@@ -100,10 +108,11 @@ def test_a_canary_without_traffic_is_an_error_with_the_fail_closed_templates(
 ) -> None:
     run = ended_run(kubectl, launched, namespace, "Error")
     assert "assessed Error due to consecutiveErrors" in run["status"]["message"]
-    assert "metric result is nil or empty" in run["status"]["message"]
     errors = [m for ms in measurements(run).values() for m in ms if m["phase"] == "Error"]
-    # The evaluator answered `value: null` (no spans); Argo's condition could not judge it.
-    assert errors and all(value(m) is None for m in errors), errors
+    # The evaluator answered `value: null` (no spans): Argo's condition could not judge it. A 503
+    # (the key's budget spent this minute by the other canaries) may be among them.
+    no_data = [m for m in errors if value(m) is None and "metric result is nil or empty" in m["message"]]
+    assert no_data and all(m in no_data or rate_limited(m) for m in errors), errors
 
 
 def test_a_quiet_canary_judged_against_stable_pauses_the_rollout(

@@ -9,7 +9,8 @@ Downward API `fieldRef`s resolved as the kubelet resolves them, so the spans car
 `rollouts_pod_template_hash` the controller actually assigned.
 
 What an image does is decided by its tag (`BEHAVIOURS`): a good version, a bad one (errors and
-slow), a quiet one that gets no traffic.
+slow), a quiet one that gets no traffic. How many spans a second a Pod sends is its label
+`e2e.honeycomb.io/spans-per-second` (1 without it).
 """
 
 from __future__ import annotations
@@ -30,20 +31,21 @@ from tests.cluster.kube import is_ready
 from tests.cluster.kubelet import ApiReader
 
 WORKLOAD_LABEL = "e2e.honeycomb.io/workload"
+RATE_LABEL = "e2e.honeycomb.io/spans-per-second"  # per Pod; 1 when absent
 SIGMA = 0.45  # log-normal shape, as the emulator's demo data: p99 is about 2.85x the median
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    spans_per_second: float  # per Pod
+    traffic: float  # 1: the Pod's spans a second; 0: it serves no traffic
     error_rate: float
     median_ms: float
 
 
 BEHAVIOURS = {
-    "good": Behaviour(spans_per_second=1.0, error_rate=0.005, median_ms=80.0),  # p99 ~230 ms
-    "bad": Behaviour(spans_per_second=1.0, error_rate=0.08, median_ms=420.0),  # p99 ~1200 ms
-    "quiet": Behaviour(spans_per_second=0.0, error_rate=0.0, median_ms=0.0),
+    "good": Behaviour(traffic=1.0, error_rate=0.005, median_ms=80.0),  # p99 ~230 ms
+    "bad": Behaviour(traffic=1.0, error_rate=0.08, median_ms=420.0),  # p99 ~1200 ms
+    "quiet": Behaviour(traffic=0.0, error_rate=0.0, median_ms=0.0),
 }
 
 
@@ -88,6 +90,7 @@ def resource_attributes(pod: dict[str, Any]) -> dict[str, str]:
 class PodTraffic:
     behaviour: Behaviour
     attributes: dict[str, str]
+    spans_per_second: float
     owed: float = 0.0  # spans due but not yet sent (fractions carry over)
     errors_owed: float = 0.0  # the same carry for errors, so a window holds the rate's share
 
@@ -146,7 +149,7 @@ class Workload:
         end_ns = time.time_ns()
         batches = []
         for traffic in self._pods.values():
-            traffic.owed += traffic.behaviour.spans_per_second * seconds
+            traffic.owed += traffic.behaviour.traffic * traffic.spans_per_second * seconds
             count = int(traffic.owed)
             traffic.owed -= count
             batches.append((traffic, [_span(traffic, end_ns, self._rng) for _ in range(count)]))
@@ -172,7 +175,8 @@ def _serving(pod: dict[str, Any]) -> bool:
 
 
 def _traffic(pod: dict[str, Any]) -> PodTraffic:
-    return PodTraffic(behaviour_of(pod["spec"]["containers"][0]["image"]), resource_attributes(pod))
+    rate = float(pod["metadata"].get("labels", {}).get(RATE_LABEL, "1"))
+    return PodTraffic(behaviour_of(pod["spec"]["containers"][0]["image"]), resource_attributes(pod), rate)
 
 
 @contextlib.contextmanager

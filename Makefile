@@ -21,7 +21,7 @@ HELM := $(CURDIR)/.tools/helm-$(HELM_VERSION)/helm
 CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
-.PHONY: help setup run emulator serve test lint typecheck pytest go-test go-lint validate-manifests \
+.PHONY: help setup run emulator serve test unit lint typecheck pytest go-test go-lint validate-manifests \
         sam-validate sam-build bench calibrate plugin clean helm helm-test image image-debian image-test redis-server fuzz \
         e2e cluster-tools
 
@@ -92,6 +92,13 @@ pytest: setup redis-server $(HELM) ## the Python tests (the slow fleet simulatio
 	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image --ignore=tests/cluster tests
 	$(BIN)/pytest -m slow --ignore=tests/image --ignore=tests/cluster tests
 
+# The edit-test loop: every test of the code that starts no server and is not slow (tests that
+# start one are marked `servers`; tests/conftest.py refuses an unmarked one). Half a minute.
+UNIT_TESTS := tests/evaluator tests/judgement tests/callers tests/sharing tests/state tests/gates tests/emulator \
+  tests/calibration
+unit: setup ## the tests that start no server (seconds): the edit-test loop
+	$(BIN)/pytest -q -m "not servers and not slow" $(UNIT_TESTS)
+
 # The Redis backend's tests run a real redis-server (tests/support/servers.py starts it on a free
 # port). Installed from Debian's packages when missing: CI runs as root on a fresh machine.
 redis-server: ## install redis-server (Debian package) when it is missing
@@ -135,8 +142,9 @@ fuzz: setup ## the long fuzz run: schemathesis (all phases, 1,000 examples) and 
 	FUZZ_EXAMPLES=1000 FUZZ_PHASES=examples,coverage,fuzzing $(BIN)/pytest -s tests/evaluator/test_fuzz_http.py
 	FUZZ_EXAMPLES=5000 $(BIN)/pytest tests/evaluator/test_fuzz_request.py
 
-bench: setup ## benchmarks; figures go to docs/performance.md
-	$(BIN)/python -m tests.bench
+bench: setup cluster-tools $(HELM) ## benchmarks; figures go to docs/performance.md
+	$(MAKE) -C infra/rollouts-plugin host
+	$(CLUSTER_ENV) $(BIN)/python -m tests.bench
 
 # The full grid takes about 20 minutes of one core; make test runs a few scenarios of it
 # (tests/calibration/test_calibration.py). CALIBRATE_ARGS=--write updates docs/canary-judgement.md.
@@ -214,12 +222,14 @@ $(KWOK):
 
 cluster-tools: $(CLUSTER_BIN)/.built $(CLUSTER_BIN)/etcd $(KWOK) ## build the control plane's programs (cached outside the clone)
 
+# Where tests/cluster (and bench_cluster) find the programs: tests/cluster/tools.py.
+CLUSTER_ENV = CLUSTER_BIN=$(CLUSTER_BIN) KWOK=$(KWOK) HELM=$(HELM) \
+  ROLLOUTS_PLUGIN=$$($(MAKE) -s --no-print-directory -C infra/rollouts-plugin host-path) \
+  ARGO_ROLLOUTS_DIR=$$(cd tests/argo && go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)
+
 e2e: setup cluster-tools $(HELM) ## the whole path on a local control plane: helm install, Rollouts judged by the Argo controller
 	$(MAKE) -C infra/rollouts-plugin host
-	CLUSTER_REQUIRED=1 CLUSTER_BIN=$(CLUSTER_BIN) KWOK=$(KWOK) HELM=$(HELM) \
-	  ROLLOUTS_PLUGIN=$$($(MAKE) -s --no-print-directory -C infra/rollouts-plugin host-path) \
-	  ARGO_ROLLOUTS_DIR=$$(cd tests/argo && go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts) \
-	  $(BIN)/pytest tests/cluster
+	CLUSTER_REQUIRED=1 $(CLUSTER_ENV) $(BIN)/pytest tests/cluster
 
 # --- OCI image -------------------------------------------------------------------------------
 # `make image` uses docker when an engine answers, else podman, else buildah (installed with apt

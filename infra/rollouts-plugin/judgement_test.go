@@ -10,9 +10,6 @@ import (
 	"github.com/honeycomb-rollouts-evaluator/infra/rollouts-plugin/internal/provider"
 )
 
-// stableHash is the demo data's stable version (docs/design.md "Demo data").
-const stableHash = "6f8d9c7b5"
-
 // judgedMetric is the bearer template's metric turned into a canary-vs-stable judgement of the
 // error rate, with `result: verdict` so that Argo's conditions read the verdict.
 func judgedMetric(t *testing.T, canary string) v1alpha1.Metric {

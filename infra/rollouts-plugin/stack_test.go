@@ -36,9 +36,11 @@ const (
 	testSecretKey  = "pluginTestSecretKey/0123456789abcdefghijkl"
 	testSessionTok = "plugin-test-session-token"
 	testRegion     = "eu-west-1"
-	goodCanary     = "5b7c6d8e9"
-	badCanary      = "7d9f8b6c5"
-	noDataCanary   = "0000000000"
+	// The emulator's demo versions (docs/design.md "Demo data"): pod-template hashes.
+	stableHash   = "6f8d9c7b5"
+	goodCanary   = "5b7c6d8e9"
+	badCanary    = "7d9f8b6c5"
+	noDataCanary = "0000000000"
 )
 
 // manifestsDir holds the plugin manifests; absolute, since one test changes directory.

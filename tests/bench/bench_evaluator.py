@@ -12,7 +12,7 @@
    answer received) - (POST /1/query_results sent + D), an upper bound; GETs per result. Cold = a
    query shape never seen; warm = the same shape again (the canary case). Measured twice: the
    client's own loop (`wait_for_result`), and through the served app (`POST /v1/evaluate`, where
-   the shared-service coordinator polls), each evaluation creating a new result
+   the shared executor's flight polls), each evaluation creating a new result
    (`max_age_seconds: 0`).
 3. Import ratio: CPU time (`time.process_time()`, so waiting for a core on the shared machine does
    not count) of one import statement in a fresh interpreter with compiled bytecode, median of
@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
 
@@ -173,7 +174,7 @@ def body_for(marker: str, max_age: int = 0) -> dict[str, Any]:
         "query": {
             "calculations": [{"op": "P99", "column": "duration_ms"}],
             "filters": [
-                {"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"},
+                {"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]},
                 {"column": "name", "op": "!=", "value": marker},
             ],
             "time_range": 600,
@@ -358,12 +359,12 @@ def service_for(emulator: Server, client: Any) -> Any:
 
 
 async def measure_detection() -> None:
+    from honeycomb_evaluator.budget import RateBudget
     from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions
     from honeycomb_evaluator.settings import BudgetSettings
-    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
     from honeycomb_evaluator.sharing.execution import ExecutionRequest
     from honeycomb_evaluator.sharing.executor import SharedExecutor
-    from honeycomb_evaluator.sharing.ratelimit import RateBudget
+    from honeycomb_evaluator.state.memory import MemoryStore
     from honeycomb_evaluator.target import HoneycombTarget
 
     print_detection_header("completion detection, the executor's poll loop (memory backend, as the CLI)")
@@ -373,7 +374,7 @@ async def measure_detection() -> None:
             target = HoneycombTarget.build(DEFAULT_EMULATOR_KEY, emulator.url, "default")
             client = HoneycombClient()
             store = MemoryStore()
-            executor = SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100_000)))
+            executor = SharedExecutor(client, store, RateBudget(store, BudgetSettings(per_window=100_000)))
             figures: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in KINDS}
             try:
                 for kind in KINDS:
@@ -397,7 +398,7 @@ async def measure_detection() -> None:
                             deadline=sent + 25,
                             stats=stats,
                         )
-                        result = (await executor.execute(client, request)).result
+                        result = (await executor.execute(request)).result
                         seen = time.monotonic()
                         assert result.complete
                         if teaching and run == 0:
@@ -410,7 +411,7 @@ async def measure_detection() -> None:
 
 
 async def measure_served_detection() -> None:
-    """The same through the served app: the shared-service coordinator runs the poll loop."""
+    """The same through the served app: the shared executor's flight runs the poll loop."""
     from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.honeycomb.client import HoneycombClient
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, start_emulator, start_evaluator
 
@@ -32,7 +33,7 @@ REQUEST = {
     "query": {
         "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
         "calculations": [{"op": "AVG", "column": "is_error"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "5b7c6d8e9"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["good"]}],
         "time_range": 600,
     },
     "max_age_seconds": 60,

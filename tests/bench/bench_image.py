@@ -80,10 +80,10 @@ def _start_to_ready(rootfs: Path, config: Any, key_dir: Path, nice: int) -> tupl
                 pass
             time.sleep(0.01)
     finally:
-        init = container.container_init_pid(process.pid)
-        if init is not None:
-            os.kill(init, 15)
-        process.wait(timeout=30)
+        container.stop(process)
+        if process.poll() is None:
+            process.kill()  # and with unshare, the container
+            process.wait()
 
 
 def main() -> None:

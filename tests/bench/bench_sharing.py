@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.aws import create_state_table
-from tests.sharing.helpers import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
+from tests.support.aws import create_state_table
+from tests.support.evaluations import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
 
 SIZES = (1, 10, 50, 200)
@@ -101,10 +101,10 @@ def cache_hits(emulator: Server, registry: Path, token: str) -> None:
         }
     )
     from honeycomb_evaluator.app import create_app
-    from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.honeycomb.client import ResultOptions
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.observability import logger
+    from honeycomb_evaluator.record import EvaluationRecord
     from honeycomb_evaluator.sharing.execution import ExecutionRequest
     from honeycomb_evaluator.window import resolve_window
 
@@ -147,7 +147,7 @@ def cache_hits(emulator: Server, registry: Path, token: str) -> None:
         executor = evaluator.executor
         for _ in range(HIT_ROUNDS):
             started = time.perf_counter()
-            await executor.execute(evaluator.client, request)
+            await executor.execute(request)
             timings["execute"].append((time.perf_counter() - started) * 1000)
         return timings
 

@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import Server, start_emulator, start_evaluator
 
@@ -68,13 +69,13 @@ def canary(pod_hash: str, calculation: dict[str, Any], *extra_filters: dict[str,
 P99 = {"op": "P99", "column": "duration_ms"}
 REPEATED = [
     {**canary(h, calc), "max_age_seconds": 30}
-    for h in ("7d9f8b6c5", "6f8d9c7b5")
+    for h in (DEMO_HASHES["bad"], DEMO_HASHES["stable"])
     for calc in (P99, {"op": "AVG", "column": "duration_ms"}, {"op": "COUNT"})
 ]
 
 
 def distinct() -> dict[str, Any]:
-    return canary("7d9f8b6c5", P99, {"column": "name", "op": "!=", "value": uuid.uuid4().hex})
+    return canary(DEMO_HASHES["bad"], P99, {"column": "name", "op": "!=", "value": uuid.uuid4().hex})
 
 
 def large(variant: int) -> dict[str, Any]:

@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.kubelet import EvaluatorPod
 from tests.cluster.stack import GATE_NAMESPACE, POD_SECURITY, RELEASE, Stack
+
+pytestmark = pytest.mark.servers  # the stack: a control plane, the evaluator, the emulator
 
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
 

@@ -23,6 +23,8 @@ from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.stack import Keys, Stack
 from tests.support.doc_blocks import REPOSITORY_ROOT, Block, link_repository, run_block, shell_blocks
 
+pytestmark = pytest.mark.servers  # the stack: a control plane, the evaluator, the emulator
+
 THIS = "tests/cluster/test_docs_on_cluster.py"
 PAGES = ("docs/kubernetes.md", "docs/argo-rollouts.md")
 NAMESPACE, RELEASE = "honeycomb-evaluator", "honeycomb-evaluator"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cluster.conftest import Launched
 from tests.cluster.kube import Kubectl, wait_for
@@ -20,6 +21,8 @@ from tests.cluster.kubelet import EvaluatorPod
 from tests.cluster.rollouts import analysis_runs, measurements, rate_limited
 from tests.cluster.stack import GATE_NAMESPACE, Keys
 from tests.support.servers import Server
+
+pytestmark = pytest.mark.servers  # the stack: a control plane, the evaluator, the emulator
 
 NAMESPACE, METRIC = "web-good", "error-rate"
 

@@ -19,6 +19,8 @@ from tests.cluster.kube import Kubectl
 from tests.cluster.rollouts import analysis_runs, measurements, outcome, rate_limited, value, wait_for_outcome
 from tests.cluster.scenarios import SCENARIOS, Outcome
 
+pytestmark = pytest.mark.servers  # the stack: a control plane, the evaluator, the emulator
+
 # From `set image`: the longest scenario, a quiet canary judged against stable, pauses 2 minutes
 # and then looks 15 times a minute apart before its run ends Inconclusive.
 OUTCOME_TIMEOUT = 24 * 60

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.models.response import ErrorResponse
 
 from tests.support.servers import Server, start_emulator, start_evaluator
@@ -18,9 +19,9 @@ PRIMARY_KEY = "hcprimarykey0f9e8d7c6b5a4"
 ROTATED_KEY = "hcrotatedkey1a2b3c4d5e6f7"
 # Allowed to manage columns and queries but not to run them: Honeycomb answers 403.
 NO_RUN_KEY = "hcnorunkey5f4e3d2c1b0a9z8"
-BAD_CANARY_HASH = "7d9f8b6c5"
-STABLE_HASH = "6f8d9c7b5"
-NO_DATA_HASH = "0000000000"
+BAD_CANARY_HASH = DEMO_HASHES["bad"]
+STABLE_HASH = DEMO_HASHES["stable"]
+NO_DATA_HASH = DEMO_HASHES["none"]
 
 
 @dataclass

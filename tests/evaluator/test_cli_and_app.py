@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from honeycomb_evaluator.app import create_app
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.openapi import openapi_document
 from honeycomb_evaluator.settings import Settings
 from honeycomb_evaluator.sharing.execution import ExecutionRequest
@@ -39,6 +38,7 @@ def run_cli(
     )
 
 
+@pytest.mark.servers
 def test_evaluate_one_request_file(emulator: Server, tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps(canary_body(BAD_CANARY_HASH, "error_rate")))
@@ -77,7 +77,7 @@ async def test_a_bug_is_a_json_500_never_a_bare_one() -> None:
         Settings.from_env({"HONEYCOMB_API_KEY": PRIMARY_KEY, "EVALUATOR_ALLOW_ANONYMOUS": "true"})
     )
 
-    async def broken_execute(client: HoneycombClient, request: ExecutionRequest) -> Any:
+    async def broken_execute(request: ExecutionRequest) -> Any:
         raise RuntimeError(f"bug holding {request.target.api_key}")
 
     app.state.service.evaluator.executor.execute = broken_execute

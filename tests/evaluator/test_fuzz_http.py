@@ -11,8 +11,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.evaluator.conftest import PRIMARY_KEY, emulator_flags, evaluator_env
 from tests.support.servers import VENV_BIN, start_emulator, start_evaluator
+
+pytestmark = pytest.mark.servers
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "200")
 # The coverage phase (boundary values of every field, ~35 s here) runs in `make fuzz`.

@@ -13,7 +13,8 @@ import json
 import os
 from typing import Any
 
-from honeycomb_evaluator.app import read_json_object
+from honeycomb_emulator.demo import DEMO_HASHES
+from honeycomb_evaluator.body import read_json_object
 from honeycomb_evaluator.errors import EvaluatorError, InvalidRequest
 from honeycomb_evaluator.honeycomb.client import ResultOptions
 from honeycomb_evaluator.models.request import EvaluateRequest
@@ -37,7 +38,7 @@ VALID: dict[str, Any] = {
     "dataset": "checkout",
     "query": {
         "calculations": [{"op": "P99", "column": "duration_ms"}, {"op": "COUNT"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "breakdowns": ["service.version"],
         "calculated_fields": [{"name": "slow", "expression": "IF(GT($duration_ms, 500), 1, 0)"}],
         "havings": [{"calculate_op": "COUNT", "op": ">", "value": 1}],

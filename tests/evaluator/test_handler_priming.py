@@ -23,8 +23,9 @@ def register_after_restore(func, *args, **kwargs):
 PROBE = """
 import json, sys
 import honeycomb_evaluator.handler as handler
-loaded_at_import = sorted(m for m in ("boto3", "pydantic.main", "honeycomb_evaluator.models.request")
-                          if m in sys.modules)
+ON_FIRST_USE = tuple(f"honeycomb_evaluator.{m}" for m in ("sharing.run", "sharing.fusion", "answers"))
+NOT_AT_IMPORT = ("boto3", "pydantic.main", "honeycomb_evaluator.models.request", *ON_FIRST_USE)
+loaded_at_import = sorted(m for m in NOT_AT_IMPORT if m in sys.modules)
 try:
     import snapshot_restore_py as hooks
     before = [f.__qualname__ for f in hooks.before]
@@ -41,6 +42,7 @@ print(json.dumps({
     "validator": type(EvaluateRequest.__pydantic_validator__).__name__,
     "boto3_loaded": "boto3" in sys.modules,
     "http_client_built": handler._asgi.app.state.service.evaluator.client._client is not None,
+    "first_use_loaded": all(m in sys.modules for m in ON_FIRST_USE),
 }))
 """
 
@@ -62,6 +64,7 @@ def test_import_builds_no_validators_and_loads_no_aws_sdk() -> None:
     assert result["before"] is None  # no SnapStart: no hooks, nothing primed
     assert result["boto3_loaded"] is False
     assert result["http_client_built"] is False
+    assert result["first_use_loaded"] is False
 
 
 def test_snapstart_hooks_prime_before_the_snapshot_and_reseed_after_restore(tmp_path: Path) -> None:
@@ -74,3 +77,4 @@ def test_snapstart_hooks_prime_before_the_snapshot_and_reseed_after_restore(tmp_
     assert result["validator"] == "SchemaValidator"
     assert result["boto3_loaded"] is True
     assert result["http_client_built"] is True
+    assert result["first_use_loaded"] is True

@@ -20,9 +20,9 @@ from honeycomb_evaluator.callers.registry import hash_token
 from honeycomb_evaluator.honeycomb.client import ResultOptions, redact
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.models.request import EvaluateRequest
-from honeycomb_evaluator.sharing.backends import memory
-from honeycomb_evaluator.sharing.backends.base import ExecutionRecord
 from honeycomb_evaluator.sharing.fingerprint import fingerprint
+from honeycomb_evaluator.state import memory
+from honeycomb_evaluator.state.base import ExecutionRecord
 from honeycomb_evaluator.target import HoneycombTarget
 from pydantic import ValidationError
 
@@ -39,6 +39,7 @@ def post_raw(server: Server, content: bytes, headers: dict[str, str] | None = No
     )
 
 
+@pytest.mark.servers
 def test_deep_nesting_is_malformed_json_without_a_traceback(stack: Stack) -> None:
     before = len(stack.evaluator.output())
     response = post_raw(stack.evaluator, b"[" * 2000 + b"]" * 2000)
@@ -49,6 +50,7 @@ def test_deep_nesting_is_malformed_json_without_a_traceback(stack: Stack) -> Non
     assert "Traceback" not in logged and "RecursionError" not in logged, logged
 
 
+@pytest.mark.servers
 def test_a_lone_surrogate_is_refused_naming_its_field(stack: Stack) -> None:
     body = canary_body(STABLE_HASH)
     body["query"]["filters"].append({"column": "name", "op": "!=", "value": "\ud800"})
@@ -70,6 +72,7 @@ def test_fingerprint_of_any_string_exists() -> None:
     assert first == fingerprint(target, "checkout", spec, options)
 
 
+@pytest.mark.servers
 def test_unknown_environment_is_the_callers_mistake(stack: Stack) -> None:
     response = stack.evaluate({**canary_body(STABLE_HASH), "environment": "no-such-place"})
     body = error(response, 422, "invalid_request")
@@ -77,6 +80,7 @@ def test_unknown_environment_is_the_callers_mistake(stack: Stack) -> None:
     assert "no-such-place" in body["message"]
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("dataset", [".", ".."])
 def test_dot_datasets_never_reach_honeycomb(stack: Stack, dataset: str) -> None:
     with pytest.raises(ValidationError):
@@ -87,6 +91,7 @@ def test_dot_datasets_never_reach_honeycomb(stack: Stack, dataset: str) -> None:
     assert stack.stats()["requests"] == routes_before
 
 
+@pytest.mark.servers
 def test_405_names_the_allowed_methods(stack: Stack) -> None:
     response = httpx.get(f"{stack.evaluator.url}/v1/evaluate", timeout=10)
     error(response, 405, "method_not_allowed")
@@ -140,6 +145,7 @@ def anonymous_with_registry(emulator: Server, tmp_path_factory: pytest.TempPathF
         yield evaluator
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(
     "authorization", ["", "Basic dXNlcjpwYXNz", "Bearer", "Digest abc", "token-a", "Bearer wrong"]
 )
@@ -151,6 +157,7 @@ def test_unusable_authorization_is_401_even_when_anonymous_is_allowed(
     error(response, 401, "unauthenticated")
 
 
+@pytest.mark.servers
 def test_no_authorization_is_anonymous_and_a_token_its_caller(anonymous_with_registry: Server) -> None:
     body = json.dumps(canary_body(STABLE_HASH)).encode()
     assert post_raw(anonymous_with_registry, body).status_code == 200
@@ -170,9 +177,8 @@ def test_result_cache_is_bounded_in_bytes() -> None:
     assert cache.bytes == 100 and len(cache) == 1
 
 
-def test_memory_store_keeps_results_within_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memory, "MAX_RESULT_BYTES", 1000)
-    store = memory.MemoryStore()
+def test_memory_store_keeps_results_within_its_byte_bound() -> None:
+    store = memory.MemoryStore(max_result_bytes=1000)
 
     async def complete(key: str, result: bytes) -> ExecutionRecord | None:
         claim = await store.claim(key, seen=None, owner="o", lease_until=1e12, ttl_seconds=60)
@@ -200,6 +206,7 @@ def emf_documents(server: Server) -> list[dict[str, Any]]:
     return documents
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(("bound", "cached"), [("0", False), ("1048576", True)])
 def test_result_cache_bytes_are_configurable_and_in_the_metrics(
     emulator: Server, bound: str, cached: bool

@@ -26,6 +26,8 @@ from tests.evaluator.conftest import (
 )
 from tests.support.servers import start_emulator, start_evaluator
 
+pytestmark = pytest.mark.servers
+
 QUERY_RESULTS = "/1/query_results"
 POST_RESULTS = "POST /1/query_results/{dataset}"
 POST_QUERIES = "POST /1/queries/{dataset}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,9 @@ from tests.evaluator.conftest import (
 )
 from tests.support.servers import VENV_BIN, Server
 
-GOOD_CANARY_HASH = "5b7c6d8e9"
+pytestmark = pytest.mark.servers
+
+GOOD_CANARY_HASH = DEMO_HASHES["good"]
 HASH = "rollouts_pod_template_hash"
 P99 = "P99(duration_ms)"
 

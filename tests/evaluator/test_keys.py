@@ -81,6 +81,7 @@ def assert_no_key_in(*texts: str) -> None:
             assert key not in text
 
 
+@pytest.mark.servers
 def test_a_replaced_key_file_is_picked_up_after_honeycomb_refuses_the_old_key(
     emulator: Server, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ def test_a_replaced_key_file_is_picked_up_after_honeycomb_refuses_the_old_key(
         assert_no_key_in(evaluator.output(), refused.text, accepted.text, missing.text)
 
 
+@pytest.mark.servers
 def test_a_key_without_permission_to_run_queries_is_honeycomb_auth(emulator: Server) -> None:
     with start_evaluator(evaluator_env(emulator, HONEYCOMB_API_KEY=NO_RUN_KEY)) as evaluator:
         refused = Stack(emulator, evaluator).evaluate(canary_body(STABLE_HASH))
@@ -127,6 +129,7 @@ def secrets_client(moto: Server) -> object:
     )
 
 
+@pytest.mark.servers
 def test_keys_per_environment_from_secrets_manager(emulator: Server, moto: Server) -> None:
     client = secrets_client(moto)
     document = {
@@ -148,6 +151,7 @@ def test_keys_per_environment_from_secrets_manager(emulator: Server, moto: Serve
         assert_no_key_in(evaluator.output())
 
 
+@pytest.mark.servers
 def test_a_rotated_secret_is_refetched_once_after_a_401(emulator: Server, moto: Server) -> None:
     client = secrets_client(moto)
     client.create_secret(Name="honeycomb/plain", SecretString=REVOKED_KEY)  # type: ignore[attr-defined]
@@ -166,6 +170,7 @@ def test_a_rotated_secret_is_refetched_once_after_a_401(emulator: Server, moto: 
         assert_no_key_in(evaluator.output(), refused.text, accepted.text)
 
 
+@pytest.mark.servers
 def test_a_missing_secret_is_not_configured(emulator: Server, moto: Server) -> None:
     env = {**aws_env(moto.url), **evaluator_env(emulator, HONEYCOMB_SECRET_ID="honeycomb/absent")}
     with start_evaluator(env) as evaluator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.honeycomb.polling import PollSchedule, PollTracker, query_shape
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -75,11 +76,11 @@ def canary(pod_hash: str, op: str = "=") -> dict[str, object]:
 
 
 def test_a_new_rollouts_query_is_a_new_shape_of_the_same_family() -> None:
-    old, new = query_shape("k", "d", canary("7d9f8b6c5")), query_shape("k", "d", canary("5c6b8f9d7"))
+    old, new = query_shape("k", "d", canary(DEMO_HASHES["bad"])), query_shape("k", "d", canary("5c6b8f9d7"))
     assert old.exact != new.exact and old.family == new.family
     # A different check (another filter op, column or calculation) is another family.
-    assert query_shape("k", "d", canary("7d9f8b6c5", op="!=")).family != old.family
-    assert old.family != query_shape("k2", "d", canary("7d9f8b6c5")).family
+    assert query_shape("k", "d", canary(DEMO_HASHES["bad"], op="!=")).family != old.family
+    assert old.family != query_shape("k2", "d", canary(DEMO_HASHES["bad"])).family
 
 
 def run_once(

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.servers
 def test_make_run_script_finishes_without_a_terminal() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("HONEYCOMB_API_KEY", "HONEYCOMB_API_URL")}
     done = subprocess.run(

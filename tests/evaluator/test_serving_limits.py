@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.models.response import ErrorResponse
 from honeycomb_evaluator.settings import ConfigError, Settings
 
@@ -76,12 +77,14 @@ def request_head(path: str = "/v1/evaluate", length: int = 0, extra: str = "") -
     ).encode()
 
 
+@pytest.mark.servers
 def test_a_client_that_sends_nothing_is_disconnected(limited: Server) -> None:
     with connect(limited) as sock:
         data, took = read_all(sock)
     assert data == b"" and 0.8 < took < 5
 
 
+@pytest.mark.servers
 def test_headers_trickled_byte_by_byte_get_a_408(limited: Server) -> None:
     with connect(limited) as sock:
         started = time.monotonic()
@@ -96,8 +99,9 @@ def test_headers_trickled_byte_by_byte_get_a_408(limited: Server) -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.servers
 def test_a_body_trickled_byte_by_byte_gets_a_json_408(limited: Server) -> None:
-    body = json.dumps(canary_body("7d9f8b6c5")).encode()
+    body = json.dumps(canary_body(DEMO_HASHES["bad"])).encode()
     with connect(limited) as sock:
         sock.sendall(request_head(length=len(body)) + body[:5])
         started = time.monotonic()
@@ -122,6 +126,7 @@ def test_a_body_trickled_byte_by_byte_gets_a_json_408(limited: Server) -> None:
     assert time.monotonic() - started < 7
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(
     "request_bytes",
     [
@@ -136,6 +141,7 @@ def test_a_malformed_http_request_gets_the_json_400(limited: Server, request_byt
     json_error(data, 400, "bad_request")
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("size", [20_000, 40_000, 200_000])
 def test_headers_over_32_kib_get_a_json_431(limited: Server, size: int) -> None:
     with connect(limited) as sock:
@@ -147,6 +153,7 @@ def test_headers_over_32_kib_get_a_json_431(limited: Server, size: int) -> None:
         json_error(data, 431, "headers_too_large")
 
 
+@pytest.mark.servers
 def test_idle_keep_alive_connections_are_closed(limited: Server) -> None:
     with connect(limited) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -154,6 +161,7 @@ def test_idle_keep_alive_connections_are_closed(limited: Server) -> None:
     assert data.startswith(b"HTTP/1.1 200") and 1.5 < took < 6
 
 
+@pytest.mark.servers
 def test_a_connection_serves_at_most_keepalive_max_requests(limited: Server) -> None:
     with httpx.Client(base_url=limited.url, timeout=10) as client:
         answers = [client.get("/healthz") for _ in range(3)]
@@ -162,6 +170,7 @@ def test_a_connection_serves_at_most_keepalive_max_requests(limited: Server) -> 
     assert answers[2].headers["connection"] == "close"
 
 
+@pytest.mark.servers
 def test_past_the_connection_cap_idle_connections_make_room_then_a_503(limited: Server) -> None:
     idle = []
     for _ in range(8):  # keep-alive connections waiting for their next request
@@ -185,14 +194,15 @@ def test_past_the_connection_cap_idle_connections_make_room_then_a_503(limited: 
     assert httpx.get(f"{limited.url}/healthz", timeout=5).status_code == 200
 
 
+@pytest.mark.servers
 def test_past_the_request_cap_a_json_503_overloaded(limited: Server) -> None:
     # Slow bodies hold request slots: the app is reading them when the third request arrives.
-    body = json.dumps(canary_body("7d9f8b6c5")).encode()
+    body = json.dumps(canary_body(DEMO_HASHES["bad"])).encode()
     holders = [connect(limited) for _ in range(2)]
     for sock in holders:
         sock.sendall(request_head(length=len(body)) + body[:10])
     time.sleep(0.3)
-    response = httpx.post(f"{limited.url}/v1/evaluate", json=canary_body("7d9f8b6c5"), timeout=10)
+    response = httpx.post(f"{limited.url}/v1/evaluate", json=canary_body(DEMO_HASHES["bad"]), timeout=10)
     assert response.status_code == 503
     assert ErrorResponse.model_validate(response.json()).error.code == "overloaded"
     assert response.headers["retry-after"] == "1"
@@ -203,6 +213,7 @@ def test_past_the_request_cap_a_json_503_overloaded(limited: Server) -> None:
     assert "Traceback" not in limited.output(), limited.output()[-3000:]
 
 
+@pytest.mark.servers
 def test_many_silent_clients_do_not_stop_the_server_answering(limited: Server) -> None:
     silent = [connect(limited) for _ in range(30)]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

@@ -1,4 +1,4 @@
-"""The Flagger gate's pure parts: payload, placeholders, the check in metadata, the decision."""
+"""The Flagger gate's pure parts: payload, placeholders, the check in metadata, the ruling."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import json
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.gates.flagger import (
     CHECK_FAILED_STATUS,
     UNDECIDED_STATUS,
     FlaggerPayload,
     GateInputError,
     answer_body,
-    decide,
-    decision_status,
     flagger_status,
     read_check,
+    rule_on,
+    ruling_status,
 )
 from honeycomb_evaluator.gates.placeholders import UnknownPlaceholder, fill
 from honeycomb_evaluator.models.request import EvaluateRequest
@@ -61,8 +62,12 @@ def test_placeholders_are_filled_from_the_payload_and_the_request_validates() ->
 
 def test_primary_target_phase_checksum_and_variables() -> None:
     request = {"a": "{{primary}}", "b": ["{{ target }}/{{phase}}/{{checksum}}"], "c": "{{ variables.hash }}"}
-    check = read_check(payload(request=json.dumps(request), max="1", hash="7d9f8b6c5"))
-    assert check.request == {"a": "podinfo-primary", "b": ["podinfo/Progressing/6d4c9f8b7"], "c": "7d9f8b6c5"}
+    check = read_check(payload(request=json.dumps(request), max="1", hash=DEMO_HASHES["bad"]))
+    assert check.request == {
+        "a": "podinfo-primary",
+        "b": ["podinfo/Progressing/6d4c9f8b7"],
+        "c": DEMO_HASHES["bad"],
+    }
 
 
 def test_a_value_with_quotes_cannot_change_the_request_structure() -> None:
@@ -116,10 +121,10 @@ def test_unknown_payload_fields_from_a_newer_flagger_are_ignored() -> None:
 
 def test_above_max_fails_with_a_reason_first_in_the_body() -> None:
     p = payload(max="0.02")
-    decision = decide(p, read_check(p), answer(0.08))
-    assert not decision.passed
-    assert decision_status(decision) == CHECK_FAILED_STATUS == 412
-    body = answer_body(decision, answer(0.08))
+    ruling = rule_on(p, read_check(p), answer(0.08))
+    assert not ruling.passed
+    assert ruling_status(ruling) == CHECK_FAILED_STATUS == 412
+    body = answer_body(ruling, answer(0.08))
     assert next(iter(body)) == "error"  # Flagger logs the body as it comes: the reason leads
     assert body["error"] == {
         "code": "check_failed",
@@ -131,43 +136,43 @@ def test_above_max_fails_with_a_reason_first_in_the_body() -> None:
 
 def test_within_bounds_passes() -> None:
     p = payload(max="0.02", min="0")
-    decision = decide(p, read_check(p), answer(0.005))
-    assert decision.passed
-    assert decision_status(decision) == 200
-    body = answer_body(decision, answer(0.005))
+    ruling = rule_on(p, read_check(p), answer(0.005))
+    assert ruling.passed
+    assert ruling_status(ruling) == 200
+    body = answer_body(ruling, answer(0.005))
     assert "error" not in body
     assert body["reason"] == "test/podinfo (Progressing): AVG(is_error) = 0.005 is within min 0 and max 0.02"
 
 
 def test_below_min_fails() -> None:
     p = payload(min="10")
-    decision = decide(p, read_check(p), answer(3))
-    assert (decision.passed, decision.code) == (False, "check_failed")
-    assert decision.reason.endswith("= 3 is below min 10")
+    ruling = rule_on(p, read_check(p), answer(3))
+    assert (ruling.passed, ruling.code) == (False, "check_failed")
+    assert ruling.reason.endswith("= 3 is below min 10")
 
 
 def test_bounds_are_inclusive() -> None:
     p = payload(max="0.02", min="0.02")
-    assert decide(p, read_check(p), answer(0.02)).passed
+    assert rule_on(p, read_check(p), answer(0.02)).passed
 
 
 @pytest.mark.parametrize(("policy", "passed"), [(None, False), ("fail", False), ("pass", True)])
 def test_no_data(policy: str | None, passed: bool) -> None:
     p = payload(max="0.02", **({"no_data": policy} if policy else {}))
-    decision = decide(p, read_check(p), answer(None))
-    assert decision.passed is passed
-    assert decision.code == (None if passed else "no_data")
-    assert "no data for AVG(is_error)" in decision.reason
+    ruling = rule_on(p, read_check(p), answer(None))
+    assert ruling.passed is passed
+    assert ruling.code == (None if passed else "no_data")
+    assert "no data for AVG(is_error)" in ruling.reason
 
 
 def test_a_judgement_verdict_decides_when_present() -> None:
     request = {**REQUEST, "judge": {"direction": "increase"}}
     p = payload(request=json.dumps(request))  # no bounds needed with a judge
     check = read_check(p)
-    failed = decide(p, check, answer(3.9, verdict="high", reason="canary is 3.9x baseline"))
+    failed = rule_on(p, check, answer(3.9, verdict="high", reason="canary is 3.9x baseline"))
     assert (failed.passed, failed.code) == (False, "check_failed")
     assert failed.reason == "test/podinfo (Progressing): verdict high: canary is 3.9x baseline"
-    assert decide(p, check, answer(1.0, verdict="pass")).passed
+    assert rule_on(p, check, answer(1.0, verdict="pass")).passed
 
 
 @pytest.mark.parametrize(

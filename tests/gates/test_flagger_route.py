@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
-from tests.sharing.helpers import write_registry
+from tests.support.evaluations import write_registry
 from tests.support.servers import Server, start_emulator, start_evaluator
+
+pytestmark = pytest.mark.servers
 
 REQUEST = {
     "dataset": "checkout",
@@ -49,7 +52,7 @@ def payload(request: dict[str, Any] | None = None, **metadata: str) -> dict[str,
         "metadata": {
             "request": json.dumps(request or REQUEST),
             "max": "0.02",
-            "hash": "5b7c6d8e9",
+            "hash": DEMO_HASHES["good"],
             **metadata,
         },
     }

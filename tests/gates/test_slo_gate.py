@@ -45,6 +45,7 @@ def report_of(server: Server, slo_id: str) -> tuple[SloReport, dict[str, Any]]:
     return read_report(detailed, alerts, time.time()), detailed
 
 
+@pytest.mark.servers
 def test_a_burning_slo_reports_its_figures_and_triggered_alerts(emulator: Server) -> None:
     report, detailed = report_of(emulator, "CheckoutOk1")
     body = answer_body(report, "budget_remaining", "http://ui/slo")
@@ -65,6 +66,7 @@ def test_a_burning_slo_reports_its_figures_and_triggered_alerts(emulator: Server
     assert body["slo_url"] == "http://ui/slo"
 
 
+@pytest.mark.servers
 def test_a_calm_slo(emulator: Server) -> None:
     report, detailed = report_of(emulator, "StableAvail")
     body = answer_body(report, "burn_rate", None)
@@ -75,11 +77,13 @@ def test_a_calm_slo(emulator: Server) -> None:
     assert "burn_rate 0." in body["reason"] and "x, budget_remaining" in body["reason"]
 
 
+@pytest.mark.servers
 def test_the_report_survives_the_state_store_round_trip(emulator: Server) -> None:
     report, _ = report_of(emulator, "CheckoutOk1")
     assert SloReport.from_json(report.as_json()) == report
 
 
+@pytest.mark.servers
 def test_find_by_name_in_the_emulators_list(emulator: Server) -> None:
     slos = honeycomb(emulator, "/1/slos/checkout")
     assert find_by_name(slos, "Stable checkout availability") == "StableAvail"

@@ -12,6 +12,8 @@ import pytest
 from tests.evaluator.conftest import NO_RUN_KEY, PRIMARY_KEY, ROTATED_KEY, emulator_flags, evaluator_env
 from tests.support.servers import Server, start_emulator, start_evaluator
 
+pytestmark = pytest.mark.servers
+
 DEMO_SLOS = Path(__file__).resolve().parents[1] / "support" / "demo_slos.yaml"
 REVOKED_KEY = "hcrevokedkey9z8y7x6w5v4u3"
 BODY = {"dataset": "checkout", "slo_id": "StableAvail"}

@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.aws import evaluators_sharing_one_table
-from tests.sharing.helpers import emulator_stats, write_registry
+from tests.support.aws import evaluators_sharing_one_table
+from tests.support.evaluations import emulator_stats, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_moto
+
+pytestmark = pytest.mark.servers
 
 DEMO_SLOS = Path(__file__).resolve().parents[1] / "support" / "demo_slos.yaml"
 KEY = {"X-Honeycomb-Team": "emulator-key"}

@@ -14,10 +14,12 @@ this module reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +140,10 @@ def command(
     argv = " ".join(q(a) for a in [*config.entrypoint, *(config.cmd if args is None else args)])
     user = config.user or "0:0"
     script.append(f"exec chroot --userspec={q(user)} {root} /usr/bin/env -i {assignments} {argv}")
-    return ["unshare", "--mount", "--pid", "--fork", "--", "sh", "-c", "\n".join(script)]
+    # --kill-child: whatever ends unshare (a test's teardown kills it: it ignores SIGTERM while its
+    # child runs) kills the container's PID 1, and with it the whole PID namespace. Without it the
+    # container outlives the test, adopted by the host's init.
+    return ["unshare", "--mount", "--pid", "--kill-child", "--", "sh", "-c", "\n".join(script)]
 
 
 def container_init_pid(unshare_pid: int) -> int | None:
@@ -149,6 +154,17 @@ def container_init_pid(unshare_pid: int) -> int | None:
     except OSError:
         return None
     return int(pids[0]) if pids else None
+
+
+def stop(unshare: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop the container as the kubelet stops a pod: SIGTERM to its PID 1, then wait for it."""
+    init = container_init_pid(unshare.pid)
+    if unshare.poll() is not None or init is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(init, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        unshare.wait(timeout=timeout)  # else the caller kills unshare, and so the container
 
 
 def image_size_bytes(rootfs: Path) -> int:

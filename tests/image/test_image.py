@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, free_port, start_emulator, start_process
 
@@ -34,7 +35,7 @@ KEY_DIR = "/etc/honeycomb-evaluator/key"
 CALLERS_DIR = "/etc/honeycomb-evaluator/callers"
 # The image's user; Kubernetes' fsGroup makes mounted Secrets readable to it the same way.
 IMAGE_GROUP = 10001
-BAD_CANARY_HASH = "7d9f8b6c5"
+BAD_CANARY_HASH = DEMO_HASHES["bad"]
 BAD_CANARY_P99_FLOOR = 800  # the demo's bad canary has p99 ≈ 1200 ms, the stable version ≈ 300 ms
 
 
@@ -101,7 +102,10 @@ def run_image(
         rootfs, config, args=["--host", "127.0.0.1", "--port", str(port)], env=env, volumes=volumes
     )
     with start_process(argv, port, "/healthz", env={}) as server:
-        yield server
+        try:
+            yield server
+        finally:
+            container.stop(server.process)
 
 
 def _evaluate(server: Server, time_range: int = 600) -> httpx.Response:
@@ -138,6 +142,7 @@ def test_final_image_has_no_installer_or_compiler(image: tuple[Path, Any]) -> No
     assert not list(rootfs.glob("usr/**/site-packages/pip")) + list(rootfs.glob("opt/**/site-packages/pip"))
 
 
+@pytest.mark.servers
 def test_evaluates_through_the_image_and_stops_on_sigterm(image: tuple[Path, Any], tmp_path: Path) -> None:
     with start_emulator("--demo") as emulator, run_image(image, emulator, tmp_path) as server:
         response = _evaluate(server)
@@ -182,6 +187,7 @@ def test_root_filesystem_stays_read_only(image: tuple[Path, Any]) -> None:
     assert done.stdout.strip() == "30"  # EROFS
 
 
+@pytest.mark.servers
 def test_rotated_key_secret_reaches_the_running_container(image: tuple[Path, Any], tmp_path: Path) -> None:
     """Both keys stay valid, as during a real rotation; the new one must be used once the kubelet
     has swapped the Secret's files, without a restart."""
@@ -203,6 +209,7 @@ def test_rotated_key_secret_reaches_the_running_container(image: tuple[Path, Any
         assert used_new_key, by_key
 
 
+@pytest.mark.servers
 def test_sigterm_lets_an_evaluation_in_flight_finish(image: tuple[Path, Any], tmp_path: Path) -> None:
     """A pod being replaced gets SIGTERM while Argo may be waiting on it: the answer still comes."""
     with (

@@ -115,6 +115,7 @@ def invoke_env(moto_env: dict[str, str]) -> Iterator[dict[str, str]]:
         yield artifact.local_invoke_env({"HONEYCOMB_API_URL": emulator.url, **provisioned})
 
 
+@pytest.mark.servers
 def test_every_event_answers_as_expected(built: tuple[Path, Path], invoke_env: dict[str, str]) -> None:
     events = event_files()
     assert sorted(p.stem for p in events) == sorted(EXPECTED), "each event needs an expectation"
@@ -153,6 +154,7 @@ def test_artifact_has_every_dependency_it_needs(built: tuple[Path, Path]) -> Non
     assert not bundled & {"boto3", "botocore", "s3transfer"}, bundled
 
 
+@pytest.mark.servers
 def test_a_fresh_stack_answers_not_configured_until_its_secrets_have_values(
     built: tuple[Path, Path], moto_env: dict[str, str]
 ) -> None:
@@ -173,6 +175,7 @@ def test_a_fresh_stack_answers_not_configured_until_its_secrets_have_values(
         assert (response["statusCode"], body["error"]["code"]) == (500, "not_configured"), (path.name, body)
 
 
+@pytest.mark.servers
 def test_traces_reach_xray_with_the_handler_and_every_honeycomb_call(
     built: tuple[Path, Path], invoke_env: dict[str, str]
 ) -> None:

@@ -70,6 +70,7 @@ def scratch(tmp_path: Path) -> Path:
     return link_repository(tmp_path)
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("block", RUNNABLE, ids=str)
 def test_a_runnable_block_runs_as_copied(block: Block, servers: tuple[Server, Server], scratch: Path) -> None:
     emulator, evaluator = servers

@@ -18,7 +18,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 
+from tests.support import servers
 from tests.support.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +56,7 @@ def unconfigured_env() -> dict[str, str]:
 @contextlib.contextmanager
 def make_server(target: str, variables: Mapping[str, str], health_url: str) -> Iterator[Path]:
     """`make target VAR=...` until the block exits; yields the file its output goes to."""
+    servers.refuse_unless_marked()
     argv = ["make", "--no-print-directory", target, *(f"{k}={v}" for k, v in variables.items())]
     log = Path(tempfile.mkstemp(prefix=f"make-{target}-", suffix=".log")[1])
     with log.open("wb") as out:
@@ -89,12 +93,13 @@ README_REQUEST = {
     "query": {
         "calculations": [{"op": "AVG", "column": "is_error"}],
         "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "time_range": 600,
     },
 }
 
 
+@pytest.mark.servers
 def test_make_serve_answers_against_make_emulator_with_nothing_configured() -> None:
     ports = {"EMULATOR_PORT": str(free_port()), "SERVE_PORT": str(free_port())}
     emulator_url = f"http://127.0.0.1:{ports['EMULATOR_PORT']}"

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.aws import evaluators_sharing_one_table
-from tests.sharing.helpers import emulator_stats, write_registry
+from tests.support.aws import evaluators_sharing_one_table
+from tests.support.evaluations import emulator_stats, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_moto
 
 WINDOW = 600  # each check's query window (seconds)

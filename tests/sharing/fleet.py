@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from tests.sharing.helpers import VERSIONS, emulator_stats, error_rate, evaluation, write_registry
-from tests.sharing.shared_state import evaluators_sharing_state, shared_state
+from tests.support.evaluations import VERSIONS, emulator_stats, error_rate, evaluation, write_registry
 from tests.support.servers import Server, start_emulator
+from tests.support.shared_state import evaluators_sharing_state, shared_state
 
 CANARIES = ("bad", "good", "stable")
 

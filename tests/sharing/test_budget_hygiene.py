@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sharing.helpers import VERSIONS, created, evaluation, pinned, reset_emulator, write_registry
+from tests.support.evaluations import VERSIONS, created, evaluation, pinned, reset_emulator, write_registry
 from tests.support.servers import Server, start_emulator, start_evaluator
+
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

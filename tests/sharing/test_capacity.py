@@ -17,6 +17,7 @@ from tests.sharing.capacity import Plan, simulate
 
 
 @pytest.mark.slow
+@pytest.mark.servers
 def test_a_hundred_canaries_on_one_key_are_all_answered_once_the_fleet_is_warm(tmp_path: Path) -> None:
     report = simulate(tmp_path, Plan(canaries=100, minutes=3))
     print("\n".join(report.lines()))

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.helpers import (
+from tests.support.evaluations import (
     VERSIONS,
     created,
     emulator_stats,
@@ -24,6 +24,8 @@ from tests.sharing.helpers import (
     write_registry,
 )
 from tests.support.servers import Server, start_emulator, start_evaluator
+
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

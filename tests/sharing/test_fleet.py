@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.sharing.fleet import simulate
-from tests.sharing.shared_state import SHARED_BACKENDS
+from tests.support.shared_state import SHARED_BACKENDS
 
 
 @pytest.mark.slow
+@pytest.mark.servers
 @pytest.mark.parametrize("backend", SHARED_BACKENDS)
 def test_fleet_shares_results_and_never_exceeds_the_budget(tmp_path: Path, backend: str) -> None:
     report = simulate(

@@ -15,19 +15,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions
 from honeycomb_evaluator.settings import BudgetSettings
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 from honeycomb_evaluator.sharing.execution import ExecutionRequest
 from honeycomb_evaluator.sharing.executor import SharedExecutor
-from honeycomb_evaluator.sharing.fusion import MAX_FUSED_VALUES, candidates, chunk_of
-from honeycomb_evaluator.sharing.ratelimit import RateBudget
+from honeycomb_evaluator.sharing.fusion import candidates
+from honeycomb_evaluator.state.memory import MemoryStore
 from honeycomb_evaluator.target import HoneycombTarget
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.sharing.helpers import VERSIONS, created, reset_emulator
+from tests.support.evaluations import VERSIONS, created, reset_emulator
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
+
+pytestmark = pytest.mark.servers
 
 HASH = "rollouts_pod_template_hash"
 CALCULATIONS = [
@@ -73,11 +75,9 @@ def spec_for(
     }
 
 
-def executor(fuse: bool) -> SharedExecutor:
+def executor(client: HoneycombClient, fuse: bool) -> SharedExecutor:
     store = MemoryStore()
-    shared = SharedExecutor(store, RateBudget(store, BudgetSettings(per_window=100000)))
-    shared.fuse = fuse
-    return shared
+    return SharedExecutor(client, store, RateBudget(store, BudgetSettings(per_window=100000)), fuse=fuse)
 
 
 async def remember_checked(fusing: SharedExecutor, requests: list[ExecutionRequest]) -> None:
@@ -85,7 +85,7 @@ async def remember_checked(fusing: SharedExecutor, requests: list[ExecutionReque
     for req in requests:
         for candidate in candidates(req):
             earlier = candidate.roster(candidate.end - candidate.step)
-            await fusing.store.add_to_roster(earlier, [candidate.value], 600)
+            await fusing.machinery.store.add_to_roster(earlier, [candidate.value], 600)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -102,16 +102,16 @@ def test_a_fused_answer_equals_the_unfused_answer(
     end = int(time.time()) // 60 * 60 - 60 * len(values)  # a settled window of its own
 
     async def run() -> None:
-        fusing, alone = executor(fuse=True), executor(fuse=False)
         client = HoneycombClient()
+        fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
         try:
             requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
             await remember_checked(fusing, requests)
             before = created(emulator.url)
-            fused = await asyncio.gather(*(fusing.execute(client, r) for r in requests))
+            fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
             assert created(emulator.url) - before == 1  # one query for every value
             for req, answer in zip(requests, fused, strict=True):
-                own = await alone.execute(client, req)
+                own = await alone.execute(req)
                 assert answer.result.results == own.result.results, req.spec["filters"]
         finally:
             await client.aclose()
@@ -126,62 +126,24 @@ def test_a_value_not_checked_before_runs_its_own_query_and_is_fused_from_the_nex
     calculations = CALCULATIONS[0]
 
     async def run() -> None:
-        fusing = executor(fuse=True)
         client = HoneycombClient()
+        fusing = executor(client, fuse=True)
         try:
             reset_emulator(emulator.url)
             known = [request(emulator, spec_for(calculations, [], v, end)) for v in ("a1", "a2")]
             await remember_checked(fusing, known)
             new = request(emulator, spec_for(calculations, [], VERSIONS["bad"], end))
-            await asyncio.gather(*(fusing.execute(client, r) for r in [*known, new]))
+            await asyncio.gather(*(fusing.execute(r) for r in [*known, new]))
             assert created(emulator.url) == 2  # the fused query of a1, a2 and the new value's own
             # One step later all three are known: one fused query answers them.
             later = [
                 dataclasses.replace(r, spec={**r.spec, "start_time": end - 540, "end_time": end + 60})
                 for r in [*known, new]
             ]
-            answers = await asyncio.gather(*(fusing.execute(client, r) for r in later))
+            answers = await asyncio.gather(*(fusing.execute(r) for r in later))
             assert created(emulator.url) == 3
             assert answers[2].result.results and answers[0].result.results == []
         finally:
             await client.aclose()
 
     asyncio.run(run())
-
-
-def test_what_is_never_fused() -> None:
-    target = HoneycombTarget.build("k", "http://x", "default")
-    base = spec_for(CALCULATIONS[0], [], "a", 6000)
-
-    def fusable(spec: dict[str, Any], **options: Any) -> bool:
-        req = ExecutionRequest(
-            target, "checkout", spec, ResultOptions(**{"disable_series": True, **options}), 0, 0.0
-        )
-        return bool(candidates(req))
-
-    assert fusable(base)
-    assert not fusable(base, disable_series=False)  # series: buckets per group differ
-    assert not fusable(base, limit=10)
-    for part, value in [
-        ("limit", 5),
-        ("orders", [{"op": "P99", "column": "duration_ms", "order": "descending"}]),
-        ("havings", [{"calculate_op": "P99", "column": "duration_ms", "op": ">", "value": 1}]),
-        ("breakdowns", ["service.version"]),
-    ]:
-        assert not fusable({**base, part: value}), part
-    assert not fusable(
-        {
-            **base,
-            "filters": [*base["filters"], {"column": "x", "op": "=", "value": "y"}],
-            "filter_combination": "OR",
-        }
-    )
-    assert not fusable({**base, "filters": [{"column": "root.hash", "op": "=", "value": "a"}]})
-    assert not fusable({**base, "filters": [{"column": HASH, "op": "=", "value": 7}]})
-
-
-def test_many_values_are_fused_in_chunks_every_instance_cuts_alike() -> None:
-    values = frozenset(f"h{i:03d}" for i in range(250))
-    chunks = {tuple(chunk_of(values, v)) for v in values}
-    assert sorted(len(c) for c in chunks) == [50, MAX_FUSED_VALUES, MAX_FUSED_VALUES]
-    assert all("h000" in chunk_of(values, "h000") for _ in range(3))

@@ -11,15 +11,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
+from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions, Scope
 from honeycomb_evaluator.honeycomb.results import QueryResult
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
 from honeycomb_evaluator.sharing.execution import ExecutionRequest
 from honeycomb_evaluator.sharing.executor import SharedExecutor
-from honeycomb_evaluator.sharing.ratelimit import RateBudget
+from honeycomb_evaluator.state.memory import MemoryStore
 from honeycomb_evaluator.target import HoneycombTarget
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
+
+pytestmark = pytest.mark.servers
 
 
 class RecordingClient(HoneycombClient):
@@ -70,11 +73,11 @@ def test_a_created_result_waits_for_the_schedule_and_a_repeated_shape_uses_what_
     async def run() -> tuple[list[str], list[str]]:
         client = RecordingClient()
         store = MemoryStore()
-        executor = SharedExecutor(store, RateBudget(store))
+        executor = SharedExecutor(client, store, RateBudget(store))
         try:
-            await executor.execute(client, request_for(emulator))
+            await executor.execute(request_for(emulator))
             first, client.calls = client.calls, []
-            await executor.execute(client, request_for(emulator, earlier=60))  # another window
+            await executor.execute(request_for(emulator, earlier=60))  # another window
             return first, client.calls
         finally:
             await client.aclose()
@@ -102,16 +105,14 @@ def test_a_new_rollouts_first_check_uses_what_the_previous_rollouts_check_taught
     async def run() -> tuple[list[str], list[str], list[str]]:
         client = RecordingClient()
         store = MemoryStore()
-        executor = SharedExecutor(store, RateBudget(store))
+        executor = SharedExecutor(client, store, RateBudget(store))
         try:
-            await executor.execute(client, canary_request(emulator, "7d9f8b6c5"))
+            await executor.execute(canary_request(emulator, DEMO_HASHES["bad"]))
             first, client.calls = client.calls, []
-            await executor.execute(client, canary_request(emulator, "5c6b8f9d7"))
+            await executor.execute(canary_request(emulator, "5c6b8f9d7"))
             rollout, client.calls = client.calls, []
             other_kind = request_for(emulator)  # no filter at all: another family
-            await executor.execute(
-                client, dataclasses.replace(other_kind, spec={**other_kind.spec, "limit": 7})
-            )
+            await executor.execute(dataclasses.replace(other_kind, spec={**other_kind.spec, "limit": 7}))
             return first, rollout, client.calls
         finally:
             await client.aclose()

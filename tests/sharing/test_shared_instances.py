@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sharing.helpers import (
+from tests.support.evaluations import (
     VERSIONS,
     created,
     evaluation,
@@ -22,8 +22,10 @@ from tests.sharing.helpers import (
     reset_emulator,
     write_registry,
 )
-from tests.sharing.shared_state import SHARED_BACKENDS, SharedState, evaluators_sharing_state, shared_state
 from tests.support.servers import Server, start_emulator
+from tests.support.shared_state import SHARED_BACKENDS, SharedState, evaluators_sharing_state, shared_state
+
+pytestmark = pytest.mark.servers
 
 TOKEN = "token-cluster-a"
 

@@ -32,16 +32,17 @@ from typing import Any
 
 import httpx
 import yaml
+from honeycomb_emulator.demo import DEMO_HASHES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.support.servers import DEFAULT_EMULATOR_KEY, VENV_BIN, Server, free_port, start_process
 
 CANARIES = [
-    ("stable", "v1.4.2", "6f8d9c7b5"),
-    ("bad canary", "v1.5.0", "7d9f8b6c5"),
-    ("good canary", "v1.5.1", "5b7c6d8e9"),
-    ("no traffic", "-", "0000000000"),
+    ("stable", "v1.4.2", DEMO_HASHES["stable"]),
+    ("bad canary", "v1.5.0", DEMO_HASHES["bad"]),
+    ("good canary", "v1.5.1", DEMO_HASHES["good"]),
+    ("no traffic", "-", DEMO_HASHES["none"]),
 ]
 
 

@@ -21,11 +21,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_EMULATOR_KEY = "emulator-key"
+# The test pytest is running (tests/conftest.py sets it): one that starts a server must be marked
+# `servers`. None outside pytest (`make run`, the benchmarks).
+running_test: Any = None
 
 
 def free_port() -> int:
@@ -72,6 +76,12 @@ def _wait_ready(server: Server, health_path: str, timeout: float) -> None:
     raise RuntimeError(f"server not ready after {timeout}s ({last_error}):\n{server.output()}")
 
 
+def refuse_unless_marked() -> None:
+    if running_test is not None and running_test.get_closest_marker("servers") is None:
+        mark = "pytestmark = pytest.mark.servers"
+        raise RuntimeError(f"{running_test.nodeid} starts a server: mark it ({mark})")
+
+
 @contextlib.contextmanager
 def start_process(
     argv: Sequence[str],
@@ -81,6 +91,7 @@ def start_process(
     timeout: float = 30.0,
 ) -> Iterator[Server]:
     """Run argv (which must listen on 127.0.0.1:port) until the block exits."""
+    refuse_unless_marked()
     full_env = {**os.environ, **(env or {})}
     with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
@@ -151,6 +162,7 @@ def start_redis(databases: int = 16, timeout: float = 15.0) -> Iterator[Server]:
 
     `server.url` is its `redis://` URL (database 0); `extra["port"]` its port.
     """
+    refuse_unless_marked()
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: `make redis-server` (Debian package redis-server)")

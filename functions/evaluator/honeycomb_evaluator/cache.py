@@ -88,7 +88,3 @@ class BoundedCache(Generic[V]):
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.size
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0

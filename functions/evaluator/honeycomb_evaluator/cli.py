@@ -56,11 +56,11 @@ async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
     from pydantic import ValidationError
 
     from honeycomb_evaluator.errors import MalformedJson, answer_for
-    from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.record import EvaluationRecord
     from honeycomb_evaluator.service import build_service
     from honeycomb_evaluator.settings import Settings
-    from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+    from honeycomb_evaluator.state.memory import MemoryStore
     from honeycomb_evaluator.validation import validation_error
 
     service = build_service(Settings.from_env(), store=MemoryStore())
@@ -71,7 +71,7 @@ async def _evaluate_once(body: Any) -> tuple[int, dict[str, Any]]:
             request = EvaluateRequest.model_validate(body)
         except ValidationError as e:
             raise validation_error(e) from None
-        return 200, await service.evaluator.evaluate(request, EvaluationRecord())
+        return 200, await service.evaluate(request, EvaluationRecord())
     except Exception as e:
         answer = answer_for(e)
         return answer.status, answer.body()

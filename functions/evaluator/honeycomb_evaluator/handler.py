@@ -41,7 +41,8 @@ def prime() -> None:
     """Do now what the first request would otherwise do, so SnapStart's snapshot holds it.
 
     Builds the request models' validators (they are built on first use, see models/query.py),
-    the pooled HTTP client, and loads boto3 with the Secrets Manager and DynamoDB service models
+    the pooled HTTP client and query fusion, imports the modules a first evaluation loads (a
+    flight's, the error renderer), and loads boto3 with the Secrets Manager and DynamoDB service models
     (the app creates its real clients later from the same default session, which reuses them).
     The throwaway clients get placeholder keys, so that no real credentials are resolved (and
     kept in the snapshot) before the restore. Priming is an optimisation only: it never fails.
@@ -55,6 +56,10 @@ def prime() -> None:
         app_service = getattr(getattr(_asgi.app, "state", None), "service", None)
         if app_service is not None:
             app_service.evaluator.client.warm()
+            # What the first evaluation loads on first use: fusion, a flight, the error renderer.
+            _ = app_service.evaluator.executor.fusion
+        import honeycomb_evaluator.answers
+        import honeycomb_evaluator.sharing.run  # noqa: F401
     except Exception:  # a bug here shows on the first request too; never fail the snapshot
         logger.exception("priming the app failed")
     try:

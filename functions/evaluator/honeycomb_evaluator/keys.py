@@ -4,6 +4,8 @@ A key source holds either one plain key (the `default` environment) or JSON mapp
 environment → {"api_key", "api_url"}. `resolve(environment, refresh=True)` rereads the source,
 which is how a rotated key is picked up after Honeycomb answers 401/403; a key file is also
 reread whenever it changes (a Kubernetes Secret mounted as a file is replaced on rotation).
+Both gates run their Honeycomb calls through `with_current_key`: the key read under the caller's
+deadline, and read again once (and the calls retried) when Honeycomb rejects it.
 
 An environment the configuration does not name is the caller's mistake (422 on `environment`);
 no key at all, or a key document that cannot be read, is ours (500 `not_configured`).
@@ -11,16 +13,24 @@ no key at all, or a key document that cannot be read, is ours (500 `not_configur
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-from typing import Any, Protocol
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from honeycomb_evaluator.aws_secrets import SecretReader, SecretUnavailable
-from honeycomb_evaluator.errors import InvalidRequest, NotConfigured
+from honeycomb_evaluator.errors import DeadlineExceeded, InvalidRequest, NotConfigured
+from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected
+from honeycomb_evaluator.observability import logger
 from honeycomb_evaluator.settings import HoneycombSettings
 from honeycomb_evaluator.target import HoneycombTarget
 
+if TYPE_CHECKING:
+    from honeycomb_evaluator.files import FileVersion
+
 DEFAULT_ENVIRONMENT = "default"
+T = TypeVar("T")
 
 
 class KeySource(Protocol):
@@ -82,13 +92,13 @@ class FileKeys:
     def __init__(self, path: str, api_url: str | None) -> None:
         self._path = path
         self._api_url = api_url
-        self._loaded: tuple[tuple[float, int, int], dict[str, HoneycombTarget]] | None = None
+        self._loaded: tuple[FileVersion, dict[str, HoneycombTarget]] | None = None
 
     async def resolve(self, environment: str, *, refresh: bool = False) -> HoneycombTarget:
+        from honeycomb_evaluator.files import file_version  # only where a key file is used
+
         try:
-            # A mounted Secret is replaced by a new symlink target: (mtime, inode, size) all move.
-            stat = os.stat(self._path)
-            version = (stat.st_mtime, stat.st_ino, stat.st_size)
+            version = file_version(self._path)
             if self._loaded is None or refresh or self._loaded[0] != version:
                 with open(self._path, encoding="utf-8") as key_file:
                     self._loaded = (version, parse_key_document(key_file.read(), self._api_url))
@@ -128,3 +138,35 @@ def key_source(settings: HoneycombSettings) -> KeySource:
     if settings.api_key is not None:
         return StaticKeys(settings.api_key.get_secret_value(), settings.api_url)
     return NoKeys()
+
+
+async def resolve_before(
+    keys: KeySource, environment: str, deadline: float, *, refresh: bool = False
+) -> HoneycombTarget:
+    """The key, read before `deadline` (monotonic) or 504: Secrets Manager is a network call too."""
+    # asyncio.timeout, not wait_for: wait_for runs the coroutine as a task of its own, a
+    # measurable part of every evaluation when the key is already cached (nearly always).
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await keys.resolve(environment, refresh=refresh)
+    except TimeoutError:
+        raise DeadlineExceeded("the Honeycomb key could not be read before the deadline") from None
+
+
+async def with_current_key(
+    keys: KeySource, environment: str, deadline: float, calls: Callable[[HoneycombTarget], Awaitable[T]]
+) -> T:
+    """`calls` with the environment's key; if Honeycomb rejects it, once more with a key read anew.
+
+    The key may have been rotated since it was cached: it is read again, and the calls retried
+    only if it changed (a key that is simply wrong is not tried twice).
+    """
+    target = await resolve_before(keys, environment, deadline)
+    try:
+        return await calls(target)
+    except HoneycombAuthRejected:
+        fresh = await resolve_before(keys, environment, deadline, refresh=True)
+        if (fresh.key_id, fresh.api_url) == (target.key_id, target.api_url):
+            raise
+        logger.info("honeycomb key refetched after auth failure", extra={"key_id": fresh.key_id})
+        return await calls(fresh)

@@ -28,8 +28,6 @@ ERRORS = {
     "503": "`rate_limited` or `overloaded` (`retry_after_seconds` and `Retry-After` set).",
     "504": "`timeout`: retrying the same request resumes the same Honeycomb result.",
 }
-# The error statuses the Flagger route answers as they are (the others become 424).
-FLAGGER_PASSED_ON = ("400", "401", "403", "404", "413", "422", "500")
 
 
 def _json(ref: str) -> dict[str, Any]:

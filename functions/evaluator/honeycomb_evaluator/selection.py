@@ -70,7 +70,8 @@ def matching_rows(rows: Iterable[Mapping[str, Any]], match: Mapping[str, Any]) -
     return [row for row in rows if all(col in row and _same(row[col], want) for col, want in match.items())]
 
 
-def _number(value: Any, calculation: str) -> float | None:
+def number_in_result(value: Any, calculation: str) -> float | None:
+    """A calculation's value in a result row; None where Honeycomb found nothing (or not finite)."""
     if value is None:
         return None  # Honeycomb leaves a calculation out or null where nothing matched
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -119,7 +120,9 @@ def select_value(request: EvaluateRequest, result: QueryResult, calculation: str
             f'"select": {{"match": {{"{example}": "<value>"}}}} or combine them with '
             '"select": {"reduce": "max"} (first, last, min, max, sum, avg)'
         )
-    values = [v for v in (_number(row.get(calculation), calculation) for row in rows) if v is not None]
+    values = [
+        v for v in (number_in_result(row.get(calculation), calculation) for row in rows) if v is not None
+    ]
     if values:
         return reduce_values(values, select.reduce)
     if request.empty == "zero":

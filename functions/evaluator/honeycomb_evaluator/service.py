@@ -8,50 +8,64 @@ process, nothing to share) and in who reads the settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
-from honeycomb_evaluator.settings import Settings, StateSettings
-from honeycomb_evaluator.sharing.backends.base import StateStore
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+from honeycomb_evaluator.settings import RESULT_CACHE_BYTES, Settings, StateSettings
 from honeycomb_evaluator.sharing.executor import SharedExecutor
-from honeycomb_evaluator.sharing.ratelimit import RateBudget
+from honeycomb_evaluator.sharing.local import LocalState
+from honeycomb_evaluator.state.base import StateStore
+from honeycomb_evaluator.state.memory import MemoryStore
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.gates.slo_service import SloService
+    from honeycomb_evaluator.models.request import EvaluateRequest
+    from honeycomb_evaluator.models.slo_request import SloRequest
+    from honeycomb_evaluator.record import EvaluationRecord
 
 
 @dataclass
 class Service:
+    """The gates a request can reach (`evaluate`, `slo`; the Flagger route runs either)."""
+
     settings: Settings
     authenticator: Authenticator
     evaluator: Evaluator
     store: StateStore
+    local: LocalState
     _slo: SloService | None = field(default=None, repr=False)
 
-    @property
-    def slo(self) -> SloService:
-        """The SLO gate, built on its first request: most deployments never load it."""
+    async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
+        return await self.evaluator.evaluate(request, record)
+
+    async def slo(self, request: SloRequest, record: EvaluationRecord) -> dict[str, Any]:
         if self._slo is None:
+            # Built on its first request: most deployments never load the SLO gate.
             from honeycomb_evaluator.gates.slo_service import SloService
 
             evaluator = self.evaluator
             self._slo = SloService(client=evaluator.client, keys=evaluator.keys, store=self.store)
-        return self._slo
+        return await self._slo.answer(request, record)
+
+    @property
+    def result_cache_bytes(self) -> int:
+        """What this process's cache of completed results holds now (for the metrics)."""
+        return self.local.results.bytes
 
 
-def build_store(state: StateSettings, result_cache_bytes: int | None = None) -> StateStore:
+def build_store(state: StateSettings, result_cache_bytes: int = RESULT_CACHE_BYTES) -> StateStore:
     """The configured state backend; each is imported only where it is used (boto3, redis)."""
     if state.backend == "dynamodb":
-        from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
+        from honeycomb_evaluator.state.dynamodb import DynamoDBStore
 
         assert state.table_name is not None
         return DynamoDBStore(state.table_name)
     if state.backend == "redis":
-        from honeycomb_evaluator.sharing.backends.redis import RedisStore
+        from honeycomb_evaluator.state.redis import RedisStore
 
         assert state.redis_url is not None
         store: StateStore = RedisStore(state.redis_url)
@@ -64,10 +78,9 @@ def build_service(
     settings: Settings, *, client: HoneycombClient | None = None, store: StateStore | None = None
 ) -> Service:
     store = store or build_store(settings.state, settings.result_cache_bytes)
-    executor = SharedExecutor(
-        store, RateBudget(store, settings.budget), result_cache_bytes=settings.result_cache_bytes
-    )
     client = client or HoneycombClient()
+    local = LocalState(result_cache_bytes=settings.result_cache_bytes)
+    executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
     evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store)
-    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store)
+    return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store, local)

@@ -19,7 +19,6 @@ uvicorn's own pure-Python HTTP/1.1 protocol (h11) is extended rather than replac
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import h11
@@ -27,13 +26,13 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from honeycomb_evaluator.answers import error_response
 from honeycomb_evaluator.errors import (
     BadHttpRequest,
     EvaluatorError,
     HeadersTooLarge,
     Overloaded,
     RequestTimeout,
-    answer_for,
 )
 from honeycomb_evaluator.settings import ServerSettings
 
@@ -49,16 +48,17 @@ BODY_GRACE_SECONDS = 2.0
 
 def raw_error(error: EvaluatorError) -> bytes:
     """A complete HTTP/1.1 error answer with `Connection: close`, for when no request was parsed."""
-    answer = answer_for(error)
-    body = json.dumps(answer.body(), separators=(",", ":")).encode()
+    response = error_response(error)
     head = [
-        f"HTTP/1.1 {answer.status} {h11_reason(answer.status)}",
-        "content-type: application/json",
-        f"content-length: {len(body)}",
+        f"HTTP/1.1 {response.status_code} {h11_reason(response.status_code)}",
+        *(
+            f"{name.decode()}: {value.decode()}"
+            for name, value in response.raw_headers
+            if name != b"connection"
+        ),
         "connection: close",
-        *(f"{name}: {value}" for name, value in answer.headers().items()),
     ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + response.body
 
 
 def h11_reason(status: int) -> str:
@@ -218,21 +218,11 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         if self.active >= self.limit:
-            await _send_error(
-                send, Overloaded("too many requests in progress; retry shortly", retry_after_seconds=1)
-            )
+            overloaded = Overloaded("too many requests in progress; retry shortly", retry_after_seconds=1)
+            await error_response(overloaded)(scope, receive, send)
             return
         self.active += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.active -= 1
-
-
-async def _send_error(send: Any, error: EvaluatorError) -> None:
-    answer = answer_for(error)
-    body = json.dumps(answer.body(), separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(name.lower().encode(), value.encode()) for name, value in answer.headers().items()]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -75,7 +75,7 @@ class BudgetSettings:
 
 @dataclass(frozen=True)
 class StateSettings:
-    """Where instances share executions, caches and the budget (sharing/backends)."""
+    """Where instances share executions, caches and the budget (state/)."""
 
     backend: StateBackend = "memory"
     table_name: str | None = None

@@ -111,14 +111,12 @@ func argValue(run *v1alpha1.AnalysisRun, name string) string {
 // one Honeycomb query result. The slow canary's spans are used so that no other test has the
 // result cached.
 func TestJudgedMetricsShareOneQuery(t *testing.T) {
-	if second := time.Now().Second(); second >= 50 {
-		time.Sleep(time.Duration(61-second) * time.Second) // both measurements in one window
-	}
 	step := judgedStep(t)
 	run, err := step.newAnalysisRun(slowCanaryHash, stableHash, localArgs(healthy))
 	if err != nil {
 		t.Fatal(err)
 	}
+	pinWindow(t, run, thisMinute()) // both measurements in one window
 	before := queryResultsCreated(t, healthy)
 	for _, metric := range run.Spec.Metrics {
 		got := measure(t, run, metric.Name, infra.secrets)

@@ -332,13 +332,12 @@ func withSecretValueIn(secrets map[string]map[string][]byte, secret, key, value 
 // Honeycomb query result (the rate budget that matters: 10 per minute per key). The
 // canary-vs-stable templates share one comparison query of their own: TestJudgedMetricsShareOneQuery.
 func TestMetricsShareOneHoneycombQuery(t *testing.T) {
-	// The evaluator snaps a 10-minute window to the minute; start well inside a minute so
-	// all measurements fall in the same window.
-	if second := time.Now().Second(); second >= 50 {
-		time.Sleep(time.Duration(61-second) * time.Second)
-	}
 	before := queryResultsCreated(t, healthy)
 	all := singleGroup(measurements(t, stableHash, localArgs(healthy)))
+	end := thisMinute() // all measurements in one window, whenever the minute turns
+	for _, m := range all {
+		pinWindow(t, m.run, end)
+	}
 	for _, m := range all {
 		if got := measure(t, m.run, m.metric, infra.secrets); got.Phase != v1alpha1.AnalysisPhaseSuccessful {
 			t.Fatalf("%s on the stable hash: phase %s (message %q)", m.name, got.Phase, got.Message)
@@ -422,8 +421,8 @@ func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pinWindow(t, run, thisMinute()) // both tries ask for the same window
 	createdBefore := queryResultsCreated(t, healthy)
-	startMinute := time.Now().Truncate(time.Minute)
 	expectError(t, measure(t, run, m.metric, infra.secrets), "received non 2xx response code: 504")
 
 	if err := healthy.clearFaults(); err != nil {
@@ -436,9 +435,9 @@ func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
 	}
 	created := queryResultsCreated(t, healthy) - createdBefore
 	t.Logf("retry: phase=%s value=%s; query results created for both tries: %v", retry.Phase, retry.Value, created)
-	// Within one minute both tries are the same query: the retry must resume the result the
-	// first try created rather than create another.
-	if time.Now().Truncate(time.Minute).Equal(startMinute) && created != 1 {
+	// Both tries are the same query: the retry must resume the result the first try created
+	// rather than create another.
+	if created != 1 {
 		t.Fatalf("the retry created a new query result (%v in all) instead of resuming", created)
 	}
 }

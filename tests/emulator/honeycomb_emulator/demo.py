@@ -68,6 +68,14 @@ VARIANTS = (
     Variant("v1.5.0", "7d9f8b6c5", 0.08, 1200.0),
     Variant("v1.5.1", "5b7c6d8e9", 0.004, 280.0),
 )
+# The demo's pod-template hashes by role, and one that has no events: the one spelling of them
+# that Python code (tests, benchmarks, `make run`) uses.
+DEMO_HASHES = {
+    "stable": VARIANTS[0].pod_template_hash,
+    "bad": VARIANTS[1].pod_template_hash,
+    "good": VARIANTS[2].pod_template_hash,
+    "none": "0000000000",
+}
 
 
 # Per-minute traffic moves around EVENTS_PER_MINUTE (as real traffic does: counts that are all

@@ -8,6 +8,7 @@ from honeycomb_emulator.auth import KeySpecError, parse_key_spec
 from .conftest import EVENTS_ONLY_KEY, FULL_KEY, INGEST_KEY, NO_SLO_KEY, QUERIES_ONLY_KEY, Honeycomb
 
 
+@pytest.mark.servers
 def test_auth_shows_the_key_and_every_permission(honeycomb: Honeycomb) -> None:
     body = honeycomb.call("GET", "/1/auth", expect=200).json()
     assert body["type"] == "configuration"
@@ -18,18 +19,21 @@ def test_auth_shows_the_key_and_every_permission(honeycomb: Honeycomb) -> None:
     assert body["team"]["slug"] == "emulator"
 
 
+@pytest.mark.servers
 def test_auth_of_a_limited_key_lists_only_its_permissions(honeycomb: Honeycomb) -> None:
     access = honeycomb.call("GET", "/1/auth", key=QUERIES_ONLY_KEY, expect=200).json()["api_key_access"]
     assert access["queries"] is True
     assert access["columns"] is False and access["slos"] is False and access["events"] is False
 
 
+@pytest.mark.servers
 def test_ingest_key_reports_only_create_datasets(honeycomb: Honeycomb) -> None:
     body = honeycomb.call("GET", "/1/auth", key=INGEST_KEY, expect=200).json()
     assert body["type"] == "ingest"
     assert body["api_key_access"] == {"createDatasets": True}
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize("key", [None, "not-a-key"])
 def test_missing_or_unknown_key_is_401_with_the_documented_body(
     honeycomb: Honeycomb, key: str | None
@@ -40,6 +44,7 @@ def test_missing_or_unknown_key_is_401_with_the_documented_body(
         assert response.headers["content-type"].startswith("application/json")
 
 
+@pytest.mark.servers
 def test_key_without_columns_permission_cannot_create_queries(honeycomb: Honeycomb) -> None:
     response = honeycomb.call(
         "POST", "/1/queries/checkout", key=QUERIES_ONLY_KEY, expect=403, json_body={"time_range": 600}
@@ -49,11 +54,13 @@ def test_key_without_columns_permission_cannot_create_queries(honeycomb: Honeyco
     assert body["status"] == 403 and "Manage Queries and Columns" in body["error"]
 
 
+@pytest.mark.servers
 def test_key_without_slos_permission_cannot_read_slos(honeycomb: Honeycomb) -> None:
     body = honeycomb.call("GET", "/1/slos/checkout", key=NO_SLO_KEY, expect=403).json()
     assert "Manage SLOs" in body["error"]
 
 
+@pytest.mark.servers
 def test_ingest_key_cannot_query(honeycomb: Honeycomb) -> None:
     honeycomb.call("GET", "/1/columns/checkout", key=INGEST_KEY, expect=403)
     honeycomb.call("GET", "/1/datasets", key=INGEST_KEY, expect=403)
@@ -92,6 +99,7 @@ ENDPOINTS = [
 ]
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_every_endpoint_answers_401_without_a_key(honeycomb: Honeycomb, method: str, path: str) -> None:
     body = {} if method == "POST" else None
@@ -99,6 +107,7 @@ def test_every_endpoint_answers_401_without_a_key(honeycomb: Honeycomb, method: 
     assert response.json() == {"error": "unknown API key - check your credentials"}
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(
     ("method", "path"),
     [(m, p) for m, p in ENDPOINTS if not p.startswith(("/1/batch", "/1/events", "/1/datasets"))],
@@ -112,6 +121,7 @@ def test_every_configuration_endpoint_answers_403_to_a_key_without_permission(
     assert response.json()["status"] == 403 and response.json()["error"]
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(
     ("method", "path"),
     [(m, p.replace("checkout", "no-such-dataset")) for m, p in ENDPOINTS if "checkout" in p],

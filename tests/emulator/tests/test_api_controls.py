@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import FULL_KEY, Honeycomb
 
+pytestmark = pytest.mark.servers
+
 COUNT: dict[str, object] = {"calculations": [{"op": "COUNT"}], "time_range": 600}
 
 

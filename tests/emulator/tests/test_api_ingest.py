@@ -8,10 +8,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.servers import start_emulator
 
 from .conftest import INGEST_KEY, QUERIES_ONLY_KEY, Honeycomb
+
+pytestmark = pytest.mark.servers
 
 
 def test_batch_answers_a_status_per_event_and_stores_the_good_ones(honeycomb: Honeycomb) -> None:

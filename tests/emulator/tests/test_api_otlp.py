@@ -6,6 +6,7 @@ import gzip
 import json
 import time
 
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -15,6 +16,8 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from .conftest import INGEST_KEY, QUERIES_ONLY_KEY, Honeycomb
+
+pytestmark = pytest.mark.servers
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 ROOT_ID = bytes.fromhex("eee19b7ec3c1b174")

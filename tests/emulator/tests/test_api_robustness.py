@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from .conftest import Honeycomb
 
+pytestmark = pytest.mark.servers
+
 SCALARS = (
     st.none()
     | st.booleans()

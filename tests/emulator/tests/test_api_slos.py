@@ -9,11 +9,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from openapi_core import OpenAPI
 
 from tests.support.servers import start_emulator
 
 from .conftest import KEY_FLAGS, Honeycomb
+
+pytestmark = pytest.mark.servers
+
+GOOD = DEMO_HASHES["good"]
 
 SLO_FILE = {
     "derived_columns": [
@@ -42,7 +47,7 @@ SLO_FILE = {
             "name": "Good canary latency",
             "sli": {
                 "alias": "fast_good_canary",
-                "expression": 'IF(EQUALS($rollouts_pod_template_hash, "5b7c6d8e9"), LT($duration_ms, 1000))',
+                "expression": f'IF(EQUALS($rollouts_pod_template_hash, "{GOOD}"), LT($duration_ms, 1000))',
             },
             "time_period_days": 1,
             "target_per_million": 900000,

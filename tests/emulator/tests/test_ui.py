@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
+
 from .conftest import Honeycomb
 from .test_api_queries import P99_AND_ERRORS
+
+pytestmark = pytest.mark.servers
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -31,7 +36,7 @@ def snapshot_lines(honeycomb: Honeycomb, spec: dict[str, object]) -> dict[str, l
 def test_snapshot_draws_one_line_per_breakdown_group(honeycomb: Honeycomb) -> None:
     lines = snapshot_lines(honeycomb, P99_AND_ERRORS)
     assert set(lines) == {
-        f"rollouts_pod_template_hash={pod_hash}" for pod_hash in ("6f8d9c7b5", "7d9f8b6c5", "5b7c6d8e9")
+        f"rollouts_pod_template_hash={DEMO_HASHES[role]}" for role in ("stable", "bad", "good")
     }
     for xs in lines.values():
         assert len(xs) > 1 and xs == sorted(set(xs)), "each line runs left to right, once per bucket"

@@ -1,7 +1,7 @@
 """The caller registry's JSON document, validated strictly so a typo cannot widen access.
 
-Apart from callers.py so that importing the app does not load pydantic's model machinery: the
-registry is parsed on the first request that needs it (docs/performance.md "Evaluator").
+Apart from registry.py so that importing the app does not load pydantic's model machinery: the
+registry is parsed on the first request that needs it (`CallerRegistry.from_json`).
 """
 
 from __future__ import annotations

@@ -93,15 +93,6 @@ class CallerRegistry:
         except ValidationError as e:
             raise RegistryError(_describe(e)) from None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> CallerRegistry:
-        from .document import RegistryDocument
-
-        try:
-            return cls(RegistryDocument.model_validate(data))
-        except ValidationError as e:
-            raise RegistryError(_describe(e)) from None
-
     @property
     def names(self) -> list[str]:
         return [c.name for c in self._entries]

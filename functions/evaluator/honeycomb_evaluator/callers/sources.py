@@ -1,9 +1,9 @@
 """Where the caller registry comes from: a local file, or a Secrets Manager secret on Lambda.
 
 Both reload without a restart so a cluster can be added by editing the registry: the file when
-its modification time changes, the secret after `max_age` seconds, or sooner (at most every
-`miss_refresh_seconds`) when a credential matches nobody, which is what a just-added cluster
-looks like.
+it changes (files.py: modification time, inode or size), the secret after `max_age` seconds, or
+sooner (at most every `miss_refresh_seconds`) when a credential matches nobody, which is what a
+just-added cluster looks like.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from honeycomb_evaluator.aws_secrets import SecretReader, SecretUnavailable
 
 from .registry import CallerRegistry, RegistryError
+
+if TYPE_CHECKING:
+    from honeycomb_evaluator.files import FileVersion
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +42,18 @@ class RegistrySource(Protocol):
 class FileRegistrySource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
-        self._loaded: tuple[float, CallerRegistry] | None = None
+        self._loaded: tuple[FileVersion, CallerRegistry] | None = None
 
     async def registry(self, *, after_miss: bool = False) -> CallerRegistry:
+        from honeycomb_evaluator.files import file_version  # only where a registry file is used
+
         try:
-            mtime = self._path.stat().st_mtime
+            version = file_version(self._path)
         except OSError as e:
             return self._last_good_or_raise(f"caller registry file {self._path}: {e.strerror}")
-        if self._loaded is None or self._loaded[0] != mtime:
+        if self._loaded is None or self._loaded[0] != version:
             try:
-                self._loaded = (mtime, CallerRegistry.from_json(self._path.read_bytes()))
+                self._loaded = (version, CallerRegistry.from_json(self._path.read_bytes()))
             except (OSError, RegistryError) as e:
                 return self._last_good_or_raise(f"{self._path}: {e}")
         return self._loaded[1]

@@ -72,7 +72,9 @@ class FlaggerCheck:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Ruling:
+    """A Flagger check passed or failed, and the sentence Flagger logs."""
+
     passed: bool
     code: str | None  # why it failed: `check_failed` or `no_data`
     reason: str
@@ -141,28 +143,28 @@ def _dotted(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if path else prefix
 
 
-def decide(payload: FlaggerPayload, check: FlaggerCheck, answer: dict[str, Any]) -> Decision:
+def rule_on(payload: FlaggerPayload, check: FlaggerCheck, answer: dict[str, Any]) -> Ruling:
     """Pass or fail from an evaluation answer: the judgement's verdict if any, else the bounds."""
     where = f"{payload.canary} ({payload.phase or 'no phase'})"
     verdict = answer.get("verdict")
     if isinstance(verdict, str):
         reason = f"{where}: verdict {verdict}" + (f": {answer['reason']}" if answer.get("reason") else "")
-        return Decision(verdict == "pass", None if verdict == "pass" else "check_failed", reason)
+        return Ruling(verdict == "pass", None if verdict == "pass" else "check_failed", reason)
     calculation = answer.get("calculation") or answer.get("figure") or "value"
     value = answer.get("value")
     if value is None:
         passed = check.no_data == "pass"
-        return Decision(
+        return Ruling(
             passed,
             None if passed else "no_data",
             f"{where}: no data for {calculation} (no_data: {check.no_data})",
         )
     described = f"{where}: {calculation} = {_number(value)}"
     if check.max is not None and value > check.max:
-        return Decision(False, "check_failed", f"{described} is above max {_number(check.max)}")
+        return Ruling(False, "check_failed", f"{described} is above max {_number(check.max)}")
     if check.min is not None and value < check.min:
-        return Decision(False, "check_failed", f"{described} is below min {_number(check.min)}")
-    return Decision(True, None, f"{described} is within {_bounds(check)}")
+        return Ruling(False, "check_failed", f"{described} is below min {_number(check.min)}")
+    return Ruling(True, None, f"{described} is within {_bounds(check)}")
 
 
 def _bounds(check: FlaggerCheck) -> str:
@@ -178,19 +180,19 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def answer_body(decision: Decision, answer: dict[str, Any]) -> dict[str, Any]:
+def answer_body(ruling: Ruling, answer: dict[str, Any]) -> dict[str, Any]:
     """The JSON Flagger gets. On failure `error` comes first, so Flagger's log line starts with why."""
-    facts = {"passed": decision.passed, "reason": decision.reason, "value": answer.get("value")}
+    facts = {"passed": ruling.passed, "reason": ruling.reason, "value": answer.get("value")}
     for key in ("verdict", "query_url", "window", "slo_url", "triggered_burn_alerts"):
         if key in answer:
             facts[key] = answer[key]
-    if decision.passed:
+    if ruling.passed:
         return facts
-    return {"error": {"code": decision.code or "check_failed", "message": decision.reason}, **facts}
+    return {"error": {"code": ruling.code or "check_failed", "message": ruling.reason}, **facts}
 
 
-def decision_status(decision: Decision) -> int:
-    return 200 if decision.passed else CHECK_FAILED_STATUS
+def ruling_status(ruling: Ruling) -> int:
+    return 200 if ruling.passed else CHECK_FAILED_STATUS
 
 
 def flagger_status(status: int, code: str) -> int:

@@ -3,37 +3,42 @@
 The body is Flagger's payload; the caller's token comes from the `Authorization` header when a
 proxy adds one, else from `metadata.token` (Flagger webhooks cannot send headers). The filled
 request (`metadata.request` or `metadata.slo`) runs exactly as `POST /v1/evaluate` or
-`POST /v1/slo` would run it (same validation, caller permissions, sharing and rate budget).
-Every answer is JSON; see flagger.py for the statuses.
+`POST /v1/slo` would run it (same validation, caller permissions, sharing and rate budget),
+through the `Gates` the app hands in. Every answer is JSON; see flagger.py for the statuses.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
-from starlette.responses import JSONResponse
 
 from honeycomb_evaluator.callers.auth import authorize as authorize_caller
 from honeycomb_evaluator.callers.registry import Credentials
-from honeycomb_evaluator.errors import InvalidRequest, answer_for
+from honeycomb_evaluator.errors import InvalidRequest
 from honeycomb_evaluator.gates.flagger import (
     FlaggerCheck,
     FlaggerPayload,
     GateInputError,
     answer_body,
-    decide,
-    decision_status,
-    flagger_status,
     read_check,
+    rule_on,
+    ruling_status,
 )
+from honeycomb_evaluator.models.request import EvaluateRequest
+from honeycomb_evaluator.models.slo_request import SloRequest
+from honeycomb_evaluator.record import EvaluationRecord
 from honeycomb_evaluator.validation import validation_error
 
-if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord
-    from honeycomb_evaluator.service import Service
+
+class Gates(Protocol):
+    """The gates a Flagger check can run, as their own routes run them."""
+
+    async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]: ...
+
+    async def slo(self, request: SloRequest, record: EvaluationRecord) -> dict[str, Any]: ...
 
 
 def with_metadata_token(credentials: Credentials, body: Mapping[str, Any]) -> Credentials:
@@ -48,10 +53,9 @@ def with_metadata_token(credentials: Credentials, body: Mapping[str, Any]) -> Cr
 
 
 async def check_canary(
-    body: dict[str, Any], credentials: Credentials, service: Service, record: EvaluationRecord
+    body: dict[str, Any], gates: Gates, record: EvaluationRecord
 ) -> tuple[int, dict[str, Any]]:
-    """The status and body Flagger gets (errors are raised; `error_answer` renders them)."""
-    record.caller = await service.authenticator.authenticate(with_metadata_token(credentials, body))
+    """The status and body Flagger gets for an identified caller (errors are raised)."""
     try:
         payload = FlaggerPayload.model_validate(body)
     except ValidationError as e:
@@ -60,18 +64,13 @@ async def check_canary(
         check = read_check(payload)
     except GateInputError as e:
         raise InvalidRequest(e.message, field=e.field) from None
-    answer = await _run(check, service, record)
-    decision = decide(payload, check, answer)
-    if not decision.passed:
-        record.outcome = decision.code or "check_failed"
-    return decision_status(decision), answer_body(decision, answer)
+    answer = await _run(check, gates, record)
+    ruling = rule_on(payload, check, answer)
+    return ruling_status(ruling), answer_body(ruling, answer)
 
 
-async def _run(check: FlaggerCheck, service: Service, record: EvaluationRecord) -> dict[str, Any]:
+async def _run(check: FlaggerCheck, gates: Gates, record: EvaluationRecord) -> dict[str, Any]:
     """The filled request through its gate, exactly as its own route would run it."""
-    from honeycomb_evaluator.models.request import EvaluateRequest
-    from honeycomb_evaluator.models.slo_request import SloRequest
-
     model: type[EvaluateRequest | SloRequest] = SloRequest if check.gate == "slo" else EvaluateRequest
     try:
         request = model.model_validate(check.request)
@@ -82,14 +81,5 @@ async def _run(check: FlaggerCheck, service: Service, record: EvaluationRecord) 
     assert record.caller is not None
     authorize_caller(record.caller, request.dataset, request.environment)
     if isinstance(request, SloRequest):
-        return await service.slo.answer(request, record)
-    return await service.evaluator.evaluate(request, record)
-
-
-def error_answer(error: BaseException, request_id: str) -> JSONResponse:
-    """An error as Flagger should get it: a status its client passes on with the body."""
-    answer = answer_for(error)
-    headers = {**answer.headers(), "X-Request-Id": request_id}
-    return JSONResponse(
-        answer.body(), status_code=flagger_status(answer.status, answer.code), headers=headers
-    )
+        return await gates.slo(request, record)
+    return await gates.evaluate(request, record)

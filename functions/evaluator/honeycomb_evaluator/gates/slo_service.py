@@ -4,19 +4,16 @@ Honeycomb refreshes SLO reporting every 5 minutes, so a report is served from th
 cache, then from the state store (another instance's fetch, the way query results are shared),
 for `REPORTING_PERIOD_SECONDS`; only then is Honeycomb asked again, once per process however many
 callers ask at the same moment (single-flight). The reads spend no query-result budget and take
-no rate-limit token. The store holds the report as an execution record (`query_id` "slo", the
-report as its result), keyed by a digest of the key id, URL, dataset and SLO id, never the key.
+no rate-limit token. The store holds the report as a blob (sharing/codec.py's JSON), named by a
+digest of the key id, URL, dataset and SLO id, never the key. The key is resolved and, when
+Honeycomb rejects it, reread once exactly as for evaluations (keys.py `with_current_key`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-import uuid
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,22 +31,22 @@ from honeycomb_evaluator.gates.slo import (
     slo_ui_url,
 )
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, Scope
-from honeycomb_evaluator.honeycomb.errors import HoneycombAuthRejected, HoneycombError, HoneycombUnavailable
+from honeycomb_evaluator.honeycomb.errors import HoneycombError, HoneycombUnavailable
 from honeycomb_evaluator.honeycomb.slos import detailed_slo_and_alerts, list_slos, team_and_environment
-from honeycomb_evaluator.keys import KeySource
+from honeycomb_evaluator.keys import KeySource, with_current_key
 from honeycomb_evaluator.observability import logger
-from honeycomb_evaluator.sharing.backends.base import ExecutionRecord, StateStore
+from honeycomb_evaluator.sharing.codec import decode_json, encode_json
 from honeycomb_evaluator.sharing.execution import Served
 from honeycomb_evaluator.sharing.singleflight import FlightTimeout, SingleFlight
+from honeycomb_evaluator.state.base import StateStore
 from honeycomb_evaluator.target import HoneycombTarget
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.evaluate import EvaluationRecord
     from honeycomb_evaluator.models.slo_request import SloRequest
+    from honeycomb_evaluator.record import EvaluationRecord
 
-# The stored record outlives its use a little, so a late reader still finds it to compare ages.
+# The stored report outlives its use a little, so a late reader still finds it to compare ages.
 STORE_TTL_SECONDS = 2 * REPORTING_PERIOD_SECONDS
-CLAIM_LEASE_SECONDS = 30.0
 
 
 @dataclass
@@ -58,7 +55,6 @@ class SloService:
     keys: KeySource
     store: StateStore
     wall: Callable[[], float] = time.time
-    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self) -> None:
         period = REPORTING_PERIOD_SECONDS
@@ -71,36 +67,21 @@ class SloService:
     async def answer(self, request: SloRequest, record: EvaluationRecord) -> dict[str, Any]:
         record.dataset, record.environment = request.dataset, request.environment
         deadline = time.monotonic() + float(request.timeout_seconds)
-        record.target = await self._target(request.environment, deadline)
-        try:
-            return await self._answer(request, record, deadline)
-        except HoneycombAuthRejected:
-            # As for evaluations: the key may have been rotated; reread it once, retry if it changed.
-            fresh = await self._target(request.environment, deadline, refresh=True)
-            if (fresh.key_id, fresh.api_url) == (record.target.key_id, record.target.api_url):
-                raise
-            record.target = fresh
-            return await self._answer(request, record, deadline)
 
-    async def _answer(self, request: SloRequest, record: EvaluationRecord, deadline: float) -> dict[str, Any]:
-        assert record.target is not None
-        scope = Scope(record.target, request.dataset, deadline, record.stats)
+        async def report_for(target: HoneycombTarget) -> dict[str, Any]:
+            record.target = target
+            return await self._answer(request, Scope(target, request.dataset, deadline, record.stats), record)
+
+        return await with_current_key(self.keys, request.environment, deadline, report_for)
+
+    async def _answer(self, request: SloRequest, scope: Scope, record: EvaluationRecord) -> dict[str, Any]:
         slo_id = request.slo_id or await self._id_by_name(scope, request.slo_name or "")
         report, record.served = await self._report(scope, slo_id)
         body = answer_body(report, request.figure, await self._link(scope, slo_id))
         body["reported_at"] = datetime.fromtimestamp(report.reported_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body["cached"] = record.served is not None
-        body["elapsed_ms"] = round((time.perf_counter() - record.started) * 1000, 1)
-        if body["value"] is None:
-            record.outcome = "no_data"
+        body["elapsed_ms"] = round(record.elapsed_ms, 1)
         return body
-
-    async def _target(self, environment: str, deadline: float, *, refresh: bool = False) -> HoneycombTarget:
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                return await self.keys.resolve(environment, refresh=refresh)
-        except TimeoutError:
-            raise DeadlineExceeded("the Honeycomb key could not be read before the deadline") from None
 
     async def _id_by_name(self, scope: Scope, name: str) -> str:
         key = digest("slo-name", scope.target.key_id, scope.target.api_url, scope.dataset, name)
@@ -124,56 +105,35 @@ class SloService:
         hit = self.reports.get(key, REPORTING_PERIOD_SECONDS)
         if hit is not None:
             return hit.value, Served.MEMORY_CACHE
-        stored = await self.store.get_execution(key)
-        shared = self._fresh(stored)
+        shared = await self._shared(key)
         if shared is not None:
             self.reports.put(key, shared, stored_at=shared.reported_at)
             return shared, Served.STORE_CACHE
         try:
             report, joined = await self.flights.do(
-                key, lambda _: self._fetch(scope, slo_id, key, stored), deadline=scope.deadline
+                key, lambda _: self._fetch(scope, slo_id, key), deadline=scope.deadline
             )
         except FlightTimeout:
             raise DeadlineExceeded("Honeycomb did not send the SLO report before the deadline") from None
         return report, Served.JOINED if joined else None
 
-    def _fresh(self, stored: ExecutionRecord | None) -> SloReport | None:
-        if stored is None or stored.state != "complete" or stored.result is None:
+    async def _shared(self, key: str) -> SloReport | None:
+        """Another instance's report of this period, if the store has one."""
+        blob = await self.store.read_blob(key)
+        if blob is None:
             return None
-        report = SloReport.from_json(json.loads(zlib.decompress(stored.result)))
+        report = SloReport.from_json(decode_json(blob)[0])
         return report if self.wall() - report.reported_at < REPORTING_PERIOD_SECONDS else None
 
-    async def _fetch(self, scope: Scope, slo_id: str, key: str, seen: ExecutionRecord | None) -> SloReport:
+    async def _fetch(self, scope: Scope, slo_id: str, key: str) -> SloReport:
         detailed, alerts = await detailed_slo_and_alerts(self.client, scope, slo_id)
         try:
             report = read_report(detailed, alerts, self.wall())
         except MalformedSloAnswer as e:
             raise HoneycombUnavailable(f"unexpected SLO answer ({e})") from None
         self.reports.put(key, report, stored_at=report.reported_at)
-        await self._share(key, seen, report)
+        await self.store.write_blob(key, encode_json(report.as_json()).blob, STORE_TTL_SECONDS)
         return report
-
-    async def _share(self, key: str, seen: ExecutionRecord | None, report: SloReport) -> None:
-        """Store the report for other instances; if another one stored first, theirs stays."""
-        now = self.wall()
-        claim = await self.store.claim(
-            key,
-            seen=seen,
-            owner=self.owner,
-            lease_until=now + CLAIM_LEASE_SECONDS,
-            ttl_seconds=STORE_TTL_SECONDS,
-        )
-        if claim is None:
-            return
-        if not await self.store.set_pending(key, claim, query_id="slo", result_id=report.id, created_at=now):
-            return
-        pending = ExecutionRecord(
-            "pending", claim.generation, self.owner, claim.lease_until, "slo", report.id, now
-        )
-        blob = zlib.compress(json.dumps(report.as_json(), separators=(",", ":")).encode())
-        await self.store.set_complete(
-            key, pending, completed_at=report.reported_at, result=blob, ttl_seconds=STORE_TTL_SECONDS
-        )
 
     async def _link(self, scope: Scope, slo_id: str) -> str | None:
         """The SLO's UI link; an answer without it beats no answer, so a failure only logs."""

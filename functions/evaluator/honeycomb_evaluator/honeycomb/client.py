@@ -83,10 +83,9 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultOptions:
-    """How a query result is created: series or not, and Honeycomb's row limit."""
+    """How a query result is created: with its time series or without."""
 
     disable_series: bool
-    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,6 @@ class HoneycombClient:
 
     async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
         payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
-        if options.limit is not None and options.disable_series:
-            payload["limit"] = options.limit
         call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)
         result = self._parse_result(await self._call(scope, call))
         self.tracker.result_created(query_id, result.id)

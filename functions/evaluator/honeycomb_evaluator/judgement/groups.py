@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from honeycomb_evaluator.errors import InvalidRequest, NoData
+from honeycomb_evaluator.errors import NoData
 from honeycomb_evaluator.honeycomb.results import QueryResult
 from honeycomb_evaluator.judgement.buckets import Bucket, Side
 from honeycomb_evaluator.judgement.query import COUNT
-from honeycomb_evaluator.selection import matching_rows, reduce_values
+from honeycomb_evaluator.selection import matching_rows, number_in_result, reduce_values
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.judgement import Compare
@@ -29,27 +28,18 @@ class Group:
     side: Side | None = None  # the window's summary row (COUNT and the numbers), for sampling
 
 
-def _number(value: Any, calculation: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(
-            f"{calculation} is not a number in the result (got {type(value).__name__})",
-            field="select.calculation",
-        )
-    return float(value) if math.isfinite(value) else None
-
-
 def read_group(request: EvaluateRequest, result: QueryResult, calculation: str, key: GroupKey) -> Group:
     compare = request.compare
     assert compare is not None
     match = {compare.column: key}
     rows = matching_rows(result.results, match)
-    overall = _number(rows[0].get(calculation), calculation) if rows else None
-    counted = _number(rows[0].get(COUNT), COUNT) if rows else None
-    if request.select is not None and request.select.over == "series":
+    overall = number_in_result(rows[0].get(calculation), calculation) if rows else None
+    counted = number_in_result(rows[0].get(COUNT), COUNT) if rows else None
+    if request.over_series:
+        assert request.select is not None
         points = matching_rows((point["data"] for point in result.series), match)
-        samples = [v for v in (_number(p.get(calculation), calculation) for p in points) if v is not None]
+        numbers = (number_in_result(p.get(calculation), calculation) for p in points)
+        samples = [v for v in numbers if v is not None]
         value = reduce_values(samples, request.select.reduce) if samples else None
     else:
         value = overall
@@ -94,10 +84,10 @@ def _seconds(time: Any) -> int | None:
 
 
 def _side(data: Mapping[str, Any], keys: Sequence[str]) -> Side | None:
-    count = _number(data.get(COUNT), COUNT)
+    count = number_in_result(data.get(COUNT), COUNT)
     if count is None or count <= 0:
         return None
-    return Side(count, {k: _number(data.get(k), k) for k in keys})
+    return Side(count, {k: number_in_result(data.get(k), k) for k in keys})
 
 
 def read_buckets(

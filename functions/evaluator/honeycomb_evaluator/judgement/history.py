@@ -25,7 +25,7 @@ from honeycomb_evaluator.digest import digest
 from honeycomb_evaluator.judgement.buckets import Bucket, Side
 
 if TYPE_CHECKING:
-    from honeycomb_evaluator.sharing.backends.base import StateStore
+    from honeycomb_evaluator.state.base import StateStore
 
 HISTORY_TTL_SECONDS = 24 * 3600  # a rollout's steps may pause for hours between analyses
 MAX_BUCKETS = 720  # 12 hours of minutes: the roster stays well under DynamoDB's 400 KB item

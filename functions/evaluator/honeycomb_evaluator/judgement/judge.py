@@ -33,7 +33,7 @@ from honeycomb_evaluator.judgement.scorecard import score
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.request import EvaluateRequest
-    from honeycomb_evaluator.sharing.backends.base import StateStore
+    from honeycomb_evaluator.state.base import StateStore
     from honeycomb_evaluator.window import Window
 
 

@@ -180,6 +180,7 @@ def plan_comparison(request: EvaluateRequest, calculation: str | None) -> Compar
             "granularity": granularity,
         }
     )
-    over_series = request.select is not None and request.select.over == "series"
     answer_calculation = calculation if calculation is not None else judged[0].calculation
-    return ComparisonPlan(rewritten, answer_calculation, judged, over_series or granularity is not None)
+    return ComparisonPlan(
+        rewritten, answer_calculation, judged, request.over_series or granularity is not None
+    )

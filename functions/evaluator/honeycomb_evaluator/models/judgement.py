@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -23,9 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from honeycomb_evaluator.models.query import ColumnName
+from honeycomb_evaluator.models.query import STRICT, ColumnName
 
-STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 GroupValue = Annotated[StrictStr, Field(min_length=1, max_length=1024)] | StrictInt | StrictBool
 Increase = Annotated[StrictInt | StrictFloat, Field(ge=1, le=1_000_000)]
 Decrease = Annotated[StrictInt | StrictFloat, Field(gt=0, le=1)]

@@ -23,32 +23,7 @@ from pydantic import (
 
 from honeycomb_evaluator.models.limits import DEFAULT_TIME_RANGE, MAX_QUERY_LIMIT, MAX_WINDOW_SECONDS
 
-QueryOp = Literal[
-    "COUNT",
-    "CONCURRENCY",
-    "SUM",
-    "AVG",
-    "COUNT_DISTINCT",
-    "HEATMAP",
-    "MAX",
-    "MIN",
-    "P001",
-    "P01",
-    "P05",
-    "P10",
-    "P20",
-    "P25",
-    "P50",
-    "P75",
-    "P80",
-    "P90",
-    "P95",
-    "P99",
-    "P999",
-    "RATE_AVG",
-    "RATE_SUM",
-    "RATE_MAX",
-]
+# What a `having` may compare: every calculation but HEATMAP (a histogram, not a number).
 HavingCalculateOp = Literal[
     "COUNT",
     "CONCURRENCY",
@@ -74,6 +49,7 @@ HavingCalculateOp = Literal[
     "RATE_SUM",
     "RATE_MAX",
 ]
+QueryOp = Literal[HavingCalculateOp, "HEATMAP"]
 FilterOp = Literal[
     "=",
     "!=",

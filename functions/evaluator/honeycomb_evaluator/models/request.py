@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -18,7 +17,7 @@ from pydantic import (
 )
 
 from honeycomb_evaluator.models.judgement import Compare, Judge, Scorecard
-from honeycomb_evaluator.models.query import QuerySpec
+from honeycomb_evaluator.models.query import STRICT, QuerySpec
 
 MAX_TIMEOUT_SECONDS = 25.0
 DEFAULT_TIMEOUT_SECONDS = 8.0
@@ -44,7 +43,7 @@ MatchValue = StrictBool | StrictInt | StrictFloat | StrictStr
 class Select(BaseModel):
     """Which single number to return from a result."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     calculation: Annotated[StrictStr, Field(min_length=1)] | None = Field(
         default=None, description="Result key such as `P99(duration_ms)` or `COUNT`."
@@ -59,7 +58,7 @@ class Select(BaseModel):
 
 
 class EvaluateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     dataset: DatasetSlug = Field(description="Dataset slug or `__all__`.")
     environment: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(
@@ -86,6 +85,11 @@ class EvaluateRequest(BaseModel):
         description="Several calculations of the query judged together into one verdict (needs `compare`; "
         "instead of `judge`).",
     )
+
+    @property
+    def over_series(self) -> bool:
+        """The number is picked out of the time buckets (`select.over: series`), not the summary rows."""
+        return self.select is not None and self.select.over == "series"
 
     @field_validator("judge", "scorecard")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr, model_validator
 
+from honeycomb_evaluator.models.query import STRICT
 from honeycomb_evaluator.models.request import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, DatasetSlug
 
 Figure = Literal["budget_remaining", "burn_rate", "compliance"]
@@ -15,7 +16,7 @@ SloId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za
 class SloRequest(BaseModel):
     """`POST /v1/slo`: one figure of one SLO, by id or by name within the dataset."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = STRICT
 
     dataset: DatasetSlug = Field(description="The SLO's dataset slug, or `__all__` for a multi-dataset SLO.")
     environment: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(

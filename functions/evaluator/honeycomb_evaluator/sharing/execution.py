@@ -9,9 +9,9 @@ from typing import Any
 from honeycomb_evaluator.callers.registry import ANONYMOUS, Caller
 from honeycomb_evaluator.honeycomb.client import CallStats, HoneycombClient, ResultOptions, Scope
 from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.state.base import ExecutionRecord
 from honeycomb_evaluator.target import HoneycombTarget
 
-from .backends.base import ExecutionRecord
 from .codec import decode_result, encode_result
 
 

@@ -94,6 +94,7 @@ def fingerprint(
     """`spec` has an absolute `start_time`/`end_time` (window.py snapped them)."""
     normalized = normalize_spec(spec)
     spec_key = digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
-    limit = options.limit if options.disable_series else None
-    execution_key = digest("execution", spec_key, options.disable_series, limit)
+    # None stands where a result row limit was once digested: keys stay those of earlier
+    # versions, which share the store with this one during a rolling deploy.
+    execution_key = digest("execution", spec_key, options.disable_series, None)
     return Fingerprint(spec_key=spec_key, execution_key=execution_key, key_id=target.key_id)

@@ -13,36 +13,35 @@ and gets the rows of its own value, with the breakdown column taken out: exactly
 own query gives, because the fused query keeps every event of that value (the filters are ANDed)
 and groups them apart from the others. The value set comes from rosters of steps that are over,
 so every instance builds the same fused spec, and the fused query is an ordinary execution
-(coalesced, cached, budgeted, shared through the store like any other). A value checked for the
+(coalesced, cached, budgeted, shared through the store like any other): `Fusion.plan` reads
+the rosters and returns a `FusionPlan`, which the executor runs. A value checked for the
 first time (a new canary) runs its own query once; from the next step on it is fused. When
 other values of its family are being checked too (a fleet, not a lone canary), that first query
 takes a token only while `FIRST_CHECK_LEAVES` stay free for their fused queries.
 
 Not fused (the meaning could change, or nothing is gained): series requested, `limit`, `orders`,
-`havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values, a result
-limit. Values are fused in chunks of at most `MAX_FUSED_VALUES` (sorted, so chunks are the same
-everywhere), well under Honeycomb's 1 000 rows of a result.
+`havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values. Values are
+fused in chunks of at most `MAX_FUSED_VALUES` (sorted, so chunks are the same everywhere), well
+under Honeycomb's 1 000 rows of a result.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from honeycomb_evaluator.budget import uses_relational_fields
 from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.digest import digest
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.state.base import StateStore
 from honeycomb_evaluator.window import truncation_step
 
 from .execution import Execution, ExecutionRequest
 from .fingerprint import normalize_spec, spec_columns
-from .ratelimit import uses_relational_fields
-
-if TYPE_CHECKING:
-    from .executor import SharedExecutor
+from .local import LocalState
 
 MAX_FUSED_VALUES = 100
 MAX_CANDIDATES = 3  # equality filters considered per spec (one roster write each)
@@ -70,6 +69,24 @@ class Candidate:
         return f"{self.family}#{end}"
 
 
+@dataclass(frozen=True)
+class FusionPlan:
+    """How the executor answers one request: from a fused query, or on its own."""
+
+    alone: ExecutionRequest  # run on its own (also when the fused answer cannot serve it)
+    fused: ExecutionRequest | None = None  # the fused query that answers it, if any
+    candidate: Candidate | None = None  # the filter it is fused on
+
+    def answer(self, fused: Execution) -> Execution | None:
+        """The request's own answer out of the fused query's; None if it must run on its own."""
+        assert self.candidate is not None
+        rows = rows_of(fused.result, self.candidate.column, self.candidate.value)
+        if rows is None:
+            return None
+        result = dataclasses.replace(fused.result, results=rows, series=[])
+        return Execution(result=result, query_id=fused.query_id, served=fused.served)
+
+
 def candidates(request: ExecutionRequest) -> list[Candidate]:
     """The equality filters `request` could be fused on; none when fusing could change its meaning."""
     spec = request.spec
@@ -77,7 +94,6 @@ def candidates(request: ExecutionRequest) -> list[Candidate]:
     filters = spec.get("filters") or []
     if (
         not request.options.disable_series
-        or request.options.limit is not None
         or any(spec.get(part) for part in UNFUSABLE_PARTS)
         or not isinstance(start, int)
         or not isinstance(end, int)
@@ -112,6 +128,32 @@ def _fusable_filter(item: Any) -> bool:
     )
 
 
+def choose(known: Sequence[tuple[Candidate, frozenset[str]]]) -> tuple[Candidate, frozenset[str]] | None:
+    """The candidate to fuse on, with the values known for its family; None if none is fused yet.
+
+    A candidate is fused once its value was checked in an earlier step beside others'. Of several,
+    the filter whose value varies most is the one (a pod-template hash, not a service name).
+    """
+    chosen: tuple[Candidate, frozenset[str]] | None = None
+    for candidate, values in known:
+        if candidate.value in values and len(values) > 1 and (chosen is None or len(values) > len(chosen[1])):
+            chosen = candidate, values
+    return chosen
+
+
+def fused_plan(request: ExecutionRequest, candidate: Candidate, values: frozenset[str]) -> FusionPlan:
+    """`request` answered from the fused query of its value's chunk of `values`."""
+    spec = fused_spec(request.spec, candidate, chunk_of(values, candidate.value))
+    return FusionPlan(request, dataclasses.replace(request, spec=spec), candidate)
+
+
+def alone_plan(request: ExecutionRequest, *, has_company: bool) -> FusionPlan:
+    """`request` on its own; a first check among others of its family leaves their fused queries tokens."""
+    if has_company:
+        return FusionPlan(dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES))
+    return FusionPlan(request)
+
+
 def fused_spec(spec: Mapping[str, Any], candidate: Candidate, values: list[str]) -> dict[str, Any]:
     filters = list(spec["filters"])
     filters[candidate.index] = {"column": candidate.column, "op": "in", "value": sorted(values)}
@@ -134,46 +176,28 @@ def chunk_of(values: frozenset[str], value: str) -> list[str]:
 
 
 class Fusion:
-    """The executor's fusion step: rosters in the state store, fused executions through the executor."""
+    """The rosters in the state store, read and written to plan each request."""
 
-    def __init__(self, executor: SharedExecutor) -> None:
-        self.executor = executor
-        self.store = executor.store
+    def __init__(self, store: StateStore, local: LocalState) -> None:
+        self.store = store
+        self.wall = local.wall
         # Rosters of steps that are over no longer change: read each once per process.
         self._settled: BoundedCache[frozenset[str]] = BoundedCache(
-            10_000, retention_seconds=3600.0, clock=executor.wall
+            10_000, retention_seconds=3600.0, clock=local.wall
         )
-        self._noted: BoundedCache[bool] = BoundedCache(100_000, retention_seconds=3600.0, clock=executor.wall)
+        self._noted: BoundedCache[bool] = BoundedCache(100_000, retention_seconds=3600.0, clock=local.wall)
 
-    async def answer(
-        self, client: HoneycombClient, request: ExecutionRequest
-    ) -> Execution | ExecutionRequest:
-        """`request` answered from a fused query, or the request to run on its own instead."""
-        chosen: tuple[Candidate, frozenset[str]] | None = None
+    async def plan(self, request: ExecutionRequest) -> FusionPlan:
+        """Note `request`'s values in this step's rosters, and plan it from the earlier steps'."""
         found = candidates(request)
+        known = []
         for candidate in found:
             await self._note(candidate)
-            known = await self._known(candidate)
-            # The filter whose value varies most is the one to fuse on (a hash, not a service name).
-            if (
-                candidate.value in known
-                and len(known) > 1
-                and (chosen is None or len(known) > len(chosen[1]))
-            ):
-                chosen = candidate, known
-        if chosen is None:
-            if await self._has_company(found):
-                # A first check among others of its family: their fused queries go first.
-                return dataclasses.replace(request, leave_tokens=FIRST_CHECK_LEAVES)
-            return request
-        candidate, known = chosen
-        spec = fused_spec(request.spec, candidate, chunk_of(known, candidate.value))
-        fused = await self.executor.execute_alone(client, dataclasses.replace(request, spec=spec))
-        rows = rows_of(fused.result, candidate.column, candidate.value)
-        if rows is None:
-            return request
-        result = dataclasses.replace(fused.result, results=rows, series=[])
-        return Execution(result=result, query_id=fused.query_id, served=fused.served)
+            known.append((candidate, await self._known(candidate)))
+        chosen = choose(known)
+        if chosen is not None:
+            return fused_plan(request, *chosen)
+        return alone_plan(request, has_company=await self._has_company(found))
 
     async def _has_company(self, found: list[Candidate]) -> bool:
         """Other values of a family were checked this step or the previous ones (a fleet, not one canary)."""
@@ -193,7 +217,7 @@ class Fusion:
 
     async def _known(self, candidate: Candidate) -> frozenset[str]:
         known: frozenset[str] = frozenset()
-        now = self.executor.wall()
+        now = self.wall()
         for back in range(1, PREVIOUS_STEPS + 1):
             end = candidate.end - back * candidate.step
             roster = candidate.roster(end)

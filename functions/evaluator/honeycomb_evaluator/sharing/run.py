@@ -1,12 +1,9 @@
 """One flight's work for one execution key: wait for, resume or create the query result.
 
-The flight reads the execution record in the store and decides what to do with it (`Step`). A
-result still running is never created again: the instance that created it polls Honeycomb while
-its lease lasts, the others re-read the record until the result is in it; after the lease (its
-owner's deadline passed) whoever asks next resumes polling. A live claim by another instance is
-waited for. Else the flight claims a new generation with a conditional write, takes a token from
-the rate budget (503 `rate_limited` if none frees up before the deadline), creates the query
-result, records its id and polls it.
+The flight reads the execution record in the store and does what `classify` (steps.py) says:
+use it, poll it, re-read it, or claim a new generation with a conditional write, take a token
+from the rate budget (503 `rate_limited` if none frees up before the deadline), create the query
+result, record its id and poll it.
 
 A flight creates at most one query result. If Honeycomb forgets it (404 while polled) the flight
 answers 502 `upstream_error` rather than spending another token: a result can be lost again, and
@@ -21,30 +18,26 @@ import dataclasses
 import logging
 import math
 from collections.abc import Coroutine
-from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from honeycomb_evaluator.budget import Token, uses_relational_fields
 from honeycomb_evaluator.callers.registry import ANONYMOUS
 from honeycomb_evaluator.errors import DeadlineExceeded, EvaluatorError, RateLimited
 from honeycomb_evaluator.honeycomb import errors as honeycomb
-from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.honeycomb.results import QueryResult
+from honeycomb_evaluator.state.base import ExecutionRecord
 
-from .backends.base import ExecutionRecord
 from .codec import encode_result
 from .execution import ExecutionRequest, Outcome, Served, completed_result
 from .fingerprint import Fingerprint, spec_columns
-from .ratelimit import Token, uses_relational_fields
+from .local import QUERY_ID_TTL_SECONDS, RESULT_RETENTION_SECONDS, Machinery
 from .reuse import Reuse
 from .singleflight import Flight
-
-if TYPE_CHECKING:
-    from .executor import SharedExecutor
+from .steps import Sighting, Step, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PENDING_GIVE_UP_SECONDS = 120.0  # Honeycomb stops a query after 10 s; older pending means lost
 CLAIM_WAIT_SECONDS = 0.15  # how often a flight re-reads a record another instance is working on
 # Retry-After for a caller that left while its execution was queued for a token: Argo retries
 # a measurement error after 10 s anyway, and the queued execution keeps its place meanwhile.
@@ -52,17 +45,6 @@ BUDGET_QUEUE_RETRY_SECONDS = 10.0
 LEASE_MARGIN_SECONDS = 3.0  # a claim outlives its owner's deadline by this much (slow writes)
 MIN_CREATE_SECONDS = 2.0  # within the lease margin: a claim is never taken over mid-creation
 MAX_SHARED_RESULT_BYTES = 300_000  # DynamoDB items stop at 400 KB
-QUERY_ID_TTL_SECONDS = 24 * 3600.0
-RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
-
-
-class Step(Enum):
-    """What a flight does with the execution record it read."""
-
-    DONE = "done"  # completed while this flight waited for it: use it
-    POLL = "poll"  # running in Honeycomb and nobody live polls it: poll it here
-    WAIT = "wait"  # another live instance is creating or polling it: re-read the record
-    CLAIM = "claim"  # nothing usable: claim a new generation and create a result
 
 
 def deadline_error(flight: Flight, slow_query_message: str) -> EvaluatorError:
@@ -92,16 +74,12 @@ async def _shielded(work: Coroutine[Any, Any, T]) -> T:
 
 class ExecutionRun:
     def __init__(
-        self,
-        executor: SharedExecutor,
-        client: HoneycombClient,
-        request: ExecutionRequest,
-        fp: Fingerprint,
-        flight: Flight,
+        self, machinery: Machinery, request: ExecutionRequest, fp: Fingerprint, flight: Flight
     ) -> None:
-        self.executor = executor
-        self.store = executor.store
-        self.client = client
+        self.client = machinery.client
+        self.store = machinery.store
+        self.budget = machinery.budget
+        self.local = machinery.local
         self.request = request
         self.fp = fp
         self.key = fp.execution_key
@@ -116,7 +94,7 @@ class ExecutionRun:
         """`reuse`: which completed results the request that started the flight accepts."""
         while True:
             record = await self.store.get_execution(self.key)
-            step = self.classify(record, reuse)
+            step = classify(self._sighting(record), reuse)
             if record is not None and step in (Step.POLL, Step.WAIT):
                 self.in_flight.add(record.generation)
             if step is Step.DONE:
@@ -135,7 +113,7 @@ class ExecutionRun:
             # A claim another instance holds without a result id yet is queued for a rate-limit
             # token, or creating the result (Honeycomb runs the query meanwhile). Only when this
             # process last saw the bucket full is a caller leaving now held back by the budget.
-            full_for = self.executor.budget.full_for(self.fp.key_id, relational=self.relational)
+            full_for = self.budget.full_for(self.fp.key_id, relational=self.relational)
             self.flight.waiting_for_budget = (
                 step is Step.WAIT and record is not None and record.result_id is None and full_for is not None
             )
@@ -153,46 +131,33 @@ class ExecutionRun:
             if outcome is not None:
                 return outcome
 
-    def _lost_here(self, result_id: str | None) -> bool:
-        """Honeycomb answered 404 for this result in this process (to this flight or an earlier one)."""
-        return result_id is not None and self.executor.lost.value(result_id) is not None
-
-    def classify(self, record: ExecutionRecord | None, reuse: Reuse) -> Step:
-        if record is None or record.result_id in self.lost or self._lost_here(record.result_id):
-            return Step.CLAIM
-        now = self.executor.wall()
-        if record.state == "complete":
-            # Seen in flight, or a result the request accepts (reuse.py).
-            waited_for = record.generation in self.in_flight or reuse.accepts(record.completed_at or 0.0)
-            return Step.DONE if waited_for else Step.CLAIM
-        owner_alive = record.lease_until > now and not self.executor.owns(record.owner)
-        if record.state == "pending":
-            if now - (record.created_at or 0.0) > PENDING_GIVE_UP_SECONDS:
-                return Step.CLAIM
-            # The owner's lease ends with its deadline; then whoever asks next resumes polling.
-            return Step.WAIT if owner_alive else Step.POLL
-        return Step.WAIT if record.lease_until > now else Step.CLAIM
+    def _sighting(self, record: ExecutionRecord | None) -> Sighting:
+        now = self.local.wall()
+        if record is None:
+            return Sighting(None, now)
+        return Sighting(
+            record,
+            now,
+            lost=record.result_id in self.lost or self.local.lost(record.result_id),
+            seen_running=record.generation in self.in_flight,
+            ours=self.local.owns(record.owner),
+        )
 
     async def _claim_and_create(self, seen: ExecutionRecord | None) -> Outcome | None:
         """Claim a new generation and create its result; None when beaten to it or the result is lost."""
-        relational = self.relational
-        self.executor.budget.refuse_if_full(
-            self.fp.key_id, relational=relational, deadline=self.flight.deadline
-        )
+        self.budget.refuse_if_full(self.fp.key_id, relational=self.relational, deadline=self.flight.deadline)
         if self.query_id is None:
             self.query_id = await self._query_id()
         # Waiting for a token and creating must end within the claim's lease, or another
         # instance would take the claim over and create a second result: fix the deadline
         # for both now (later joiners may extend the flight's, not this one).
         claim_deadline = self.flight.deadline
-        executor = self.executor
+        local = self.local
         claim = await self.store.claim(
             self.key,
             seen=seen,
-            owner=executor.next_owner(),
-            lease_until=executor.wall()
-            + max(0.0, claim_deadline - executor.monotonic())
-            + LEASE_MARGIN_SECONDS,
+            owner=local.next_owner(),
+            lease_until=local.wall() + max(0.0, claim_deadline - local.monotonic()) + LEASE_MARGIN_SECONDS,
             ttl_seconds=RESULT_RETENTION_SECONDS,
         )
         if claim is None:
@@ -205,7 +170,7 @@ class ExecutionRun:
         outcome = await self._poll(pending, created=True)
         if outcome is None:
             self.lost.add(created.id)
-            self.executor.lost.put(created.id, True)
+            local.lose(created.id)
         return outcome
 
     async def _create(self, claim: ExecutionRecord, deadline: float) -> QueryResult:
@@ -217,7 +182,7 @@ class ExecutionRun:
             # fair-share rule allows), so a caller at its share does not hold back the others.
             flight.waiting_for_budget = True
             try:
-                token = await self.executor.budget.acquire(
+                token = await self.budget.acquire(
                     self.fp.key_id,
                     lambda: flight.members or [ANONYMOUS],
                     relational=relational,
@@ -241,7 +206,7 @@ class ExecutionRun:
         # The token is spent and this runs shielded: give the creation time to be answered even
         # when the callers' deadline is close, or a result Honeycomb did create would be unknown
         # to us (a timed-out POST is not retried) and the next caller would create another.
-        deadline = max(deadline, self.executor.monotonic() + MIN_CREATE_SECONDS)
+        deadline = max(deadline, self.local.monotonic() + MIN_CREATE_SECONDS)
         try:
             created = await self.client.create_query_result(
                 self.request.scope(deadline), self.query_id, self.request.options
@@ -251,14 +216,14 @@ class ExecutionRun:
             if _refused(e):
                 # Honeycomb created nothing (a misspelt column, an unknown dataset): the token
                 # paid for nothing, so it goes back to the bucket.
-                await self.executor.budget.give_back(token)
+                await self.budget.give_back(token)
             if isinstance(e, honeycomb.HoneycombRateLimited):
                 # Someone else spends this key's budget too: stop everyone for a window.
-                await self.executor.budget.exhaust(self.fp.key_id, relational=relational)
+                await self.budget.exhaust(self.fp.key_id, relational=relational)
                 log.warning("Honeycomb answered 429 despite the budget; budget exhausted for a window")
             raise
         await self.store.set_pending(
-            self.key, claim, query_id=self.query_id, result_id=created.id, created_at=self.executor.wall()
+            self.key, claim, query_id=self.query_id, result_id=created.id, created_at=self.local.wall()
         )
         return created
 
@@ -271,19 +236,17 @@ class ExecutionRun:
         waits for the schedule. A resumed one may have completed meanwhile: it is looked at once.
         """
         assert pending.result_id is not None
-        executor, client, flight = self.executor, self.client, self.flight
+        local, client, flight = self.local, self.client, self.flight
         # Waiting counts from the result's creation: the client timed it if this process created
         # it; else (another instance did) the record says when.
         created_ago = client.waited(pending.result_id)
         if created_ago is None:
-            created_ago = (
-                0.0 if created else max(0.0, executor.wall() - (pending.created_at or executor.wall()))
-            )
-        began = executor.monotonic() - created_ago
+            created_ago = 0.0 if created else max(0.0, local.wall() - (pending.created_at or local.wall()))
+        began = local.monotonic() - created_ago
         look_now = not created
         while True:
             if not look_now:
-                now = executor.monotonic()
+                now = local.monotonic()
                 delay = min(client.poll_delay(pending.result_id, now - began), flight.deadline - now - 0.05)
                 if delay < 0:
                     raise DeadlineExceeded(
@@ -307,18 +270,17 @@ class ExecutionRun:
         await self.store.set_complete(
             self.key,
             pending,
-            completed_at=self.executor.wall(),
+            completed_at=self.local.wall(),
             result=shared,
             ttl_seconds=RESULT_RETENTION_SECONDS,
         )
         return encoded.size
 
     def _remember(self, outcome: Outcome) -> Outcome:
-        self.executor.remember(self.key, outcome)
-        return outcome
+        return self.local.remember(self.key, outcome)
 
     async def _sleep_until_next_look(self) -> None:
-        remaining = self.flight.deadline - self.executor.monotonic()
+        remaining = self.flight.deadline - self.local.monotonic()
         if remaining <= 0:
             raise deadline_error(
                 self.flight, "another evaluator instance is running this query; a retry resumes it"
@@ -332,9 +294,9 @@ class ExecutionRun:
         creating a query is free, so two executions of one spec that differ only in their options
         may at worst both create it (costing one extra task per evaluation for that was not worth it).
         """
-        executor, spec_key = self.executor, self.fp.spec_key
+        query_ids, spec_key = self.local.query_ids, self.fp.spec_key
         scope = self.request.scope(self.flight.deadline)
-        cached = executor.query_ids.value(spec_key)
+        cached = query_ids.value(spec_key)
         if cached is not None:
             return cached
         query_id = await self.store.get_query_id(spec_key)
@@ -345,5 +307,5 @@ class ExecutionRun:
             # Another instance created it: tell the client its shape, so the poll schedule
             # learns this shape's run time here too (see honeycomb/polling.py).
             self.client.learn_query(scope, query_id, self.request.spec)
-        executor.query_ids.put(spec_key, query_id)
+        query_ids.put(spec_key, query_id)
         return query_id

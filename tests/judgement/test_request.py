@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.errors import EvaluatorError
 from honeycomb_evaluator.judgement.query import plan_comparison
 from honeycomb_evaluator.models.request import EvaluateRequest
@@ -21,7 +22,7 @@ BASE: dict[str, Any] = {
         "filters": [{"column": "service.name", "op": "=", "value": "checkout"}],
         "time_range": 600,
     },
-    "compare": {"column": HASH, "canary": "7d9f8b6c5", "baseline": "6f8d9c7b5"},
+    "compare": {"column": HASH, "canary": DEMO_HASHES["bad"], "baseline": DEMO_HASHES["stable"]},
     "judge": {"allowed_increase": 1.2},
 }
 
@@ -57,7 +58,7 @@ def test_a_valid_comparison_request_parses_with_kayenta_defaults() -> None:
     ("changes", "field"),
     [
         ({"judge": {}, "compare": None}, "judge"),
-        ({"compare__baseline": "7d9f8b6c5"}, "compare.baseline"),
+        ({"compare__baseline": DEMO_HASHES["bad"]}, "compare.baseline"),
         ({"compare__value": "quotient"}, "compare.value"),
         ({"compare__extra": 1}, "compare.extra"),
         ({"compare__canary": ""}, "compare.canary"),
@@ -113,7 +114,7 @@ def test_the_comparison_query_filters_breaks_down_and_counts() -> None:
     assert (query.filters[1].column, query.filters[1].op, query.filters[1].value) == (
         HASH,
         "in",
-        ["7d9f8b6c5", "6f8d9c7b5"],
+        [DEMO_HASHES["bad"], DEMO_HASHES["stable"]],
     )
     # The test pairs 1-minute buckets: a granularity is set when the caller gave none.
     assert (planned.judged[0].test, planned.needs_series, query.granularity) == ("paired", True, 60)
@@ -186,7 +187,7 @@ def test_calculations_that_grow_with_traffic_are_not_paired() -> None:
          "query.compare_time_offset_seconds"),
         ({"query__filter_combination": "OR"}, "query.filter_combination"),
         ({"query__filters": [{"column": "service.name", "op": "exists"},
-                             {"column": HASH, "op": "=", "value": "7d9f8b6c5"}]}, "query.filters.1"),
+                             {"column": HASH, "op": "=", "value": DEMO_HASHES["bad"]}]}, "query.filters.1"),
         ({"judge__test": "proportions"}, "judge.test"),
     ],
 )  # fmt: skip

@@ -50,7 +50,7 @@ def test_hash_token_is_sha256_hex() -> None:
 
 
 def test_token_identifies_its_caller_only() -> None:
-    registry = CallerRegistry.from_mapping(REGISTRY)
+    registry = CallerRegistry.from_json(json.dumps(REGISTRY))
     caller = registry.identify(Credentials(bearer_token="token-a"))
     assert caller is not None and caller.name == "cluster-a" and caller.via == "token"
     assert caller.budget_share == 0.5
@@ -59,7 +59,7 @@ def test_token_identifies_its_caller_only() -> None:
 
 
 def test_datasets_and_environments_are_patterns() -> None:
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(Credentials(bearer_token="token-a"))
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(Credentials(bearer_token="token-a"))
     assert caller is not None
     assert caller.may_query("checkout", "default")
     assert caller.may_query("pay-eu", "default")
@@ -97,7 +97,7 @@ def test_credentials_from_function_url_iam_and_http_api_jwt() -> None:
         "requestContext": {"authorizer": {"jwt": {"claims": {"client_id": "0oa1b2c3d4"}, "scopes": None}}}
     }
     creds = credentials_from({}, jwt_event)
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(creds)
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(creds)
     assert caller is not None and caller.name == "cluster-c" and caller.via == "jwt"
     assert credentials_from({"authorization": "Bearer  t0k "}, None).bearer_token == "t0k"
     assert credentials_from({"authorization": "Basic abc"}, None).bearer_token is None
@@ -109,7 +109,7 @@ def test_iam_event_identifies_the_role_caller() -> None:
             "authorizer": {"iam": {"userArn": "arn:aws:sts::123456789012:assumed-role/argo-rollouts/x"}}
         }
     }
-    caller = CallerRegistry.from_mapping(REGISTRY).identify(credentials_from({}, event))
+    caller = CallerRegistry.from_json(json.dumps(REGISTRY)).identify(credentials_from({}, event))
     assert caller is not None and caller.name == "cluster-b" and caller.via == "iam"
 
 
@@ -129,14 +129,14 @@ def test_iam_event_identifies_the_role_caller() -> None:
 )
 def test_invalid_registry_names_the_problem(document: dict[str, Any], field: str) -> None:
     with pytest.raises(RegistryError, match=field):
-        CallerRegistry.from_mapping(document)
+        CallerRegistry.from_json(json.dumps(document))
 
 
 def test_duplicate_token_error_hides_the_digest() -> None:
     digest = hash_token("same")
     document = {"callers": [{"name": "a", "token_sha256": digest}, {"name": "b", "token_sha256": digest}]}
     with pytest.raises(RegistryError) as raised:
-        CallerRegistry.from_mapping(document)
+        CallerRegistry.from_json(json.dumps(document))
     assert digest not in str(raised.value)
 
 
@@ -159,6 +159,24 @@ def test_authenticator_from_file_reloads_on_change(tmp_path: Path) -> None:
     os.utime(path, (2, 2))
     # A broken edit keeps the last good registry instead of locking everybody out.
     assert run(auth.authenticate(Credentials(bearer_token="token-new"))).name == "cluster-new"
+
+
+def test_a_registry_mounted_from_a_configmap_follows_its_symlink_swap(tmp_path: Path) -> None:
+    """The kubelet updates a mounted ConfigMap by pointing `..data` at a new directory; the new
+    registry may have the same size and time as the old one (files.py)."""
+    one = {"callers": [{"name": "cluster-a", "token_sha256": hash_token("token-a")}]}
+    two = {"callers": [{"name": "cluster-b", "token_sha256": hash_token("token-b")}]}
+    for name, document in (("..2026_a", one), ("..2026_b", two)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "callers.json").write_text(json.dumps(document))
+        os.utime(tmp_path / name / "callers.json", (1000, 1000))
+    (tmp_path / "..data").symlink_to("..2026_a")
+    (tmp_path / "callers.json").symlink_to("..data/callers.json")
+    auth = Authenticator(FileRegistrySource(tmp_path / "callers.json"))
+    assert run(auth.authenticate(Credentials(bearer_token="token-a"))).name == "cluster-a"
+    (tmp_path / "..data_tmp").symlink_to("..2026_b")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    assert run(auth.authenticate(Credentials(bearer_token="token-b"))).name == "cluster-b"
 
 
 def test_missing_registry_file_is_not_configured(tmp_path: Path) -> None:
@@ -199,6 +217,7 @@ def _secrets_client(env: dict[str, str]) -> Any:
     )
 
 
+@pytest.mark.servers
 def test_registry_from_secrets_manager_refreshes_after_a_miss(moto_env: dict[str, str]) -> None:
     client = _secrets_client(moto_env)
     client.create_secret(Name="callers-refresh", SecretString=json.dumps(REGISTRY))
@@ -220,6 +239,7 @@ def test_registry_from_secrets_manager_refreshes_after_a_miss(moto_env: dict[str
     assert run(auth.authenticate(Credentials(bearer_token="token-d"))).name == "cluster-d"
 
 
+@pytest.mark.servers
 def test_missing_secret_is_not_configured(moto_env: dict[str, str]) -> None:
     client = _secrets_client(moto_env)
     auth = Authenticator(SecretRegistrySource("no-such-secret", client_factory=lambda: client))

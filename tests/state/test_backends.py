@@ -1,4 +1,4 @@
-"""Every state backend keeps the same contract: conditional claims, generations, slots.
+"""Every state backend keeps the same contract: conditional claims, generations, slots, rosters, blobs.
 
 DynamoDB runs on a moto server, Redis on a real redis-server."""
 
@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from honeycomb_evaluator.sharing.backends.base import Slot, SlotGrant, StateStore
-from honeycomb_evaluator.sharing.backends.dynamodb import DynamoDBStore
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
-from honeycomb_evaluator.sharing.backends.redis import RedisStore
+from honeycomb_evaluator.state.base import Slot, SlotGrant, StateStore
+from honeycomb_evaluator.state.dynamodb import DynamoDBStore
+from honeycomb_evaluator.state.memory import MemoryStore
+from honeycomb_evaluator.state.redis import RedisStore
 
-from tests.sharing.aws import create_state_table, dynamodb_client
+from tests.support.aws import create_state_table, dynamodb_client
 from tests.support.servers import aws_env, start_moto, start_redis
 
 
@@ -31,7 +31,13 @@ def redis_url() -> Iterator[str]:
         yield redis.url
 
 
-@pytest.fixture(params=["memory", "dynamodb", "redis"])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("dynamodb", marks=pytest.mark.servers),
+        pytest.param("redis", marks=pytest.mark.servers),
+    ]
+)
 def store(request: pytest.FixtureRequest) -> StateStore:
     if request.param == "memory":
         return MemoryStore()
@@ -118,9 +124,9 @@ def test_concurrent_takers_of_one_slot_have_one_winner(store: StateStore) -> Non
 
 def test_a_token_given_back_frees_its_slot_on_every_backend(store: StateStore) -> None:
     """RateBudget.give_back restores what the slot held; a slot never used becomes free and reusable."""
+    from honeycomb_evaluator.budget import RateBudget
     from honeycomb_evaluator.callers.registry import Caller
     from honeycomb_evaluator.settings import BudgetSettings
-    from honeycomb_evaluator.sharing.ratelimit import RateBudget
 
     now = [1_000_000.0]
     budget = RateBudget(store, BudgetSettings(per_window=1, headroom=0), wall_clock=lambda: now[0])
@@ -150,6 +156,20 @@ def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
         assert await store.read_roster("family#120") == frozenset()
         await store.add_to_roster("gone", ["x"], -1)  # already expired
         assert await store.read_roster("gone") == frozenset()
+
+    run(main())
+
+
+def test_blobs_are_replaced_by_the_last_writer_and_expire(store: StateStore) -> None:
+    async def main() -> None:
+        assert await store.read_blob("report") is None
+        await store.write_blob("report", b"\x00first", 600)
+        assert await store.read_blob("report") == b"\x00first"
+        await store.write_blob("report", b"second", 600)
+        assert await store.read_blob("report") == b"second"
+        assert await store.read_blob("other") is None
+        await store.write_blob("gone", b"x", -1)  # already expired
+        assert await store.read_blob("gone") is None
 
     run(main())
 

@@ -1,16 +1,17 @@
-"""What every state backend stores, and the few atomic operations the coordinator needs.
+"""What every state backend stores, and the few atomic operations the evaluator needs.
 
-Three kinds of records, all keyed by digests from `fingerprint.py`:
+Five kinds of records, all keyed by digests (sharing/fingerprint.py) and non-secret key ids:
 
 - query ids: spec key → Honeycomb query id (kept long; a query never changes);
 - executions: execution key → one generation of "a query result for this": `claimed` (an
   instance is about to create it), `pending` (created, result id known) or `complete`
   (finished, with the encoded result when it fits);
-- rate slots: per Honeycomb key, N slots each holding when its token was last spent;
-- rosters: per query family and window, the set of filter values checked (fusion.py).
+- rate slots: per Honeycomb key, N slots each holding when its token was last spent (budget.py);
+- rosters: per query family and window, the set of filter values checked (sharing/fusion.py);
+- blobs: a name → bytes kept for a while, last writer wins (a cached SLO report).
 
-Every change is conditional on what the writer last read (the generation and owner for
-executions, the previous grant time for slots), so instances never overwrite each other.
+Every change to an execution or a slot is conditional on what the writer last read (the
+generation and owner, the previous grant time), so instances never overwrite each other.
 Times are wall-clock seconds (shared between instances); nothing here holds the API key.
 """
 
@@ -116,4 +117,12 @@ class StateStore(Protocol):
 
     async def read_roster(self, roster: str) -> frozenset[str]:
         """Every value ever added to `roster` and not expired; empty if there is none."""
+        ...
+
+    async def write_blob(self, name: str, blob: bytes, ttl_seconds: float) -> None:
+        """Keep `blob` under `name` for `ttl_seconds`, replacing what was there (at most 300 KB)."""
+        ...
+
+    async def read_blob(self, name: str) -> bytes | None:
+        """What was last written under `name`, unless it expired; None if nothing."""
         ...

@@ -36,8 +36,7 @@ from dataclasses import dataclass
 from honeycomb_evaluator.callers.registry import Caller
 from honeycomb_evaluator.errors import RateLimited
 from honeycomb_evaluator.settings import BudgetSettings
-
-from .backends.base import Slot, SlotGrant, StateStore
+from honeycomb_evaluator.state.base import Slot, SlotGrant, StateStore
 
 RELATIONAL_PREFIXES = ("root.", "parent.", "child.", "any.", "any2.", "any3.", "none.")
 EXHAUSTED = "honeycomb-429"  # marks tokens spent because Honeycomb refused us anyway
@@ -69,7 +68,9 @@ class Token:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Permit:
+    """Whether one caller may take a token now, which, and otherwise how long it must wait."""
+
     granted: bool
     wait_seconds: float  # if not granted: when this caller may take a token
     index: int = -1
@@ -77,7 +78,7 @@ class Decision:
     held_back: bool = False  # refused by the fair-share rule although tokens are free
 
 
-def decide(slots: list[Slot], bucket: Bucket, *, caller: str, share: float | None, now: float) -> Decision:
+def permit(slots: list[Slot], bucket: Bucket, *, caller: str, share: float | None, now: float) -> Permit:
     """The fair-share rule on one snapshot of a bucket (pure, so it is tested on its own)."""
     capacity, lifetime = bucket.capacity, bucket.lifetime
     by_index = {s.index: s for s in slots if s.index < capacity}
@@ -109,15 +110,15 @@ def decide(slots: list[Slot], bucket: Bucket, *, caller: str, share: float | Non
     if free and (under_share or free > reserve):
         index = _random_free_index(by_index, bucket, now, free)
         previous = by_index.get(index)
-        return Decision(True, 0.0, index, previous.granted_at if previous else 0.0)
+        return Permit(True, 0.0, index, previous.granted_at if previous else 0.0)
     if under_share:
-        return Decision(False, busy[0] - now)
+        return Permit(False, busy[0] - now)
     # Above its share the caller waits for more than `reserve` free tokens, or for enough of its
     # own tokens to come back that it is below its share again (one of them is then free).
     more_needed = reserve + 1 - free
     wait_for_reserve = busy[more_needed - 1] - now
     wait_for_own = own[len(own) - quota] - now
-    return Decision(False, min(wait_for_reserve, wait_for_own), held_back=free > 0)
+    return Permit(False, min(wait_for_reserve, wait_for_own), held_back=free > 0)
 
 
 def _random_free_index(by_index: dict[int, Slot], bucket: Bucket, now: float, free: int) -> int:
@@ -211,22 +212,22 @@ class RateBudget:
             slots = await self._store.read_slots(bucket)
             self._full_until[bucket] = _full_until(slots, rule, now) or 0.0  # 0: had a free token
             candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
-            decisions = [
+            permits = [
                 (
-                    decide(slots, rule, caller=candidate.name, share=candidate.budget_share, now=now),
+                    permit(slots, rule, caller=candidate.name, share=candidate.budget_share, now=now),
                     candidate,
                 )
                 for candidate in candidates
             ]
-            granted = next(((d, c) for d, c in decisions if d.granted), None)
+            granted = next(((p, c) for p, c in permits if p.granted), None)
             # A small bucket keeps room for the query itself: at most half of the rest is left free.
             kept_free = min(leave, (rule.capacity - 1) // 2)
             reserve_wait = _wait_for_free(slots, rule, now, 1 + kept_free) if kept_free else 0.0
             if granted is not None and reserve_wait <= 0:
-                decision, charged = granted
+                allowed, charged = granted
                 grant = SlotGrant(
-                    index=decision.index,
-                    seen_granted_at=decision.seen_granted_at,
+                    index=allowed.index,
+                    seen_granted_at=allowed.seen_granted_at,
                     caller=charged.name,
                     now=now,
                     ttl_seconds=settings.token_lifetime * 2,
@@ -234,14 +235,14 @@ class RateBudget:
                 )
                 taken = await self._store.take_slot(bucket, grant)
                 if taken:
-                    previous = next((s for s in slots if s.index == decision.index), None)
-                    return Token(bucket, charged, decision.index, now, previous)
+                    previous = next((s for s in slots if s.index == allowed.index), None)
+                    return Token(bucket, charged, allowed.index, now, previous)
                 continue  # another instance took that slot first: look again
-            soonest = max(min(d.wait_seconds for d, _ in decisions), reserve_wait)
+            soonest = max(min(p.wait_seconds for p, _ in permits), reserve_wait)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
             wait = soonest + random.uniform(0.0, 0.2)
             remaining = deadline - self._monotonic()
-            held_back = all(d.held_back for d, _ in decisions) and reserve_wait <= 0
+            held_back = all(p.held_back for p, _ in permits) and reserve_wait <= 0
             if callable(callers) and remaining > 0 and held_back:
                 # Tokens are free, only not for these callers: another caller with room may still
                 # join this execution and pay for it. Look again until the deadline.

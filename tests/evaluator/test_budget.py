@@ -7,12 +7,12 @@ import random
 from typing import Any
 
 import pytest
+from honeycomb_evaluator.budget import Bucket, RateBudget, permit, uses_relational_fields
 from honeycomb_evaluator.callers.registry import Caller
 from honeycomb_evaluator.errors import RateLimited, answer_for
 from honeycomb_evaluator.settings import BudgetSettings
-from honeycomb_evaluator.sharing.backends.base import Slot
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
-from honeycomb_evaluator.sharing.ratelimit import Bucket, RateBudget, decide, uses_relational_fields
+from honeycomb_evaluator.state.base import Slot
+from honeycomb_evaluator.state.memory import MemoryStore
 
 LIFETIME = 62.0
 
@@ -22,33 +22,33 @@ def slots(*grants: tuple[float, str]) -> list[Slot]:
 
 
 def test_empty_bucket_grants() -> None:
-    d = decide([], Bucket(9, LIFETIME), caller="a", share=None, now=1000.0)
+    d = permit([], Bucket(9, LIFETIME), caller="a", share=None, now=1000.0)
     assert d.granted and 0 <= d.index < 9 and d.seen_granted_at == 0.0
 
 
 def test_full_bucket_waits_for_the_first_token_back() -> None:
     full = slots(*[(1000.0 + i, "b") for i in range(3)])
-    d = decide(full, Bucket(3, LIFETIME), caller="a", share=None, now=1010.0)
+    d = permit(full, Bucket(3, LIFETIME), caller="a", share=None, now=1010.0)
     assert not d.granted and d.wait_seconds == pytest.approx(52.0)
 
 
 def test_a_caller_alone_may_use_the_whole_bucket() -> None:
     eight = slots(*[(1000.0, "busy")] * 8)
-    assert decide(eight, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
+    assert permit(eight, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
 
 
 def test_a_busy_caller_leaves_a_fair_share_for_each_other_active_caller() -> None:
     # Active: busy, q1, q2 → a fair share is ceil(9 / 3) = 3. busy holds 4; 3 tokens are free,
     # and it must leave min(a third of the bucket, a share for each other) = 3: it may not take one.
     bucket = slots(*[(1000.0, "busy")] * 4, (1000.0, "q1"), (1000.0, "q2"))
-    busy = decide(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0)
+    busy = permit(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0)
     assert not busy.granted
     assert busy.wait_seconds == pytest.approx(61.0)
     # The others are below their share and take any free token.
-    quiet = decide(bucket, Bucket(9, LIFETIME), caller="q1", share=None, now=1001.0)
+    quiet = permit(bucket, Bucket(9, LIFETIME), caller="q1", share=None, now=1001.0)
     assert quiet.granted and quiet.index >= 6
     # A registry share above the fair share raises the caller's own quota.
-    assert decide(bucket, Bucket(9, LIFETIME), caller="busy", share=0.6, now=1001.0).granted
+    assert permit(bucket, Bucket(9, LIFETIME), caller="busy", share=0.6, now=1001.0).granted
 
 
 def test_callers_served_by_a_shared_token_count_as_active() -> None:
@@ -57,18 +57,18 @@ def test_callers_served_by_a_shared_token_count_as_active() -> None:
     # may not take another; a caller that only waited so far may.
     shared = Slot(index=0, granted_at=1000.0, caller="q0", wanted_by=tuple(f"q{i}" for i in range(1, 9)))
     bucket = [shared, *(Slot(index=i, granted_at=1000.0, caller="busy") for i in range(1, 7))]
-    assert not decide(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
-    assert decide(bucket, Bucket(9, LIFETIME), caller="q5", share=None, now=1001.0).granted
+    assert not permit(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
+    assert permit(bucket, Bucket(9, LIFETIME), caller="q5", share=None, now=1001.0).granted
 
 
 def test_callers_idle_for_two_lifetimes_no_longer_count() -> None:
     bucket = slots(*[(1000.0, "busy")] * 3, (1000.0 - 2 * LIFETIME - 1, "gone"))
-    assert decide(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
+    assert permit(bucket, Bucket(9, LIFETIME), caller="busy", share=None, now=1001.0).granted
 
 
 def test_expired_tokens_are_free_again() -> None:
     old = slots(*[(900.0, "a")] * 3)
-    d = decide(old, Bucket(3, LIFETIME), caller="a", share=None, now=1000.0)
+    d = permit(old, Bucket(3, LIFETIME), caller="a", share=None, now=1000.0)
     assert d.granted and d.seen_granted_at == 900.0
 
 
@@ -234,7 +234,7 @@ def test_a_granted_token_is_a_free_slot_and_every_free_slot_gets_chosen(taken: i
     free = set(range(capacity)) - set(out)
     chosen = set()
     for _ in range(4000 if len(free) < 50 else 20 * len(free)):
-        d = decide(bucket, Bucket(capacity, LIFETIME), caller="anyone", share=1.0, now=now)
+        d = permit(bucket, Bucket(capacity, LIFETIME), caller="anyone", share=1.0, now=now)
         assert d.granted and d.index in free
         chosen.add(d.index)
         if d.index in expired:

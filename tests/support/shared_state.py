@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import redis
 
-from tests.sharing.aws import create_state_table, dynamodb_client
+from tests.support.aws import create_state_table, dynamodb_client
 from tests.support.servers import Server, aws_env, start_evaluator, start_moto, start_redis
 
 SHARED_BACKENDS = ("dynamodb", "redis")

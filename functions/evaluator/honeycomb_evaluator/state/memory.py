@@ -11,16 +11,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from honeycomb_evaluator.cache import BoundedCache
+from honeycomb_evaluator.settings import RESULT_CACHE_BYTES
 
 from .base import ExecutionRecord, Slot, SlotGrant
 
 MAX_EXECUTIONS = 10_000
 MAX_QUERY_IDS = 10_000
-# The compressed results complete records carry (up to 300 KB each) are bounded too: without it
-# 10,000 records could hold gigabytes. A record whose result does not fit is kept without it
-# (a complete result can be read again from Honeycomb for free). The service passes
-# EVALUATOR_RESULT_CACHE_BYTES.
-MAX_RESULT_BYTES = 32 * 1024 * 1024
+MAX_BLOBS = 1024
+MAX_BLOB_BYTES = 8 * 1024 * 1024  # a blob is an SLO report (about 1 KB): far more than enough
 
 
 class MemoryStore:
@@ -30,20 +28,23 @@ class MemoryStore:
         self,
         clock: Callable[[], float] = time.time,
         retention_seconds: float = 24 * 3600,
-        max_result_bytes: int | None = None,
+        max_result_bytes: int = RESULT_CACHE_BYTES,
     ) -> None:
         self._clock = clock
         self._query_ids: BoundedCache[str] = BoundedCache(
             MAX_QUERY_IDS, retention_seconds=retention_seconds, clock=clock
         )
+        # The compressed results complete records carry (up to 300 KB each) are bounded in bytes
+        # too (EVALUATOR_RESULT_CACHE_BYTES): 10,000 records could hold gigabytes. A record whose
+        # result does not fit is kept without it (a complete result can be read again for free).
         self._executions: BoundedCache[ExecutionRecord] = BoundedCache(
-            MAX_EXECUTIONS,
-            retention_seconds=retention_seconds,
-            max_bytes=MAX_RESULT_BYTES if max_result_bytes is None else max_result_bytes,
-            clock=clock,
+            MAX_EXECUTIONS, retention_seconds=retention_seconds, max_bytes=max_result_bytes, clock=clock
         )
         self._slots: dict[str, dict[int, Slot]] = {}
         self._rosters: dict[str, tuple[frozenset[str], float]] = {}  # roster → (values, expires at)
+        self._blobs: BoundedCache[tuple[bytes, float]] = BoundedCache(  # name → (blob, expires at)
+            MAX_BLOBS, retention_seconds=retention_seconds, max_bytes=MAX_BLOB_BYTES, clock=clock
+        )
 
     async def get_query_id(self, spec_key: str) -> str | None:
         entry = self._query_ids.get(spec_key)
@@ -136,3 +137,10 @@ class MemoryStore:
         if entry is None or entry[1] <= self._clock():
             return frozenset()
         return entry[0]
+
+    async def write_blob(self, name: str, blob: bytes, ttl_seconds: float) -> None:
+        self._blobs.put(name, (blob, self._clock() + ttl_seconds), size=len(blob))
+
+    async def read_blob(self, name: str) -> bytes | None:
+        entry = self._blobs.value(name)
+        return entry[0] if entry is not None and entry[1] > self._clock() else None

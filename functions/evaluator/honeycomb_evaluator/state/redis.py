@@ -10,6 +10,7 @@ Keys (all under one prefix, `honeycomb-evaluator:` by default; every one has a T
   per slot index `i` ever used; TTL renewed by every grant.
 - `<prefix>roster:<family>`: a set of filter values checked recently (query fusion); TTL renewed
   by every addition.
+- `<prefix>blob:<name>`: a string of bytes (a cached SLO report); TTL set by every write.
 
 Keys are digests (fingerprint.py) and key ids; nothing here holds the Honeycomb key.
 
@@ -140,7 +141,7 @@ def _text(fields: dict[bytes, bytes], name: str) -> str | None:
     return value.decode() if value is not None else None
 
 
-def _number(fields: dict[bytes, bytes], name: str) -> float | None:
+def _float_field(fields: dict[bytes, bytes], name: str) -> float | None:
     value = fields.get(name.encode())
     return float(value) if value is not None else None
 
@@ -238,8 +239,8 @@ class RedisStore:
             lease_until=float(fields[b"lease"]),
             query_id=_text(fields, "query_id"),
             result_id=_text(fields, "result_id"),
-            created_at=_number(fields, "created"),
-            completed_at=_number(fields, "completed"),
+            created_at=_float_field(fields, "created"),
+            completed_at=_float_field(fields, "completed"),
             result=fields.get(b"result"),
         )
 
@@ -357,3 +358,17 @@ class RedisStore:
         key = self._key("roster", roster)
         members: set[bytes] = await self._run("read_roster", lambda c: c.client.smembers(key))
         return frozenset(m.decode() for m in members)
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    async def write_blob(self, name: str, blob: bytes, ttl_seconds: float) -> None:
+        key = self._key("blob", name)
+        if ttl_seconds <= 0:  # expired already: nothing is left under the name
+            await self._run("write_blob", lambda c: c.client.delete(key))
+            return
+        await self._run("write_blob", lambda c: c.client.set(key, blob, px=_ms(ttl_seconds)))
+
+    async def read_blob(self, name: str) -> bytes | None:
+        key = self._key("blob", name)
+        value: bytes | None = await self._run("read_blob", lambda c: c.client.get(key))
+        return value

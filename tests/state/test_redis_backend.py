@@ -17,10 +17,10 @@ import redis
 from honeycomb_evaluator.errors import StateUnavailable
 from honeycomb_evaluator.service import build_store
 from honeycomb_evaluator.settings import ConfigError, Settings
-from honeycomb_evaluator.sharing.backends.base import SlotGrant
-from honeycomb_evaluator.sharing.backends.redis import RedisStore
+from honeycomb_evaluator.state.base import SlotGrant
+from honeycomb_evaluator.state.redis import RedisStore
 
-from tests.sharing.helpers import evaluation, write_registry
+from tests.support.evaluations import evaluation, write_registry
 from tests.support.servers import free_port, start_emulator, start_evaluator, start_redis
 
 PASSWORD = "s3cret-redis-password"
@@ -42,6 +42,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(guarded())
 
 
+@pytest.mark.servers
 def test_every_key_has_a_ttl(redis_url: str) -> None:
     prefix = f"ttl-{uuid.uuid4().hex[:8]}:"
     store = RedisStore(redis_url, prefix=prefix)
@@ -100,10 +101,12 @@ def _assert_clear_error(url: str, operations: set[str] | None = None) -> None:
     asyncio.run(each())
 
 
+@pytest.mark.servers
 def test_unreachable_redis_is_a_clear_error(redis_url: str) -> None:
     _assert_clear_error(f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
 
 
+@pytest.mark.servers
 def test_a_redis_that_never_answers_is_a_clear_error_not_a_hang() -> None:
     # Accepts connections (the kernel completes them) and never says a word.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
@@ -114,6 +117,7 @@ def test_a_redis_that_never_answers_is_a_clear_error_not_a_hang() -> None:
         _assert_clear_error(url, {"get_execution", "claim"})
 
 
+@pytest.mark.servers
 def test_unreachable_redis_is_answered_502_naming_redis(tmp_path: Path) -> None:
     registry = tmp_path / "callers.json"
     tokens = write_registry(registry, ["cluster-a"])
@@ -158,6 +162,7 @@ def test_the_settings_build_a_redis_store_that_never_shows_the_password() -> Non
     assert PASSWORD not in repr(settings)
 
 
+@pytest.mark.servers
 def test_a_retried_write_that_already_took_effect_reports_success(redis_url: str) -> None:
     # The client retries once when a reply is lost; the retry finds its own values in place.
     store = RedisStore(redis_url, prefix=f"retry-{uuid.uuid4().hex[:8]}:")

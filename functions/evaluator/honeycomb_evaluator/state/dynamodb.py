@@ -7,10 +7,11 @@ One table, key schema `pk` (S) + `sk` (S), TTL attribute `expires_at` (template.
   `result_id`, `created`, `completed`, `result` (binary, zlib-compressed JSON).
 - rate bucket: pk `rate#<bucket>`, sk `slots`; `slots`, a map slot index → {`granted`, `caller`}.
 - roster: pk `roster#<roster>`, sk `values`; `vals`, a string set (ADD is an atomic union).
+- blob: pk `blob#<name>`, sk `blob`; `blob` (binary).
 
 It needs dynamodb:GetItem, PutItem and UpdateItem on the table, nothing else.
 
-Every write is conditional on what was read (see backends/base.py). One low-level boto3 client,
+Every write is conditional on what was read (see state/base.py). One low-level boto3 client,
 created on first use; calls run in a worker thread so the event loop keeps serving.
 """
 
@@ -318,3 +319,15 @@ class DynamoDBStore:
         if item is None or int(item.get("expires_at", {}).get("N", "0")) <= time.time():
             return frozenset()  # DynamoDB deletes expired items late, not at once
         return frozenset(item.get("vals", {}).get("SS", []))
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    async def write_blob(self, name: str, blob: bytes, ttl_seconds: float) -> None:
+        item = {"pk": _s(f"blob#{name}"), "sk": _s("blob"), "blob": {"B": blob}}
+        await self._call("put_item", Item={**item, "expires_at": self._expires(ttl_seconds)})
+
+    async def read_blob(self, name: str) -> bytes | None:
+        item = await self._get(f"blob#{name}", "blob")
+        if item is None or int(item.get("expires_at", {}).get("N", "0")) <= time.time():
+            return None  # DynamoDB deletes expired items late, not at once
+        return bytes(item["blob"]["B"])

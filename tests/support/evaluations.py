@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.callers.registry import hash_token
 
-VERSIONS = {"stable": "6f8d9c7b5", "bad": "7d9f8b6c5", "good": "5b7c6d8e9", "none": "0000000000"}
+VERSIONS = DEMO_HASHES  # pod-template hashes by role: stable, bad, good, none (no events)
 
 
 def evaluation(hash_value: str = VERSIONS["bad"], *, time_range: int = 600, **options: Any) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.app import create_app
 from honeycomb_evaluator.callers.registry import hash_token
 from honeycomb_evaluator.settings import Settings
 from mangum import Mangum
 
-from tests.sharing.helpers import pinned
+from tests.support.evaluations import pinned
 from tests.support.servers import Server, start_emulator, start_evaluator
 
 ROLE = "arn:aws:iam::123456789012:role/argo-rollouts"
@@ -29,7 +30,7 @@ BODY = {
     "dataset": "checkout",
     "query": {
         "calculations": [{"op": "P99", "column": "duration_ms"}],
-        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": "7d9f8b6c5"}],
+        "filters": [{"column": "rollouts_pod_template_hash", "op": "=", "value": DEMO_HASHES["bad"]}],
         "time_range": 600,
     },
     "max_age_seconds": 60,
@@ -66,6 +67,7 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
+@pytest.mark.servers
 def test_no_or_wrong_token_is_401(servers: tuple[Server, Server]) -> None:
     _, evaluator = servers
     for token in (None, "wrong-token"):
@@ -75,6 +77,7 @@ def test_no_or_wrong_token_is_401(servers: tuple[Server, Server]) -> None:
     assert post(evaluator, b"{not json", "wrong").status_code == 401
 
 
+@pytest.mark.servers
 def test_known_token_evaluates_and_is_limited_to_its_datasets(servers: tuple[Server, Server]) -> None:
     _, evaluator = servers
     body = pinned(BODY)  # the OAuth call below must ask for the very same window
@@ -88,6 +91,7 @@ def test_known_token_evaluates_and_is_limited_to_its_datasets(servers: tuple[Ser
     assert oauth.status_code == 200 and oauth.json()["cached"] is True
 
 
+@pytest.mark.servers
 def test_caller_name_is_logged_and_measured(servers: tuple[Server, Server]) -> None:
     _, evaluator = servers
     assert post(evaluator, BODY, "token-a").status_code == 200

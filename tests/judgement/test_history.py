@@ -10,7 +10,7 @@ from honeycomb_evaluator.judgement.buckets import Bucket, Sampling, Side
 from honeycomb_evaluator.judgement.history import MAX_BUCKETS, decode, encode, merge, record
 from honeycomb_evaluator.judgement.measure import counts, dispersion, fewest_events, inferred_rate, paired
 from honeycomb_evaluator.judgement.sequential import CountBucket
-from honeycomb_evaluator.sharing.backends.memory import MemoryStore
+from honeycomb_evaluator.state.memory import MemoryStore
 
 P99, ERRORS, RATES = "P99(duration_ms)", "AVG(is_error)", "SUM(SampleRate)"
 KEYS = [P99, ERRORS]

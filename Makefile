@@ -94,7 +94,7 @@ pytest: setup redis-server $(HELM) ## the Python tests (the slow fleet simulatio
 
 # The edit-test loop: every test of the code that starts no server and is not slow (tests that
 # start one are marked `servers`; tests/conftest.py refuses an unmarked one). Half a minute.
-UNIT_TESTS := tests/evaluator tests/judgement tests/callers tests/sharing tests/state tests/gates tests/emulator \
+UNIT_TESTS := tests/evaluator tests/judgement tests/callers tests/sharing tests/state tests/gates tests/telemetry tests/emulator \
   tests/calibration
 unit: setup ## the tests that start no server (seconds): the edit-test loop
 	$(BIN)/pytest -q -m "not servers and not slow" $(UNIT_TESTS)

@@ -79,7 +79,9 @@ def test_the_evaluators_service_account_may_not_read_the_api(kubectl: Kubectl) -
         assert answer.strip() == "no", (verb, resource, answer)
 
 
-def test_the_deployments_container_answers(evaluator: EvaluatorPod) -> None:
+def test_the_deployments_container_answers_its_probes(evaluator: EvaluatorPod) -> None:
     assert httpx.get(f"{evaluator.url}/healthz", timeout=5).status_code == 200
+    # Readiness: the mounted key is readable and the state store answers.
+    assert httpx.get(f"{evaluator.url}/readyz", timeout=5).status_code == 200
     # The chart's key file, as the kubelet would mount it from the Secret.
     assert evaluator.env["HONEYCOMB_API_KEY_FILE"].endswith("/etc/honeycomb-evaluator/key/api-key")

@@ -12,10 +12,12 @@ import re
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.cluster.conftest import Launched
 from tests.cluster.kube import Kubectl
+from tests.cluster.kubelet import EvaluatorPod
 from tests.cluster.rollouts import analysis_runs, measurements, outcome, rate_limited, value, wait_for_outcome
 from tests.cluster.scenarios import SCENARIOS, Outcome
 
@@ -153,3 +155,19 @@ def test_a_spent_slo_budget_stops_a_good_canary(kubectl: Kubectl, launched: Laun
     )
     budget = [m for m in measurements(run)["slo-budget"] if m["phase"] == "Failed"]
     assert budget and value(budget[0]) < 0, budget
+
+
+def test_the_evaluators_metrics_count_the_canaries_evaluations(
+    kubectl: Kubectl, launched: Launched, evaluator: EvaluatorPod
+) -> None:
+    """What a Prometheus scraping the Pod (the chart's ServiceMonitor) sees after the scenarios."""
+    for namespace in ("web-good", "judged-good", "web-bad"):
+        finished(kubectl, launched, namespace)
+    exposition = httpx.get(f"{evaluator.url}/metrics", timeout=5).text
+    counted = [
+        line for line in exposition.splitlines() if line.startswith("honeycomb_evaluator_evaluations_total{")
+    ]
+    assert any('caller="e2e-rollouts"' in line and 'outcome="ok"' in line for line in counted), counted
+    name = "honeycomb_evaluator_query_results_created_total"
+    created = [line for line in exposition.splitlines() if line.startswith(name)]
+    assert created and float(created[0].split()[-1]) > 0, created

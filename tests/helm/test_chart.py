@@ -77,8 +77,10 @@ def test_minimal_install_is_a_hardened_two_replica_deployment() -> None:
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Ready only while the key is readable and the state store answers; alive whatever they do.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     spread = pod["topologySpreadConstraints"]
     assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
@@ -129,6 +131,84 @@ def test_redis_from_a_secret_shares_state_and_the_whole_budget() -> None:
     assert peers[1]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "smoke-tests"}
 
 
+def test_observability_values_add_a_service_monitor_traces_and_markers() -> None:
+    objects = render("values-observability.yaml")
+    monitor, service = objects["ServiceMonitor"], objects["Service"]
+    # The ServiceMonitor finds the Service by its labels and scrapes its named port.
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"] and endpoint["path"] == "/metrics"
+    assert (
+        endpoint["interval"] == "15s" and monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    )
+    env = _env(objects)
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://api.honeycomb.io"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {
+        "secretKeyRef": {"name": "honeycomb-otlp", "key": "otlp-headers"}
+    }
+    assert env["OTEL_SERVICE_NAME"] == "honeycomb-evaluator"
+    assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.5")
+    assert "k8s.pod.name=$(K8S_POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]
+    assert (env["EVALUATOR_MARKERS"], env["EVALUATOR_MARKERS_DATASET"]) == ("true", "__all__")
+    # Prometheus (namespace `monitoring` by default) may reach the port /metrics is on.
+    scrape = objects["NetworkPolicy"]["spec"]["ingress"][-1]
+    assert scrape["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+
+
+def test_observability_is_off_unless_asked_for() -> None:
+    objects = render("values-minimal.yaml")
+    assert "ServiceMonitor" not in objects
+    env = _env(objects)
+    assert not any(name.startswith("OTEL_") for name in env)
+    assert "EVALUATOR_MARKERS" not in env and "EVALUATOR_METRICS" not in env
+    assert _env(render("values-minimal.yaml", "metrics.enabled=false"))["EVALUATOR_METRICS"] == "false"
+
+
+def _lint(*settings: str) -> subprocess.CompletedProcess[str]:
+    argv = [_helm(), "lint", "--strict", str(CHART), "-f", str(VALUES / "values-minimal.yaml")]
+    for setting in settings:
+        argv += ["--set", setting]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("replicaCount=two", "'/replicaCount': got string, want integer"),
+        ("metrics.serviceMonitor.enabled=yes", "'/metrics/serviceMonitor/enabled': got string, want boolean"),
+        ("metrics.serviceMonitor.enabeld=true", "additional properties 'enabeld' not allowed"),
+        ("tracing.sampleRatio=2", "'/tracing/sampleRatio': maximum: got 2, want 1"),
+        ("redis.url=http://redis:6379", "'/redis/url'"),
+        ("service.port=0", "'/service/port'"),
+        ("replicaCont=3", "additional properties 'replicaCont' not allowed"),
+    ],
+)
+def test_a_mistyped_or_misspelt_value_fails_lint_naming_it(setting: str, named: str) -> None:
+    linted = _lint(setting)
+    assert linted.returncode != 0
+    assert named in linted.stdout + linted.stderr, linted.stdout + linted.stderr
+
+
+def test_the_schema_knows_every_value_and_refuses_unknown_keys_at_every_level() -> None:
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(value: Any, node: dict[str, Any], path: str) -> None:
+        if not isinstance(value, dict) or node.get("type") != "object" or "properties" not in node:
+            return
+        assert node.get("additionalProperties") is False, f"{path or '/'} accepts unknown keys"
+        for name, child in value.items():
+            assert name in node["properties"], f"{path}/{name} is in values.yaml but not in the schema"
+            walk(child, node["properties"][name], f"{path}/{name}")
+
+    walk(values, schema, "")
+
+
 def test_trial_values_turn_the_optional_objects_off() -> None:
     objects = render("values-trial.yaml")
     assert set(objects) == {"Deployment", "Service"}
@@ -152,7 +232,7 @@ def test_trial_values_turn_the_optional_objects_off() -> None:
             (
                 "honeycomb.existingSecret=k",
                 "callers.allowAnonymous=true",
-                "redis.url=x",
+                "redis.url=redis://x",
                 "redis.existingSecret=y",
             ),
             "not both",

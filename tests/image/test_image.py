@@ -26,6 +26,8 @@ import httpx
 import pytest
 from honeycomb_emulator.demo import DEMO_HASHES
 
+from tests.support.otlp_sink import start_otlp_sink
+from tests.support.prometheus import documented_metrics, family_total, scrape
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, free_port, start_emulator, start_process
 
 container = importlib.import_module("tests.image.container")
@@ -36,6 +38,7 @@ CALLERS_DIR = "/etc/honeycomb-evaluator/callers"
 # The image's user; Kubernetes' fsGroup makes mounted Secrets readable to it the same way.
 IMAGE_GROUP = 10001
 BAD_CANARY_HASH = DEMO_HASHES["bad"]
+EVALUATE_SPAN = "POST /v1/evaluate"
 BAD_CANARY_P99_FLOOR = 800  # the demo's bad canary has p99 ≈ 1200 ms, the stable version ≈ 300 ms
 
 
@@ -81,7 +84,11 @@ def _swap_secret_files(directory: Path, files: dict[str, str], generation: int) 
 
 @contextlib.contextmanager
 def run_image(
-    image: tuple[Path, Any], emulator: Server, tmp_path: Path, key_dir: Path | None = None
+    image: tuple[Path, Any],
+    emulator: Server,
+    tmp_path: Path,
+    key_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     rootfs, config = image
     callers = {
@@ -95,6 +102,7 @@ def run_image(
         "HONEYCOMB_API_KEY_FILE": f"{KEY_DIR}/api-key",
         "HONEYCOMB_API_URL": emulator.url,
         "EVALUATOR_CALLERS_FILE": f"{CALLERS_DIR}/callers.json",
+        **(extra_env or {}),
     }
     port = free_port()
     # As the chart does: the image's entrypoint, with args for the address.
@@ -168,6 +176,29 @@ def test_evaluates_through_the_image_and_stops_on_sigterm(image: tuple[Path, Any
     assert records, output  # Powertools' JSON logs on stdout
     assert DEFAULT_EMULATOR_KEY not in output
     assert TOKEN not in output
+
+
+@pytest.mark.servers
+def test_the_image_serves_metrics_readiness_and_its_traces(image: tuple[Path, Any], tmp_path: Path) -> None:
+    """What the chart's probes, ServiceMonitor and `tracing.*` values rely on, from the image's own
+    packages: /readyz, /metrics in Prometheus text, and spans over OTLP/HTTP once OTEL_* asks."""
+    with start_otlp_sink() as sink, start_emulator("--demo") as emulator:
+        tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        with run_image(image, emulator, tmp_path, extra_env=tracing) as server:
+            ready = httpx.get(f"{server.url}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert _evaluate(server).status_code == 200
+            samples = scrape(server.url)
+            deadline = time.monotonic() + 20  # the batch with the request's span (children come first)
+            while time.monotonic() < deadline and not any(s.name == EVALUATE_SPAN for s in sink.spans()):
+                time.sleep(0.1)
+            spans = sink.spans()
+    assert [name for name in documented_metrics() if family_total(samples, name) is None] == []
+    (evaluation,) = [s for s in spans if s.name == EVALUATE_SPAN]
+    assert evaluation.attributes["evaluation.caller"] == "image-test"
+    assert evaluation.attributes["evaluation.served"] == "created"
+    assert any(s.parent_id == evaluation.span_id and s.name.startswith("honeycomb ") for s in spans)
+    assert not any(DEFAULT_EMULATOR_KEY.encode() in raw for raw in sink.raw)
 
 
 def test_root_filesystem_stays_read_only(image: tuple[Path, Any]) -> None:

@@ -41,8 +41,9 @@ FUNCTION = "EvaluatorFunction"
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 
 # Runtime dependencies of the evaluator that Lambda never needs: redis serves only replicas in a
-# cluster (EVALUATOR_STATE_BACKEND=redis) and is imported by that backend alone.
-NOT_FOR_LAMBDA = ("redis",)
+# cluster (EVALUATOR_STATE_BACKEND=redis) and is imported by that backend alone; prometheus-client
+# only by `serve` (GET /metrics).
+NOT_FOR_LAMBDA = ("redis", "prometheus-client")
 
 
 def runtime_version() -> str:

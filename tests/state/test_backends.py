@@ -193,3 +193,27 @@ def test_a_judgement_history_is_kept_by_every_backend(store: StateStore) -> None
     assert later.buckets[1].canary.values[keys[0]] == 300.0  # as first seen
     full = run(record(store, "judgement:test", keys, [minute(m) for m in range(MAX_BUCKETS + 5)]))
     assert len(full.buckets) == MAX_BUCKETS and full.full
+
+
+def test_once_only_claims_have_one_winner_and_can_be_released(store: StateStore) -> None:
+    async def race() -> list[bool]:
+        return list(await asyncio.gather(*(store.claim_once("marker#a", 3600) for _ in range(20))))
+
+    assert sorted(run(race())) == [False] * 19 + [True]
+    assert run(store.claim_once("marker#b", 3600)) is True  # another name is another event
+    run(store.release_once("marker#a"))  # the event did not happen: a later claim may win
+    assert run(store.claim_once("marker#a", 3600)) is True
+    assert run(store.claim_once("marker#a", 3600)) is False
+
+
+def test_ping_answers_when_the_store_does(store: StateStore) -> None:
+    run(store.ping())
+
+
+def test_ping_of_an_unreachable_redis_names_redis() -> None:
+    from honeycomb_evaluator.errors import StateUnavailable
+
+    from tests.support.servers import free_port
+
+    with pytest.raises(StateUnavailable, match=r"Redis ping at 127\.0\.0\.1"):
+        run(RedisStore(f"redis://127.0.0.1:{free_port()}/0").ping())

@@ -50,6 +50,27 @@ def error_rate(hash_value: str, *, time_range: int = 600, **options: Any) -> dic
     return body
 
 
+def judged(
+    canary: str, *, column: str = "rollouts_pod_template_hash", baseline: str = VERSIONS["stable"]
+) -> dict[str, Any]:
+    """A judged P99 comparison of a finished window, with Honeycomb markers asked for."""
+    end = (int(time.time()) // 60 - 2) * 60  # a finished window: every request asks the same
+    return {
+        "dataset": "checkout",
+        "query": {
+            "calculations": [{"op": "P99", "column": "duration_ms"}],
+            "granularity": 60,
+            "start_time": end - 600,
+            "end_time": end,
+        },
+        "compare": {"column": column, "canary": canary, "baseline": baseline},
+        "judge": {"allowed_increase": 1.2, "min_count": 50},
+        "markers": {"write": True},
+        "timeout_seconds": 20,
+        "max_age_seconds": 300,  # the window is over: its result is reused by every request
+    }
+
+
 def write_registry(path: Path, names: list[str], **extra: Any) -> dict[str, str]:
     """A caller registry with one token per name; returns name → token."""
     tokens = {name: f"token-{name}" for name in names}

@@ -143,4 +143,7 @@ def evaluators_sharing_state(
         **extra,
     }
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(start_evaluator(env)) for _ in range(count)]
+        servers = [stack.enter_context(start_evaluator(env)) for _ in range(count)]
+        for server in servers:
+            server.extra.update(state_env)  # where their shared state is, for tests that disturb it
+        yield servers

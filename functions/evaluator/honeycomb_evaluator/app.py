@@ -106,7 +106,7 @@ async def served(request: Request, work: Work, status_rule: StatusRule | None = 
     """Run one route's work with the request's correlation id, and finish its record."""
     request_id = correlation_id(request)
     logger.thread_safe_append_keys(correlation_id=request_id)
-    record = EvaluationRecord()
+    record = EvaluationRecord(observers=service_of(request).observers)
     try:
         try:
             status, answer = await work(request, record)
@@ -194,6 +194,17 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True, "version": __version__})
 
 
+async def readyz(request: Request) -> Response:
+    """Ready to evaluate (readiness.py): the key readable and the state store answering; else 503."""
+    from honeycomb_evaluator.readiness import readiness
+
+    service = service_of(request)
+    try:
+        return JSONResponse(await readiness(service.evaluator.keys, service.store))
+    except EvaluatorError as e:
+        return error_response(e)
+
+
 async def openapi(request: Request) -> Response:
     from honeycomb_evaluator.openapi import openapi_document
 
@@ -227,5 +238,6 @@ ROUTES = [
     Route("/v1/slo", slo, methods=["POST"]),
     Route("/v1/flagger", flagger, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
 ]

@@ -137,23 +137,24 @@ def _random_free_index(by_index: dict[int, Slot], bucket: Bucket, now: float, fr
     return random.choice([i for i in range(capacity) if is_free(i)])
 
 
-def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
-    """When the first token of a full bucket comes back; None when a token is free."""
-    out = sorted(
+def _releases(slots: list[Slot], bucket: Bucket, now: float) -> list[float]:
+    """When each token still out comes back, soonest first."""
+    return sorted(
         s.granted_at + bucket.lifetime
         for s in slots
         if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
     )
+
+
+def _full_until(slots: list[Slot], bucket: Bucket, now: float) -> float | None:
+    """When the first token of a full bucket comes back; None when a token is free."""
+    out = _releases(slots, bucket, now)
     return out[0] if len(out) >= bucket.capacity else None
 
 
 def _wait_for_free(slots: list[Slot], bucket: Bucket, now: float, wanted: int) -> float:
     """Seconds until `wanted` (at most the capacity) tokens are free at once (0 if they are now)."""
-    releases = sorted(
-        s.granted_at + bucket.lifetime
-        for s in slots
-        if s.index < bucket.capacity and s.granted_at + bucket.lifetime > now
-    )
+    releases = _releases(slots, bucket, now)
     short = wanted - (bucket.capacity - len(releases))
     if short <= 0:
         return 0.0
@@ -182,6 +183,9 @@ class RateBudget:
         # bucket → wall-clock instant its first token comes back, seen when it was full. Lets a
         # burst of queries that cannot get a token be refused at once, before any other work.
         self._full_until: dict[str, float] = {}
+        # bucket → (capacity, instants its tokens out come back), as this process last read it:
+        # the tokens left per key that /metrics shows (free_tokens).
+        self._seen: dict[str, tuple[int, list[float]]] = {}
 
     @staticmethod
     def bucket(key_id: str, relational: bool) -> str:
@@ -211,6 +215,7 @@ class RateBudget:
             now = self._wall()
             slots = await self._store.read_slots(bucket)
             self._full_until[bucket] = _full_until(slots, rule, now) or 0.0  # 0: had a free token
+            self._seen[bucket] = (rule.capacity, _releases(slots, rule, now))
             candidates = [callers] if isinstance(callers, Caller) else list(dict.fromkeys(callers()))
             permits = [
                 (
@@ -254,6 +259,14 @@ class RateBudget:
                     retry_after_seconds=max(1.0, math.ceil(soonest)),
                 )
             await self._sleep(wait)
+
+    def free_tokens(self) -> dict[str, tuple[int, int]]:
+        """bucket → (tokens free now, capacity), from this process's last read of each bucket."""
+        now = self._wall()
+        return {
+            bucket: (capacity - sum(1 for release in releases if release > now), capacity)
+            for bucket, (capacity, releases) in list(self._seen.items())
+        }
 
     def full_for(self, key_id: str, *, relational: bool) -> float | None:
         """Seconds until the bucket's first token comes back, if this process last saw it full."""

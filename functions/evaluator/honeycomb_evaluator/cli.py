@@ -23,14 +23,17 @@ from typing import Any
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.serving import ConcurrencyLimit, protocol_for
     from honeycomb_evaluator.settings import Settings
+    from honeycomb_evaluator.telemetry.serve import ObservedApp, served_app
 
     settings = Settings.from_env()
     limits = settings.server
+    observed: ObservedApp = served_app(settings)
+    # Metrics and spans outermost, so the cap's own refusals (503 overloaded) are seen too.
+    observed.app = ConcurrencyLimit(observed.app, limits.max_concurrent_requests)
     uvicorn.run(
-        ConcurrencyLimit(create_app(settings), limits.max_concurrent_requests),
+        observed,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

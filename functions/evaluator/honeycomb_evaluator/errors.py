@@ -118,6 +118,10 @@ class StateUnavailable(EvaluatorError):
     """The shared state store (DynamoDB, Redis) did not answer or refused; names store and operation."""
 
 
+class NotReady(EvaluatorError):
+    """GET /readyz: the Honeycomb key cannot be read or the state store does not answer."""
+
+
 class RouteNotFound(EvaluatorError):
     """No such route."""
 
@@ -162,6 +166,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     NotConfigured: Answer(500, "not_configured"),
     RateLimited: Answer(503, "rate_limited", budget="evaluator"),
     Overloaded: Answer(503, "overloaded"),
+    NotReady: Answer(503, "not_ready"),
     DeadlineExceeded: Answer(504, "timeout"),
     StateUnavailable: Answer(502, "upstream_error"),
     HoneycombNotFound: Answer(404, "dataset_not_found", field="dataset", prefix="Honeycomb: "),

@@ -26,6 +26,7 @@ from honeycomb_evaluator.window import resolve_window
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.column_hints import ColumnHints
+    from honeycomb_evaluator.markers import MarkerWriter
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.state.base import StateStore
 
@@ -37,6 +38,7 @@ class Evaluator:
     executor: SharedExecutor
     # Where a comparison's buckets are kept across looks (judgement/history.py); None: this look only.
     history: StateStore | None = None
+    markers: MarkerWriter | None = None  # Honeycomb markers for judged canaries (markers.py)
     # Built on the first query Honeycomb rejects (column_hints.py): not on every cold start.
     hints: ColumnHints | None = field(default=None, init=False)
 
@@ -84,7 +86,8 @@ class Evaluator:
                 record.execute_seconds += time.perf_counter() - started
 
         execution = await with_current_key(self.keys, request.environment, deadline, execute)
-        record.served = execution.served
+        record.served, record.fused = execution.served, execution.fused
+        record.query_url = execution.result.query_url
         result = execution.result
         value = select_value(request, result, calculation) if plan is None and calculation else None
         body: dict[str, Any] = {
@@ -104,6 +107,9 @@ class Evaluator:
             caller = (record.caller or ANONYMOUS).name
             scope = HistoryScope(self.history, caller, request.environment, request.dataset)
             body.update(await judge_comparison(request, plan, result, window, scope))
+            record.verdict, record.reason = body.get("verdict"), body.get("reason")
+            if self.markers is not None and record.target is not None:
+                record.markers = await self.markers.after_judgement(request, record.target, body, deadline)
         body["elapsed_ms"] = round(record.elapsed_ms, 1)
         return body
 

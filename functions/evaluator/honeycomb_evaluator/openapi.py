@@ -121,6 +121,22 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": {"description": "Alive.", "content": _json("Health")}},
                 }
             },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: the Honeycomb key is readable and the state store answers",
+                    "operationId": "readyz",
+                    "responses": {
+                        "200": {
+                            "description": "Ready; `checks` says `ok` for `honeycomb_key` and `state_store`.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "503": {
+                            "description": "`not_ready`: the message names the failed check.",
+                            "content": _json("ErrorResponse"),
+                        },
+                    },
+                }
+            },
         },
         "components": {"schemas": schema["$defs"]},
     }

@@ -1,16 +1,20 @@
 """What one request did, and the one place a finished request is observed.
 
 Every route fills one `EvaluationRecord` as it goes (the caller, the dataset, the key id, the
-Honeycomb calls, how the execution was served). When the answer is decided the app calls
-`finish` with it, which sets `status` and `outcome` (nowhere else sets them) and writes what
-the request leaves behind: one JSON log line and one EMF document (CloudWatch turns the stdout
-line into metrics on Lambda). Another sink of finished requests belongs in `finish` beside these.
+Honeycomb calls, how the execution was served, a judgement's verdict and markers). When the
+answer is decided the app calls `finish` with it, which sets `status` and `outcome` (nowhere else
+sets them) and writes what the request leaves behind: one JSON log line and one EMF document
+(CloudWatch turns the stdout line into metrics on Lambda), then tells the record's `observers`.
+
+`Observer` is the one port through which anything else sees a finished request: `serve`'s
+Prometheus metrics and its OpenTelemetry span (telemetry/) are observers the app's `Service`
+carries. They import this module; it imports none of them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +30,10 @@ from honeycomb_evaluator.target import HoneycombTarget
 OK = "ok"
 NO_DATA = "no_data"
 
+# Something told of every finished request (after its log line). It must not raise; if it
+# does, the failure is logged and the answer stays as it is.
+Observer = Callable[["EvaluationRecord"], None]
+
 
 @dataclass
 class EvaluationRecord:
@@ -39,12 +47,18 @@ class EvaluationRecord:
     target: HoneycombTarget | None = None
     stats: CallStats = field(default_factory=CallStats)
     served: Served | None = None
+    fused: bool = False  # answered from a query fused with other checks' (sharing/fusion.py)
+    query_url: str | None = None
+    verdict: str | None = None  # with `judge` or `scorecard`
+    reason: str | None = None  # with `compare`
+    markers: dict[str, str] = field(default_factory=dict)  # marker event → what became of it
     # Wall time of the execution step: Honeycomb's latency as the caller experiences it (HTTP
     # calls, polls and the sleeps between them, whoever runs the poll loop).
     execute_seconds: float = 0.0
     result_cache_bytes: int | None = None  # what this process's result cache holds now (a gauge)
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    observers: Sequence[Observer] = ()
 
     @property
     def cached(self) -> bool:
@@ -62,6 +76,11 @@ class EvaluationRecord:
         self.outcome = outcome_of(answer)
         write_log_line(self)
         write_metrics(self)
+        for observer in self.observers:
+            try:
+                observer(self)
+            except Exception:  # what watches a request never changes its answer
+                logger.exception("request observer failed")
 
 
 def outcome_of(answer: Mapping[str, Any] | BaseException) -> str:
@@ -79,7 +98,7 @@ def write_log_line(record: EvaluationRecord) -> None:
     if record.dataset is None:
         return
     stats = record.stats
-    fields = {
+    fields: dict[str, object] = {
         "outcome": record.outcome,
         "dataset": record.dataset,
         "environment": record.environment,
@@ -92,6 +111,10 @@ def write_log_line(record: EvaluationRecord) -> None:
         "retries": stats.retries,
         "rate_limit_remaining": stats.rate_limit.remaining if stats.rate_limit else None,
     }
+    if record.verdict is not None:
+        fields["verdict"] = record.verdict
+    if record.markers:
+        fields["markers"] = record.markers
     if record.outcome in (OK, NO_DATA):
         logger.info("evaluation", extra=fields)
     else:

@@ -15,6 +15,7 @@ from honeycomb_evaluator.callers.auth import Authenticator
 from honeycomb_evaluator.evaluate import Evaluator
 from honeycomb_evaluator.honeycomb.client import HoneycombClient
 from honeycomb_evaluator.keys import key_source
+from honeycomb_evaluator.markers import MarkerWriter
 from honeycomb_evaluator.settings import RESULT_CACHE_BYTES, Settings, StateSettings
 from honeycomb_evaluator.sharing.executor import SharedExecutor
 from honeycomb_evaluator.sharing.local import LocalState
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from honeycomb_evaluator.gates.slo_service import SloService
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.models.slo_request import SloRequest
-    from honeycomb_evaluator.record import EvaluationRecord
+    from honeycomb_evaluator.record import EvaluationRecord, Observer
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Service:
     evaluator: Evaluator
     store: StateStore
     local: LocalState
+    # Told of every finished request (record.py): serve's Prometheus metrics and trace spans.
+    observers: list[Observer] = field(default_factory=list)
     _slo: SloService | None = field(default=None, repr=False)
 
     async def evaluate(self, request: EvaluateRequest, record: EvaluationRecord) -> dict[str, Any]:
@@ -50,6 +53,11 @@ class Service:
             evaluator = self.evaluator
             self._slo = SloService(client=evaluator.client, keys=evaluator.keys, store=self.store)
         return await self._slo.answer(request, record)
+
+    @property
+    def budget(self) -> RateBudget:
+        """The shared query budget every execution of this process spends from."""
+        return self.evaluator.executor.machinery.budget
 
     @property
     def result_cache_bytes(self) -> int:
@@ -82,5 +90,6 @@ def build_service(
     local = LocalState(result_cache_bytes=settings.result_cache_bytes)
     executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
-    evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store)
+    markers = MarkerWriter(client, store, settings.telemetry)
+    evaluator = Evaluator(client=client, keys=keys, executor=executor, history=store, markers=markers)
     return Service(settings, Authenticator.from_settings(settings.callers), evaluator, store, local)

@@ -10,7 +10,7 @@ the evaluator faces clients itself, so (settings.py `ServerSettings`, docs/opera
 - Past `max_connections` open connections, an idle keep-alive connection is closed to make room;
   when none is idle the new connection gets a 503 and is closed.
 - Past `max_concurrent_requests` requests in progress, a request gets a 503 `overloaded` at once
-  (`/healthz` is exempt, so liveness probes do not restart a busy pod).
+  (`/healthz`, `/readyz` and `/metrics` are exempt, so probes do not restart a busy pod).
 
 Every refusal is the documented JSON error, with `Connection: close` where the connection ends.
 uvicorn's own pure-Python HTTP/1.1 protocol (h11) is extended rather than replaced.
@@ -40,7 +40,9 @@ CLOSE = (b"connection", b"close")
 # The request line and headers. h11 only limits what it holds between reads (16 KiB), and one
 # read can bring 256 KiB; a bearer token or JWT fits many times over in this.
 MAX_HEADER_BYTES = 32 * 1024
-EXEMPT_PATHS = frozenset({"/healthz"})
+# Probes and scrapes answer whatever the load: a busy pod is neither restarted nor taken out of
+# the Service for being busy, and its metrics show the load.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # After the body timeout the app, if it is reading the body, answers 408 itself; this long after
 # that the connection is closed whatever the app is doing with it.
 BODY_GRACE_SECONDS = 2.0

@@ -99,12 +99,25 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """What the evaluator tells about itself (docs/operations.md): metrics and traces in `serve`,
+    and Honeycomb markers anywhere."""
+
+    metrics: bool = True  # GET /metrics in `serve` (EVALUATOR_METRICS)
+    # OTLP/HTTP traces in `serve`, decided from OpenTelemetry's own variables (otlp_traces_wanted).
+    otlp_traces: bool = False
+    markers: bool = False  # EVALUATOR_MARKERS: the default of a request's `markers.write`
+    markers_dataset: str | None = None  # EVALUATOR_MARKERS_DATASET; None: the evaluated dataset
+
+
+@dataclass(frozen=True)
 class Settings:
     honeycomb: HoneycombSettings = field(default_factory=HoneycombSettings)
     callers: CallerSettings = field(default_factory=CallerSettings)
     state: StateSettings = field(default_factory=StateSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     max_body_bytes: int = MAX_BODY_BYTES
     # Completed results this process keeps (sharing/executor.py), measured as their JSON size.
     result_cache_bytes: int = RESULT_CACHE_BYTES
@@ -118,6 +131,7 @@ class Settings:
             state=_state(read),
             budget=_budget(read),
             server=_server(read),
+            telemetry=_telemetry(read),
             result_cache_bytes=int(
                 read.number("EVALUATOR_RESULT_CACHE_BYTES", RESULT_CACHE_BYTES, minimum=0, maximum=2**40)
             ),
@@ -143,8 +157,10 @@ class _Reader:
             raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw}")
         return value
 
-    def flag(self, name: str) -> bool:
+    def flag(self, name: str, *, default: bool = False) -> bool:
         raw = (self.text(name) or "").lower()
+        if not raw:
+            return default
         if raw in _TRUE:
             return True
         if raw in _FALSE:
@@ -214,4 +230,32 @@ def _server(read: _Reader) -> ServerSettings:
         keepalive_max_requests=count("EVALUATOR_KEEPALIVE_MAX_REQUESTS", 1000),
         max_connections=count("EVALUATOR_MAX_CONNECTIONS", 256),
         max_concurrent_requests=count("EVALUATOR_MAX_CONCURRENT_REQUESTS", 64),
+    )
+
+
+OTEL_TRACE_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def otlp_traces_wanted(read: _Reader) -> bool:
+    """OpenTelemetry's own switches: on when an OTLP endpoint is set (or OTEL_TRACES_EXPORTER says
+    otlp), off with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Only OTLP is exported."""
+    if read.flag("OTEL_SDK_DISABLED"):
+        return False
+    exporters = {e.strip().lower() for e in (read.text("OTEL_TRACES_EXPORTER") or "").split(",") if e.strip()}
+    unknown = exporters - {"otlp", "none"}
+    if unknown:
+        raise ConfigError(
+            f"OTEL_TRACES_EXPORTER: only otlp (or none) is supported, got {', '.join(sorted(unknown))}"
+        )
+    if exporters == {"none"}:
+        return False
+    return "otlp" in exporters or any(read.text(name) for name in OTEL_TRACE_ENDPOINTS)
+
+
+def _telemetry(read: _Reader) -> TelemetrySettings:
+    return TelemetrySettings(
+        metrics=read.flag("EVALUATOR_METRICS", default=True),
+        otlp_traces=otlp_traces_wanted(read),
+        markers=read.flag("EVALUATOR_MARKERS"),
+        markers_dataset=read.text("EVALUATOR_MARKERS_DATASET"),
     )

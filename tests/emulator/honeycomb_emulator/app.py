@@ -16,7 +16,19 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import catalogue, controls, derived, errors, ingest, otlp, queries, query_results, slos, ui
+from . import (
+    catalogue,
+    controls,
+    derived,
+    errors,
+    ingest,
+    markers,
+    otlp,
+    queries,
+    query_results,
+    slos,
+    ui,
+)
 from .auth_routes import get_auth
 from .config import Settings
 from .demo import DemoFeeder
@@ -46,6 +58,10 @@ ROUTES = [
     Route("/1/queries/{dataset}/{id}", queries.get_query, methods=["GET"]),
     Route("/1/query_results/{dataset}", query_results.create_result, methods=["POST"]),
     Route("/1/query_results/{dataset}/{id}", query_results.get_result, methods=["GET"]),
+    Route("/1/markers/{dataset}", markers.create_marker, methods=["POST"]),
+    Route("/1/markers/{dataset}", markers.list_markers, methods=["GET"]),
+    Route("/1/markers/{dataset}/{id}", markers.update_marker, methods=["PUT"]),
+    Route("/1/markers/{dataset}/{id}", markers.delete_marker, methods=["DELETE"]),
     Route("/1/slos/{dataset}", slos.create_slo, methods=["POST"]),
     Route("/1/slos/{dataset}", slos.list_slos, methods=["GET"]),
     Route("/1/slos/{dataset}/{id}", slos.get_slo, methods=["GET"]),

@@ -13,6 +13,7 @@ from .engine import Store
 from .faults import FaultBook
 from .ratelimit import RateLimiter
 from .stats import Stats
+from .timefmt import rfc3339
 
 MAX_RESULTS = 2_000  # oldest query results are forgotten beyond this (Honeycomb's retention is undocumented)
 
@@ -78,6 +79,23 @@ class SloRecord:
     updated_at: float = 0.0
 
 
+@dataclass
+class MarkerRecord:
+    id: str
+    dataset: str  # a slug, or "__all__" for an environment marker
+    fields: dict[str, Any]  # start_time, end_time, message, type, url as given (markers.py)
+    created_at: float
+    updated_at: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.fields,
+            "id": self.id,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+
 class EmulatorState:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
@@ -96,6 +114,7 @@ class EmulatorState:
         self.derived_columns: dict[str, DerivedColumn] = {}
         self.slos: dict[str, SloRecord] = {}
         self.burn_alerts: dict[str, BurnAlert] = {}
+        self.markers: dict[str, MarkerRecord] = {}
 
     def remember_result(self, record: ResultRecord) -> None:
         with self.lock:

@@ -39,7 +39,7 @@ except ImportError:
     # A None entry makes those imports fail at once; httpcore then assumes asyncio, as it would.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
-from honeycomb_evaluator import __version__
+from honeycomb_evaluator import __version__, spans
 from honeycomb_evaluator.cache import BoundedCache
 from honeycomb_evaluator.honeycomb import errors
 from honeycomb_evaluator.honeycomb.polling import PollSchedule, PollTracker, query_shape
@@ -198,6 +198,17 @@ class HoneycombClient:
         items = body if isinstance(body, list) else []
         return [c["key_name"] for c in items if isinstance(c, dict) and isinstance(c.get("key_name"), str)]
 
+    async def create_marker(self, scope: Scope, marker: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /1/markers/{dataset} (`__all__`: the environment): the marker Honeycomb made.
+
+        Never retried once it may have reached Honeycomb: a second marker would be a duplicate.
+        """
+        call = _Call("POST", f"/1/markers/{scope.dataset_path}", dict(marker), idempotent=False)
+        body = await self._call(scope, call)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise errors.HoneycombUnavailable("marker creation answered without an id")
+        return body
+
     async def get_json(self, scope: Scope, path: str) -> Any:
         """GET any other read-only endpoint (SLOs, burn alerts, auth), retried like the others."""
         return await self._call(scope, _Call("GET", path, None, idempotent=True))
@@ -236,6 +247,24 @@ class HoneycombClient:
                 await asyncio.sleep(wait)
 
     async def _attempt(self, scope: Scope, call: _Call) -> Any:
+        """One HTTP exchange, as one span when tracing is on (retries are spans of their own)."""
+        attributes = {
+            "http.request.method": call.method,
+            "url.full": scope.target.api_url + call.path,
+            "honeycomb.dataset": scope.dataset,
+            "honeycomb.key_id": scope.target.key_id,
+        }
+        with spans.span(f"honeycomb {call.what}", **attributes) as span:
+            try:
+                return await self._send(scope, call, span)
+            except _Retryable as failure:
+                span.failed(type(failure.error).__name__)
+                raise
+            except Exception as e:
+                span.failed(type(e).__name__)
+                raise
+
+    async def _send(self, scope: Scope, call: _Call, span: spans.Span) -> Any:
         remaining = scope.deadline - time.monotonic()
         if remaining <= 0:
             raise errors.HoneycombTimeout(f"deadline passed before {call.what} could be sent")
@@ -258,6 +287,7 @@ class HoneycombClient:
                 f"connection failed during {call.method} ({type(e).__name__})"
             )
             raise self._maybe_retry(call, failed) from None
+        span.set({"http.response.status_code": response.status_code})
         info = read_headers(response.headers)
         if info.limit is not None or info.retry_after_seconds is not None:
             scope.stats.rate_limit = info

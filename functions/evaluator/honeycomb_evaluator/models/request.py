@@ -57,6 +57,20 @@ class Select(BaseModel):
     )
 
 
+class Markers(BaseModel):
+    """Honeycomb markers for this canary (docs/operations.md "Markers"); needs `judge` or `scorecard`."""
+
+    model_config = STRICT
+
+    write: StrictBool = Field(
+        default=True, description="Write them (the deployment's EVALUATOR_MARKERS when `markers` is absent)."
+    )
+    dataset: DatasetSlug | None = Field(
+        default=None,
+        description="Where: a dataset slug, `__all__` (the environment), default the evaluated dataset.",
+    )
+
+
 class EvaluateRequest(BaseModel):
     model_config = STRICT
 
@@ -85,6 +99,11 @@ class EvaluateRequest(BaseModel):
         description="Several calculations of the query judged together into one verdict (needs `compare`; "
         "instead of `judge`).",
     )
+    markers: Markers | None = Field(
+        default=None,
+        description="Honeycomb markers when the canary is first judged and when a verdict fails it "
+        "(needs `judge` or `scorecard`).",
+    )
 
     @property
     def over_series(self) -> bool:
@@ -102,3 +121,14 @@ class EvaluateRequest(BaseModel):
         if judging is not None and info.field_name == "scorecard" and info.data.get("judge") is not None:
             raise ValueError("use judge (one metric) or scorecard (several), not both")
         return judging
+
+    @field_validator("markers")
+    @classmethod
+    def _markers_need_a_verdict(cls, markers: Markers | None, info: ValidationInfo) -> Markers | None:
+        if markers is None or not markers.write:
+            return markers
+        # A judge or scorecard that failed its own validation is absent from info.data and reported.
+        judged = info.data.get("judge") is not None or info.data.get("scorecard") is not None
+        if {"judge", "scorecard"} <= info.data.keys() and not judged:
+            raise ValueError('markers need "judge" or "scorecard": they mark when a canary is judged')
+        return markers

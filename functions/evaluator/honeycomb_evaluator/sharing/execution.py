@@ -49,6 +49,7 @@ class Execution:
     result: QueryResult
     query_id: str
     served: Served
+    fused: bool = False  # answered from a query fused with other checks' (fusion.py)
 
     @property
     def cached(self) -> bool:

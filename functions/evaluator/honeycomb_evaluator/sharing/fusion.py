@@ -84,7 +84,7 @@ class FusionPlan:
         if rows is None:
             return None
         result = dataclasses.replace(fused.result, results=rows, series=[])
-        return Execution(result=result, query_id=fused.query_id, served=fused.served)
+        return Execution(result=result, query_id=fused.query_id, served=fused.served, fused=True)
 
 
 def candidates(request: ExecutionRequest) -> list[Candidate]:

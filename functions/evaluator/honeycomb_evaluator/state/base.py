@@ -1,6 +1,6 @@
 """What every state backend stores, and the few atomic operations the evaluator needs.
 
-Five kinds of records, all keyed by digests (sharing/fingerprint.py) and non-secret key ids:
+Six kinds of records, all keyed by digests (sharing/fingerprint.py) and non-secret key ids:
 
 - query ids: spec key → Honeycomb query id (kept long; a query never changes);
 - executions: execution key → one generation of "a query result for this": `claimed` (an
@@ -9,6 +9,7 @@ Five kinds of records, all keyed by digests (sharing/fingerprint.py) and non-sec
 - rate slots: per Honeycomb key, N slots each holding when its token was last spent (budget.py);
 - rosters: per query family and window, the set of filter values checked (sharing/fusion.py);
 - blobs: a name → bytes kept for a while, last writer wins (a cached SLO report).
+- once-only claims: names of events that must happen once across instances (markers.py).
 
 Every change to an execution or a slot is conditional on what the writer last read (the
 generation and owner, the previous grant time), so instances never overwrite each other.
@@ -125,4 +126,16 @@ class StateStore(Protocol):
 
     async def read_blob(self, name: str) -> bytes | None:
         """What was last written under `name`, unless it expired; None if nothing."""
+        ...
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        """True for the first caller to claim `name` (until it expires or is released), else False."""
+        ...
+
+    async def release_once(self, name: str) -> None:
+        """Undo a `claim_once` whose event did not happen, so a later claim may succeed."""
+        ...
+
+    async def ping(self) -> None:
+        """Return if the store answers (GET /readyz); raise `StateUnavailable` otherwise."""
         ...

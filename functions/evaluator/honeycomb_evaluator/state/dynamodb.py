@@ -331,3 +331,28 @@ class DynamoDBStore:
         if item is None or int(item.get("expires_at", {}).get("N", "0")) <= time.time():
             return None  # DynamoDB deletes expired items late, not at once
         return bytes(item["blob"]["B"])
+
+    # -- once-only claims (markers) ---------------------------------------------------------
+    # Released by writing `held = 0` rather than deleting: the function may only Get/Put/Update.
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        item = {
+            "pk": _s(f"once#{name}"),
+            "sk": _s("once"),
+            "held": _s("1"),
+            "expires_at": self._expires(ttl_seconds),
+        }
+        answer = await self._call(
+            "put_item",
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk) OR held = :released OR expires_at < :now",
+            ExpressionAttributeValues={":released": _s("0"), ":now": {"N": str(int(time.time()))}},
+        )
+        return answer is not None
+
+    async def release_once(self, name: str) -> None:
+        item = {"pk": _s(f"once#{name}"), "sk": _s("once"), "held": _s("0"), "expires_at": self._expires(60)}
+        await self._call("put_item", Item=item)
+
+    async def ping(self) -> None:
+        await self._call("get_item", Key={"pk": _s("ping"), "sk": _s("ping")})

@@ -45,6 +45,9 @@ class MemoryStore:
         self._blobs: BoundedCache[tuple[bytes, float]] = BoundedCache(  # name → (blob, expires at)
             MAX_BLOBS, retention_seconds=retention_seconds, max_bytes=MAX_BLOB_BYTES, clock=clock
         )
+        self._once: BoundedCache[float] = BoundedCache(  # name → when the claim expires
+            MAX_EXECUTIONS, retention_seconds=retention_seconds, clock=clock
+        )
 
     async def get_query_id(self, spec_key: str) -> str | None:
         entry = self._query_ids.get(spec_key)
@@ -144,3 +147,16 @@ class MemoryStore:
     async def read_blob(self, name: str) -> bytes | None:
         entry = self._blobs.value(name)
         return entry[0] if entry is not None and entry[1] > self._clock() else None
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        expires = self._once.value(name)
+        if expires is not None and expires > self._clock():
+            return False
+        self._once.put(name, self._clock() + ttl_seconds)
+        return True
+
+    async def release_once(self, name: str) -> None:
+        self._once.pop(name)
+
+    async def ping(self) -> None:
+        return None

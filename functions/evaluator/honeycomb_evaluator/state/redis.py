@@ -372,3 +372,19 @@ class RedisStore:
         key = self._key("blob", name)
         value: bytes | None = await self._run("read_blob", lambda c: c.client.get(key))
         return value
+
+    # -- once-only claims (markers) ---------------------------------------------------------
+
+    async def claim_once(self, name: str, ttl_seconds: float) -> bool:
+        key = self._key("once", name)
+        claimed = await self._run(
+            "claim_once", lambda c: c.client.set(key, b"1", nx=True, px=_ms(ttl_seconds))
+        )
+        return bool(claimed)
+
+    async def release_once(self, name: str) -> None:
+        key = self._key("once", name)
+        await self._run("release_once", lambda c: c.client.delete(key))
+
+    async def ping(self) -> None:
+        await self._run("ping", lambda c: c.client.ping())

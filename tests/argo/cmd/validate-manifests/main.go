@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/honeycomb-rollouts-evaluator/tests/argo/internal/manifests"
 	"github.com/honeycomb-rollouts-evaluator/tests/argo/internal/validate"
@@ -27,11 +28,11 @@ func run(root string) error {
 	if err != nil {
 		return err
 	}
-	flaggerCRD, err := manifests.FlaggerCRDFile()
+	crdFiles, err := manifests.CRDFiles()
 	if err != nil {
 		return err
 	}
-	validator, err := validate.New(argoDir, flaggerCRD)
+	validator, err := validate.New(argoDir, crdFiles...)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func run(root string) error {
 	}
 	objects := len(documents) - len(skipped)
 	fmt.Printf("validated %d objects under %s against %s/manifests/crds, %s and kube-apiserver's validation of built-in kinds\n",
-		objects, root, argoDir, flaggerCRD)
+		objects, root, argoDir, strings.Join(crdFiles, ", "))
 	if len(problems) > 0 {
 		for _, problem := range problems {
 			fmt.Println("INVALID", problem)

@@ -36,8 +36,37 @@ func FlaggerCRDFile() (string, error) {
 	return filepath.Join(dir, "artifacts", "flagger", "crd.yaml"), nil
 }
 
+// PrometheusOperatorVersion is the prometheus-operator release whose ServiceMonitor CRD the
+// chart's ServiceMonitor is validated against (the newest the Go module proxy serves here).
+const PrometheusOperatorVersion = "v0.85.0"
+
+// ServiceMonitorCRDFile is example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
+// of that release's module (the CRD its `make generate` writes), from the Go module cache. No
+// go.mod requires the module (nothing imports it), so it is downloaded at its pinned version.
+func ServiceMonitorCRDFile() (string, error) {
+	dir, err := moduleDir(filepath.Join(RepoRoot(), "tests", "argo"),
+		"github.com/prometheus-operator/prometheus-operator@"+PrometheusOperatorVersion)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_servicemonitors.yaml"), nil
+}
+
+// CRDFiles are the CRD files besides argo-rollouts' own: Flagger's and the ServiceMonitor's.
+func CRDFiles() ([]string, error) {
+	flagger, err := FlaggerCRDFile()
+	if err != nil {
+		return nil, err
+	}
+	serviceMonitor, err := ServiceMonitorCRDFile()
+	if err != nil {
+		return nil, err
+	}
+	return []string{flagger, serviceMonitor}, nil
+}
+
 // moduleDir downloads (if needed) the version of module that the go.mod in goModDir requires
-// and returns its directory in the module cache.
+// (or module@version as given) and returns its directory in the module cache.
 func moduleDir(goModDir, module string) (string, error) {
 	command := exec.Command("go", "mod", "download", "-json", module)
 	command.Dir = goModDir

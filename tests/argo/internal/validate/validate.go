@@ -1,6 +1,6 @@
 // Package validate checks Kubernetes manifests with the validation code of the servers that
-// would receive them: kube-apiserver's custom-resource validation against the Argo Rollouts
-// and Flagger CRDs of the pinned releases, kube-apiserver's own validation for core/v1 kinds, and the
+// would receive them: kube-apiserver's custom-resource validation against the Argo Rollouts,
+// Flagger and prometheus-operator (ServiceMonitor) CRDs of the pinned releases, kube-apiserver's own validation for core/v1 kinds, and the
 // Argo Rollouts controller's checks of AnalysisTemplates and Rollouts.
 package validate
 
@@ -24,7 +24,7 @@ type Validator struct {
 }
 
 // New loads the CRDs from argo-rollouts' manifests/crds under argoRolloutsDir and from any
-// further CRD files (Flagger's crd.yaml).
+// further CRD files (Flagger's crd.yaml, prometheus-operator's ServiceMonitor CRD).
 func New(argoRolloutsDir string, crdFiles ...string) (*Validator, error) {
 	argoFiles, err := filepath.Glob(filepath.Join(argoRolloutsDir, "manifests", "crds", "*-crd.yaml"))
 	if err != nil {
@@ -92,7 +92,7 @@ func (v *Validator) validateDocument(document manifests.Document, objects object
 	}
 	crd, ok := v.customResources[gvk]
 	if !ok {
-		return nil, fmt.Errorf("no schema for %s (only core/v1 Secret, ConfigMap, ServiceAccount, Service, apps/v1 Deployment, policy/v1 PodDisruptionBudget, networking.k8s.io/v1 NetworkPolicy and the Argo Rollouts and Flagger CRDs are known)", gvk)
+		return nil, fmt.Errorf("no schema for %s (only core/v1 Secret, ConfigMap, ServiceAccount, Service, apps/v1 Deployment, policy/v1 PodDisruptionBudget, networking.k8s.io/v1 NetworkPolicy and the Argo Rollouts, Flagger and ServiceMonitor CRDs are known)", gvk)
 	}
 	object, err := document.Object()
 	if err != nil {

@@ -22,12 +22,12 @@ func validator(t *testing.T) *Validator {
 			sharedErr = err
 			return
 		}
-		flaggerCRD, err := manifests.FlaggerCRDFile()
+		crdFiles, err := manifests.CRDFiles()
 		if err != nil {
 			sharedErr = err
 			return
 		}
-		sharedValidator, sharedErr = New(dir, flaggerCRD)
+		sharedValidator, sharedErr = New(dir, crdFiles...)
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -96,8 +96,22 @@ spec:
       metadata: {max: "0.02", request: "{}"}
 `
 
+// A ServiceMonitor as the chart renders it, checked against prometheus-operator's CRD.
+const validServiceMonitor = `
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: m}
+spec:
+  selector: {matchLabels: {a: b}}
+  namespaceSelector: {matchNames: [monitoring]}
+  endpoints:
+  - port: http
+    path: /metrics
+    interval: 30s
+`
+
 func TestValidManifestsPass(t *testing.T) {
-	content := validTemplate + "---" + validRollout + "---" + validCanary + `---
+	content := validTemplate + "---" + validRollout + "---" + validCanary + "---" + validServiceMonitor + `---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
@@ -192,6 +206,8 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 		{"network policy with a bad namespace label", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: \"not ok!\"}}}]}]}\n", "Invalid value: \"not ok!\""},
 		{"canary webhook with a field Flagger lacks", strings.Replace(validCanary, "type: rollout", "type: rollout\n      headers: {a: b}", 1), "spec.analysis.webhooks[0].headers: Forbidden: unknown field"},
 		{"canary webhook metadata value not a string", strings.Replace(validCanary, `max: "0.02"`, "max: 0.02", 1), "metadata.max in body must be of type string"},
+		{"service monitor with a misspelled endpoint field", strings.Replace(validServiceMonitor, "path: /metrics", "pth: /metrics", 1), "spec.endpoints[0].pth: Forbidden: unknown field"},
+		{"service monitor with a bad interval", strings.Replace(validServiceMonitor, "interval: 30s", "interval: 30 seconds", 1), "spec.endpoints[0].interval in body should match"},
 		{"kind without apiVersion", "kind: Secret\nmetadata: {name: s}\n", "apiVersion"},
 	}
 	for _, c := range cases {

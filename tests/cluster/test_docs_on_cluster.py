@@ -4,14 +4,16 @@ Every ```sh block of docs/kubernetes.md and docs/argo-rollouts.md marked
 `<!-- run-by: tests/cluster/test_docs_on_cluster.py -->` runs here, in page order, like a reader
 pasting them into one terminal: variables a block sets (`TOKEN`) reach the next ones. The only
 differences from a reader's terminal: KUBECONFIG names the local API server, PATH has the built
-kubectl, kubectl-argo-rollouts and helm, and the reader's own values come from the environment
-(`HONEYCOMB_API_KEY`, `NEW_KEY`). After some blocks the test checks what the API server holds.
-Each page starts from a clean cluster: the namespaces a page created are deleted after it.
+kubectl, kubectl-argo-rollouts and helm, and the reader's own values are set before the first
+block (`HONEYCOMB_API_KEY`, `NEW_KEY`, the deployed evaluator's `EVALUATE_URL` and a registered
+`TOKEN`). After some blocks the test checks what the API server holds, or what the block
+printed. Each page starts from a clean cluster: the namespaces a page created are deleted after it.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -30,9 +32,11 @@ PAGES = ("docs/kubernetes.md", "docs/argo-rollouts.md")
 NAMESPACE, RELEASE = "honeycomb-evaluator", "honeycomb-evaluator"
 
 # Variables a block defines are written to a state file when it ends and read by the next block.
+# FUNCNAME is __carry's own: sourced back, its declaration fails, and a block whose state held
+# nothing else would exit 1 before its first line.
 CARRY_OVER = """
 __STATE={state}
-__BASELINE=" $(compgen -v | tr '\\n' ' ') __STATE __BASELINE __v "
+__BASELINE=" $(compgen -v | tr '\\n' ' ') __STATE __BASELINE __v FUNCNAME "
 touch "$__STATE"; source "$__STATE"
 __carry() {{
   for __v in $(compgen -v); do
@@ -124,6 +128,32 @@ CHECKS: dict[str, Callable[[Kubectl, Keys], None]] = {
 }
 
 
+def check_evaluation(output: str) -> None:
+    """The step-3 request's answer: the demo's bad canary (7d9f8b6c5) errs on about 8 % of its spans."""
+    answer = json.loads(output)
+    assert answer["calculation"] == "AVG(is_error)", answer
+    assert 0.04 < answer["value"] < 0.12, answer
+
+
+# After the block that contains the text, what it must have printed.
+OUTPUT_CHECKS: dict[str, Callable[[str], None]] = {
+    'curl -sS "$EVALUATE_URL"': check_evaluation,
+}
+
+
+def reader_values(stack: Stack) -> dict[str, str]:
+    """What a reader has at hand: the Honeycomb keys, the deployed evaluator's URL and a token
+    registered with it (blocks that make their own TOKEN replace it)."""
+    keys = stack.keys
+    evaluate_url = f"{stack.evaluator.url}/v1/evaluate"
+    return {
+        "HONEYCOMB_API_KEY": keys.first,
+        "NEW_KEY": keys.second,
+        "EVALUATE_URL": evaluate_url,
+        "TOKEN": keys.token,
+    }
+
+
 def namespaces(kubectl: Kubectl) -> set[str]:
     return {n["metadata"]["name"] for n in kubectl.get("namespaces")}
 
@@ -133,8 +163,12 @@ def test_a_cluster_page_runs_as_written(page: str, stack: Stack, tmp_path: Path)
     kubectl, keys = stack.cluster.kubectl, stack.keys
     existing = namespaces(kubectl)
     directory = link_repository(tmp_path)
-    env = {**kubectl.env(), "HONEYCOMB_API_KEY": keys.first, "NEW_KEY": keys.second}
-    state = shlex.quote(str(tmp_path.parent / f"{tmp_path.name}.state"))
+    state_file = tmp_path.parent / f"{tmp_path.name}.state"
+    # The reader's values start in the state, not the environment, so that a block may reassign
+    # them (both pages make their own TOKEN) and the next block sees the new value.
+    values = reader_values(stack).items()
+    state_file.write_text("".join(f"declare -x {name}={shlex.quote(value)}\n" for name, value in values))
+    env, state = kubectl.env(), shlex.quote(str(state_file))
     try:
         for block in page_blocks(page):
             output = run_block(CARRY_OVER.format(state=state) + block.code, directory, env=env)
@@ -142,6 +176,9 @@ def test_a_cluster_page_runs_as_written(page: str, stack: Stack, tmp_path: Path)
             for text, check in CHECKS.items():
                 if text in block.code:
                     check(kubectl, keys)
+            for text, check_output in OUTPUT_CHECKS.items():
+                if text in block.code:
+                    check_output(output.text)
     finally:
         for namespace in namespaces(kubectl) - existing:
             kubectl.run("delete", "namespace", namespace, "--wait=true", "--timeout=120s", check=False)

@@ -101,13 +101,16 @@ def _buckets(
     return out
 
 
-def _body(template_body: dict[str, Any], canary: str, baseline: str, end: int) -> dict[str, Any]:
-    body = yaml.safe_load(yaml.safe_dump(template_body))
-    body["dataset"] = DATASET
+def pinned_body(
+    template_body: dict[str, Any], dataset: str, versions: tuple[str, str], end: int
+) -> dict[str, Any]:
+    """A template's jsonBody as Argo sends it for (canary, baseline), the window pinned to `end`."""
+    body: dict[str, Any] = yaml.safe_load(yaml.safe_dump(template_body))
+    body["dataset"] = dataset
     query = body["query"]
     length = int(query.pop("time_range"))
     query["start_time"], query["end_time"] = end - length, end
-    query["calculated_fields"] = [{"name": "is_error", "expression": "IF($error, 1, 0)"}]
+    canary, baseline = versions
     body["compare"] = {**body["compare"], "canary": canary, "baseline": baseline}
     body.pop("max_age_seconds", None)
     return body
@@ -152,7 +155,8 @@ def _run(
         now = start + (PAUSE + look) * 60
         before = http.get(f"{emulator.url}/_emulator/stats").json()["query_results_created"]
         answer = http.post(
-            f"{evaluator.url}/v1/evaluate", json=_body(web_body, canary_hash, baseline_hash, now)
+            f"{evaluator.url}/v1/evaluate",
+            json=pinned_body(web_body, DATASET, (canary_hash, baseline_hash), now),
         )
         answer.raise_for_status()
         counts.results_created += (
@@ -172,7 +176,7 @@ def _run(
 
 
 @contextmanager
-def _servers() -> Iterator[tuple[Server, Server]]:
+def calibration_servers() -> Iterator[tuple[Server, Server]]:
     with ExitStack() as stack:
         emulator = stack.enter_context(
             start_emulator("--rate-limit-per-minute", "100000", "--result-delay-ms", "0")
@@ -192,7 +196,7 @@ def main() -> int:
     started = time.perf_counter()
     card = next(t for t in shipped() if t.name == "scorecard")
     failures = 0
-    with httpx.Client(timeout=30) as http, _servers() as servers:
+    with httpx.Client(timeout=30) as http, calibration_servers() as servers:
         for number, scenario in enumerate(SCENARIOS):
             total = Counts()
             for run in range(scenario.runs):

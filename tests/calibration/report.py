@@ -95,10 +95,11 @@ def tables(results: list[Result], seed: int, seconds: float, workers: int = 1) -
     return "\n".join(lines)
 
 
-def write_into_docs(page: Path, text: str) -> None:
+def write_into_docs(page: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
+    start, end = markers
     content = page.read_text()
-    if START not in content or END not in content:
-        raise SystemExit(f"{page} has no {START} ... {END} section to write into")
-    head, rest = content.split(START, 1)
-    _, tail = rest.split(END, 1)
-    page.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+    if start not in content or end not in content:
+        raise SystemExit(f"{page} has no {start} ... {end} section to write into")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    page.write_text(f"{head}{start}\n{text}\n{end}{tail}")

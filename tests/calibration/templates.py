@@ -7,13 +7,16 @@ The calibration judges with exactly the settings users copy: the scorecard's met
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from honeycomb_evaluator.judgement.classify import Rule
 from honeycomb_evaluator.models.judgement import JudgeRules, ScorecardMetric
 
 from tests.calibration.runs import Metric, Template
+
+if TYPE_CHECKING:
+    from tests.calibration.slice_runs import SliceTemplate
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "argo-rollouts"
 SHIPPED = "analysistemplate-canary-vs-stable.yaml"
@@ -54,3 +57,45 @@ def shipped() -> list[Template]:
         Template("latency", (latency,), card.alpha, card.count, card.window_minutes),
         Template("errors", (errors,), card.alpha, card.count, card.window_minutes),
     ]
+
+
+SLICED = "analysistemplate-canary-slices.yaml"
+
+
+def sliced(**overrides: object) -> SliceTemplate:
+    """The sliced template, its slices' settings with `overrides` (the simulation's dimensions)."""
+    from honeycomb_evaluator.judgement.query import Judged, chosen_test
+    from honeycomb_evaluator.models.slices import Slices
+
+    from tests.calibration.slice_runs import SliceTemplate
+
+    document = yaml.safe_load((TEMPLATES / SLICED).read_text())
+    (metric,) = document["spec"]["metrics"]
+    body = metric["provider"]["web"]["jsonBody"]
+    card = body["scorecard"]
+    metrics = [ScorecardMetric.model_validate(m) for m in card["metrics"]]
+    judged = tuple(
+        Judged(m.label, m.calculation, m, chosen_test(m, m.calculation, "scorecard"), m.critical)
+        for m in metrics
+    )
+    template = Template(
+        "sliced",
+        tuple(_metric(m.calculation, m, m.critical) for m in metrics),
+        float(card["significance"]),
+        int(metric["count"]),
+        int(body["query"]["time_range"]) // 60,
+    )
+    spec = Slices.model_validate({**body["slices"], **overrides})
+    return SliceTemplate(template, judged, spec)
+
+
+def sliced_for(dimensions: int) -> SliceTemplate:
+    """The sliced template with the simulation's dimensions (each value a slice, all of them judged)."""
+    from tests.calibration.slice_traffic import VALUES
+
+    return sliced(
+        dimensions=[f"dim{i}" for i in range(dimensions)],
+        depth=1,
+        max_slices=dimensions * VALUES,
+        errors=None,
+    )

@@ -36,3 +36,9 @@ def test_make_run_script_finishes_without_a_terminal() -> None:
     assert "high         → Argo: Failed" in bad and bad.count("above the allowed") == 2
     assert "pass         → Argo: Successful" in good and good.count("shown below the harmful") == 2
     assert "nodata       → Argo: Inconclusive look" in idle and "no data" in idle
+    # Slice by slice with the slices template: the canary regressed in one slice fails, and the
+    # slice is named; the new exception type is named.
+    regressed, new_type = out.split("Where the canary regressed")[1].split(" vs stable:")[1:3]
+    assert "high         → Argo: Failed" in regressed
+    assert "decided by slice http.route=/checkout/payment, user.plan=enterprise" in regressed
+    assert "new error type NullPointerException: " in new_type and " 0 in stable" in new_type

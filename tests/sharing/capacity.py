@@ -13,8 +13,12 @@ simulated minute m asks for its own absolute 10-minute window, one minute after 
 simulated minute (what "while the window is current" gives a relative window in real time). So
 the ratio of Honeycomb runs to checks is the real one.
 
+With `sliced`, each canary instead asks once a minute for the slices template's comparison of
+its own hash against its own stable version's, sliced by route and plan (hash x dimensions, one
+query a comparison; fusion puts 25 canaries' comparisons into one query).
+
 Used by tests/sharing/test_capacity.py (assertions) and tests/bench/bench_capacity.py (figures):
-`.venv/bin/python -m tests.sharing.capacity 100`.
+`.venv/bin/python -m tests.sharing.capacity 100` (`--sliced 100` for the sliced comparisons).
 """
 
 from __future__ import annotations
@@ -30,13 +34,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.aws import evaluators_sharing_one_table
 from tests.support.evaluations import emulator_stats, write_registry
 from tests.support.servers import Server, aws_env, start_emulator, start_moto
 
+TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "argo-rollouts"
+
 WINDOW = 600  # each check's query window (seconds)
 EVENT_EVERY = 20  # seconds between a canary's seeded events
+ROUTES = ("/checkout", "/checkout/cart", "/checkout/payment")
+PLANS = ("free", "enterprise")
 
 
 @dataclass(frozen=True)
@@ -47,9 +56,17 @@ class Plan:
     minutes: int = 4  # simulated minutes (distinct windows); the first is the cold start
     minute_seconds: float = 30.0  # real seconds per simulated minute
     per_minute: int = 10  # Honeycomb's query-result creations per minute for the key
+    sliced: bool = False  # one sliced comparison a minute per canary instead of two metrics
 
     def hash_of(self, canary: int) -> str:
         return f"c{canary:08x}"
+
+    def stable_of(self, canary: int) -> str:
+        return f"s{canary:08x}"
+
+    @property
+    def checks_per_canary(self) -> int:
+        return 1 if self.sliced else 2
 
 
 @dataclass
@@ -62,6 +79,10 @@ class Minute:
     runs: int = 0  # query results Honeycomb created
     honeycomb_429: int = 0
     samples: list[str] = field(default_factory=list)  # a few error messages, to explain the figures
+
+    @property
+    def answered(self) -> int:
+        return self.valued + self.empty
 
 
 @dataclass
@@ -90,24 +111,27 @@ class Report:
 
 
 def seed_events(emulator: Server, plan: Plan, first_end: int, last_end: int) -> None:
-    """Events for every canary's hash over every window asked (latency and errors of its own)."""
+    """Events for every canary's hash over every window asked (latency and errors of its own);
+    with `sliced`, its stable version's too, and a route and a plan on every event."""
     rng = random.Random(12)
     events = []
+    every = EVENT_EVERY // 4 if plan.sliced else EVENT_EVERY
     for canary in range(plan.canaries):
-        hash_value = plan.hash_of(canary)
         error_rate = rng.choice([0.004, 0.01, 0.08])
-        for t in range(first_end - WINDOW - 60, last_end, EVENT_EVERY):
-            events.append(
-                {
-                    "time": t + rng.uniform(0, EVENT_EVERY),
-                    "data": {
-                        "service.name": "checkout",
-                        "rollouts_pod_template_hash": hash_value,
-                        "duration_ms": rng.lognormvariate(5, 0.6),
-                        "error": rng.random() < error_rate,
-                    },
+        hashes = [plan.hash_of(canary), *([plan.stable_of(canary)] if plan.sliced else [])]
+        for hash_value in hashes:
+            for t in range(first_end - WINDOW - 60, last_end, every):
+                data: dict[str, Any] = {
+                    "service.name": "checkout",
+                    "rollouts_pod_template_hash": hash_value,
+                    "duration_ms": rng.lognormvariate(5, 0.6),
+                    "error": rng.random() < error_rate,
                 }
-            )
+                if plan.sliced:
+                    data |= {"http.route": rng.choice(ROUTES), "user.plan": rng.choice(PLANS)}
+                    if data["error"]:
+                        data["exception.type"] = rng.choice(("TimeoutError", "DeclinedError"))
+                events.append({"time": t + rng.uniform(0, every), "data": data})
     headers = {"X-Honeycomb-Team": emulator.extra["api_key"]}
     for start in range(0, len(events), 2000):
         batch = events[start : start + 2000]
@@ -138,7 +162,21 @@ def checks(plan: Plan, canary: int, end: int) -> list[dict[str, Any]]:
         },
     }
     p99 = {**base, "query": {**query, "calculations": [{"op": "P99", "column": "duration_ms"}]}}
+    if plan.sliced:
+        return [sliced_check(plan, canary, end, base)]
     return [error_rate, p99]
+
+
+def sliced_check(plan: Plan, canary: int, end: int, base: dict[str, Any]) -> dict[str, Any]:
+    """The slices template's body (infra/argo-rollouts/analysistemplate-canary-slices.yaml) for
+    this canary against its stable version, the window pinned to the simulated minute."""
+    document = yaml.safe_load((TEMPLATES / "analysistemplate-canary-slices.yaml").read_text())
+    body: dict[str, Any] = document["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]
+    query = body["query"]
+    query.pop("time_range")
+    query |= {"start_time": end - WINDOW, "end_time": end}
+    body["compare"] |= {"canary": plan.hash_of(canary), "baseline": plan.stable_of(canary)}
+    return {**body, **base}
 
 
 async def drive(
@@ -239,9 +277,10 @@ def simulate(workdir: Path, plan: Plan) -> Report:
 def main() -> None:
     import tempfile
 
-    for canaries in [int(a) for a in sys.argv[1:]] or [100]:
+    sliced = "--sliced" in sys.argv
+    for canaries in [int(a) for a in sys.argv[1:] if a != "--sliced"] or [100]:
         with tempfile.TemporaryDirectory() as workdir:
-            print("\n".join(simulate(Path(workdir), Plan(canaries)).lines()), flush=True)
+            print("\n".join(simulate(Path(workdir), Plan(canaries, sliced=sliced)).lines()), flush=True)
 
 
 if __name__ == "__main__":

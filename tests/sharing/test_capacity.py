@@ -29,3 +29,17 @@ def test_a_hundred_canaries_on_one_key_are_all_answered_once_the_fleet_is_warm(t
     warm = report.minutes[-1]
     assert warm.valued == warm.asked, report.lines()
     assert warm.runs <= 4, report.lines()  # two metrics: one fused query each (and a straggler)
+
+
+@pytest.mark.slow
+@pytest.mark.servers
+def test_a_hundred_sliced_comparisons_share_a_few_queries_once_the_fleet_is_warm(tmp_path: Path) -> None:
+    """With slices on: each canary's comparison against its own stable version, sliced by route and
+    plan (hash x dimensions), once a minute; 25 canaries' comparisons share one fused query."""
+    report = simulate(tmp_path, Plan(canaries=100, minutes=3, sliced=True))
+    print("\n".join(report.lines()))
+    for minute in report.minutes:
+        assert minute.asked == 100 and minute.honeycomb_429 == 0, report.lines()
+    warm = report.minutes[-1]
+    assert warm.answered == warm.asked, report.lines()
+    assert warm.runs <= 5, report.lines()  # 100 / 25 fused queries (and a straggler)

@@ -147,3 +147,70 @@ def test_a_value_not_checked_before_runs_its_own_query_and_is_fused_from_the_nex
             await client.aclose()
 
     asyncio.run(run())
+
+
+def comparison_request(emulator: Server, canary: str, end: int, slices: list[str] | None) -> ExecutionRequest:
+    """A comparison's one query, planned as the evaluator plans it (judgement/query.py)."""
+    from honeycomb_evaluator.judgement.query import plan_comparison
+    from honeycomb_evaluator.models.request import EvaluateRequest
+
+    body: dict[str, Any] = {
+        "dataset": "checkout",
+        "query": {
+            "calculated_fields": [{"name": "is_error", "expression": "IF($error, 1, 0)"}],
+            "calculations": [{"op": "AVG", "column": "duration_ms"}, {"op": "AVG", "column": "is_error"}],
+            "granularity": 60,
+            "start_time": end - 600,
+            "end_time": end,
+        },
+        "compare": {"column": HASH, "canary": canary, "baseline": VERSIONS["stable"]},
+        "judge": {},
+        "select": {"calculation": "AVG(duration_ms)"},
+    }
+    if slices is not None:
+        body["slices"] = {"dimensions": slices}
+    evaluate = EvaluateRequest.model_validate(body)
+    plan = plan_comparison(evaluate, "AVG(duration_ms)")
+    return dataclasses.replace(
+        request(emulator, plan.query.honeycomb_body(end - 600, end)),
+        options=ResultOptions(disable_series=False, other_by_aggregate=slices is not None),
+    )
+
+
+def _sorted(items: list[dict[str, Any]]) -> list[str]:
+    import json
+
+    return sorted(json.dumps(i, sort_keys=True) for i in items)
+
+
+@pytest.mark.parametrize(
+    ("slices", "fused_runs", "minutes_ago"),
+    [(None, 1, 2), (["http.route", "user.plan"], 1, 3), (["trace.span_id"], 5, 4)],
+    ids=["whole", "hash x dimensions", "past the group limit"],
+)
+def test_comparisons_that_differ_only_in_their_hashes_share_one_query(
+    emulator: Server, slices: list[str] | None, fused_runs: int, minutes_ago: int
+) -> None:
+    """Every comparison's rows and series from the fused query equal its own query's; a fused
+    result cut at Honeycomb's 1,000 groups is not used (each comparison then runs its own)."""
+    end = int(time.time()) // 60 * 60 - 60 * minutes_ago  # a settled window of each case's own
+    canaries = [VERSIONS["bad"], VERSIONS["good"], "2e4f6a8c0", "no-such-hash"]
+
+    async def run() -> None:
+        client = HoneycombClient()
+        fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
+        try:
+            requests = [comparison_request(emulator, c, end, slices) for c in canaries]
+            assert all(candidates(r) and candidates(r)[0].pair for r in requests)
+            await remember_checked(fusing, requests)
+            before = created(emulator.url)
+            fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
+            assert created(emulator.url) - before == fused_runs
+            for req, answer in zip(requests, fused, strict=True):
+                own = await alone.execute(req)
+                assert _sorted(answer.result.results) == _sorted(own.result.results)
+                assert _sorted(answer.result.series) == _sorted(own.result.series)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())

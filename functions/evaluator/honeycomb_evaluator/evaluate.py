@@ -68,7 +68,11 @@ class Evaluator:
                 target=target,
                 dataset=request.dataset,
                 spec=spec,
-                options=ResultOptions(disable_series=not with_series),
+                # With slices, the groups beyond Honeycomb's limit are counted to be reported.
+                options=ResultOptions(
+                    disable_series=not with_series,
+                    other_by_aggregate=request.compare is not None and request.slices is not None,
+                ),
                 max_age_seconds=float(request.max_age_seconds),
                 deadline=deadline,
                 caller=record.caller or ANONYMOUS,

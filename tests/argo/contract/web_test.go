@@ -44,6 +44,10 @@ var expectations = map[string]expectation{
 	"honeycomb-canary-vs-stable": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
 		noData: v1alpha1.AnalysisPhaseInconclusive, noDataValue: "nodata", compares: true},
 	"honeycomb-error-rate-in-cluster": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed, noData: v1alpha1.AnalysisPhaseError},
+	// The background slices template only ever fails a canary: nodata (like pass) is a Successful
+	// measurement, and the step analysis beside it decides promotion.
+	"honeycomb-canary-slices": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseFailed,
+		noData: v1alpha1.AnalysisPhaseSuccessful, noDataValue: "nodata", compares: true},
 	// The SLO (rollout.yaml's StableAvail, about 75 % of its budget left) does not depend on the
 	// canary; an SLO that counted no events answers null, which passes.
 	"honeycomb-slo-budget": {good: v1alpha1.AnalysisPhaseSuccessful, bad: v1alpha1.AnalysisPhaseSuccessful, noData: v1alpha1.AnalysisPhaseSuccessful},

@@ -1,12 +1,25 @@
 """``--demo``: the ``checkout`` dataset of docs/design.md "Demo data", kept current while running.
 
-Three versions run side by side, 600 spans per minute each, over the last 3 hours up to now:
+Five versions run side by side, 600 spans per minute each, over the last 3 hours up to now:
 
-| role        | service.version | rollouts_pod_template_hash | error rate | p99 duration_ms |
-|-------------|-----------------|----------------------------|------------|-----------------|
-| stable      | v1.4.2          | 6f8d9c7b5                  | 0.5 %      | 300             |
-| bad canary  | v1.5.0          | 7d9f8b6c5                  | 8 %        | 1200            |
-| good canary | v1.5.1          | 5b7c6d8e9                  | 0.4 %      | 280             |
+| role                   | service.version | rollouts_pod_template_hash | error rate | p99 duration_ms |
+|------------------------|-----------------|----------------------------|------------|-----------------|
+| stable                 | v1.4.2          | 6f8d9c7b5                  | 0.5 %      | 300             |
+| bad canary             | v1.5.0          | 7d9f8b6c5                  | 8 %        | 1200            |
+| good canary            | v1.5.1          | 5b7c6d8e9                  | 0.4 %      | 280             |
+| slice-regressed canary | v1.5.2          | 2e4f6a8c0                  | 0.2 % (*)  | 280 (*)         |
+| new-exception canary   | v1.5.3          | 3f5b7d9e1                  | 0.5 %      | 290             |
+
+(*) outside its regressed slice, below.
+
+Every span has an `http.route` (its name without the method: /checkout 60 %, /checkout/cart and
+/checkout/payment 20 % each) and a `user.plan` (free 65 %, pro 30 %, enterprise 5 %); a failed
+span has an `exception.type` (CardDeclinedError or UpstreamTimeoutError); each route's spans get
+the plans in their exact shares. The slice-regressed canary fails less elsewhere (0.2 %) but for
+enterprise users on /checkout/payment (about 1 % of its traffic) it is 3x slower and 60 % of those
+requests fail (its whole error rate, 0.8 %, is not shown above stable's). The new-exception canary throws a
+NullPointerException for half of its errors, a type no other version throws. Those columns come
+from a random stream of their own, so the first three versions' other columns are as before.
 
 Each minute's events are a pure function of (seed, version, minute), so data is deterministic
 and a background task can keep appending minutes as time passes (``make emulator`` stays
@@ -61,19 +74,32 @@ class Variant:
     pod_template_hash: str
     error_rate: float
     p99_ms: float
+    slice_regression: bool = False  # slower and failing for enterprise users on /checkout/payment
+    new_exception: str | None = None  # thrown for half of its errors, by no other version
 
 
 VARIANTS = (
     Variant("v1.4.2", "6f8d9c7b5", 0.005, 300.0),
     Variant("v1.5.0", "7d9f8b6c5", 0.08, 1200.0),
     Variant("v1.5.1", "5b7c6d8e9", 0.004, 280.0),
+    # Fewer errors elsewhere, so that its slice's (0.6 % of its traffic) do not show as a whole.
+    Variant("v1.5.2", "2e4f6a8c0", 0.002, 280.0, slice_regression=True),
+    Variant("v1.5.3", "3f5b7d9e1", 0.005, 290.0, new_exception="NullPointerException"),
 )
+PLANS = ("free", "pro", "enterprise")
+PLAN_SHARES = (0.65, 0.30, 0.05)
+EXCEPTION_TYPES = ("CardDeclinedError", "UpstreamTimeoutError")
+REGRESSED_SLICE = {"user.plan": "enterprise", "http.route": "/checkout/payment"}
+SLICE_SLOWDOWN = 3.0
+SLICE_ERROR_RATE = 0.6
 # The demo's pod-template hashes by role, and one that has no events: the one spelling of them
 # that Python code (tests, benchmarks, `make run`) uses.
 DEMO_HASHES = {
     "stable": VARIANTS[0].pod_template_hash,
     "bad": VARIANTS[1].pod_template_hash,
     "good": VARIANTS[2].pod_template_hash,
+    "slice": VARIANTS[3].pod_template_hash,
+    "new_exception": VARIANTS[4].pod_template_hash,
     "none": "0000000000",
 }
 
@@ -105,6 +131,9 @@ COLUMN_TYPES: dict[str, ColumnType] = {
     "trace.trace_id": "string",
     "trace.span_id": "string",
     "trace.parent_id": "string",
+    "http.route": "string",
+    "user.plan": "string",
+    "exception.type": "string",
 }
 
 
@@ -220,6 +249,7 @@ def minute_columns(variant: Variant, minute: int) -> tuple[list[float], dict[str
     failed[rng.choice(n, _errors_in_minute(minute, variant.error_rate), replace=False)] = True
     names = np.array(SPAN_NAMES, dtype=object)[rng.integers(0, len(SPAN_NAMES), n)].tolist()
     times = (minute * 60 + rng.random(n) * 60).tolist()
+    durations, failed, extra = _slices(variant, minute, names, durations, failed)
     columns: dict[str, list[Any]] = {
         "name": names,
         "service.name": [SERVICE] * n,
@@ -232,8 +262,60 @@ def minute_columns(variant: Variant, minute: int) -> tuple[list[float], dict[str
         "trace.trace_id": _hex_ids(rng, n, 32),
         "trace.span_id": _hex_ids(rng, n, 16),
         "trace.parent_id": _hex_ids(rng, n, 16),  # the caller's (frontend) span
+        **extra,
     }
     return times, columns
+
+
+def _plans(routes: list[str], rng: np.random.Generator) -> list[str]:
+    """Each route's spans get the plans in their exact shares (in a random order), so a slice's
+    traffic per minute moves only with its route's: the demo's 1 % slice holds 6 spans or so in
+    every minute, not anywhere from 1 to 12."""
+    plans = np.empty(len(routes), dtype=object)
+    by_route: dict[str, list[int]] = {}
+    for i, route in enumerate(routes):
+        by_route.setdefault(route, []).append(i)
+    for indices in by_route.values():
+        counts = [round(share * len(indices)) for share in PLAN_SHARES[1:]]
+        labels = [PLANS[0]] * (len(indices) - sum(counts))
+        for plan, count in zip(PLANS[1:], counts, strict=True):
+            labels += [plan] * count
+        plans[indices] = rng.permutation(np.array(labels, dtype=object))
+    return [str(p) for p in plans]
+
+
+def _slices(
+    variant: Variant, minute: int, names: list[str], durations: list[float], failed: np.ndarray
+) -> tuple[list[float], np.ndarray, dict[str, list[Any]]]:
+    """Route, plan and exception type of each span (their own random stream), and the slice
+    regression of the slice-regressed canary: (durations, failed, the new columns)."""
+    rng = np.random.default_rng([SEED, int(variant.pod_template_hash, 16), minute, 1])
+    n = len(names)
+    routes = [name.split(" ", 1)[1] for name in names]
+    plans = _plans(routes, rng)
+    if variant.slice_regression:
+        hit = np.flatnonzero(
+            [
+                p == REGRESSED_SLICE["user.plan"] and r == REGRESSED_SLICE["http.route"]
+                for p, r in zip(plans, routes, strict=True)
+            ]
+        )
+        slowed = np.array(durations)
+        slowed[hit] *= SLICE_SLOWDOWN
+        durations = np.round(slowed, 3).tolist()
+        failed = failed.copy()
+        failed[hit] = False
+        failed[rng.choice(hit, round(SLICE_ERROR_RATE * len(hit)), replace=False)] = True
+    kinds = np.array(EXCEPTION_TYPES, dtype=object)[rng.integers(0, len(EXCEPTION_TYPES), n)]
+    if variant.new_exception is not None:
+        kinds = np.where(rng.random(n) < 0.5, variant.new_exception, kinds)
+    exceptions = [str(k) if f else None for k, f in zip(kinds, failed, strict=True)]
+    columns: dict[str, list[Any]] = {
+        "http.route": routes,
+        "user.plan": plans,
+        "exception.type": exceptions,
+    }
+    return durations, failed, columns
 
 
 def minute_events(variant: Variant, minute: int) -> list[Event]:

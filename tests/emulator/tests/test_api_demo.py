@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from honeycomb_emulator import demo
 
 NOW = 1_795_539_000.0  # 2026-11-25T16:50:00Z
@@ -25,7 +26,8 @@ def test_every_ten_minute_window_is_close_to_the_documented_numbers() -> None:
     assert {e.data["rollouts_pod_template_hash"] for e in events} == {
         v.pod_template_hash for v in demo.VARIANTS
     }
-    for variant in demo.VARIANTS:
+    # The slice-regressed canary's whole numbers move with its slice (the test below).
+    for variant in [v for v in demo.VARIANTS if not v.slice_regression]:
         mine = [e for e in events if e.data["service.version"] == variant.version]
         for end in np.arange(NOW - 2 * 3600, NOW, 600):
             window = [e for e in mine if end - 600 <= e.time < end]
@@ -50,4 +52,34 @@ def test_columns_and_types_match_the_design() -> None:
         "trace.trace_id": "str",
         "trace.span_id": "str",
         "trace.parent_id": "str",
+        "http.route": "str",
+        "user.plan": "str",
+        "exception.type": "NoneType",
     }
+
+
+def test_the_slice_regressed_canary_regresses_in_its_slice_only_and_the_new_type_is_new() -> None:
+    events = demo.events_between(NOW - 3600, NOW)
+    by_version: dict[str, list[demo.Event]] = {}
+    for e in events:
+        by_version.setdefault(e.data["service.version"], []).append(e)
+
+    def in_slice(e: demo.Event) -> bool:
+        return all(e.data[k] == v for k, v in demo.REGRESSED_SLICE.items())
+
+    stable, regressed = by_version["v1.4.2"], by_version["v1.5.2"]
+    share = sum(map(in_slice, regressed)) / len(regressed)
+    assert 0.007 < share < 0.013, share  # about 1 % of its traffic
+    inside = [e for e in regressed if in_slice(e)]
+    outside = [e for e in regressed if not in_slice(e)]
+    assert sum(e.data["error"] for e in inside) / len(inside) == pytest.approx(0.6, abs=0.1)
+    assert sum(e.data["error"] for e in outside) / len(outside) == pytest.approx(0.002, abs=0.0015)
+    stable_inside = [e for e in stable if in_slice(e)]
+    ratio = np.mean([e.data["duration_ms"] for e in inside]) / np.mean(
+        [e.data["duration_ms"] for e in stable_inside]
+    )
+    assert 2.2 < ratio < 4
+    types = {v: {e.data["exception.type"] for e in es if e.data["error"]} for v, es in by_version.items()}
+    assert types["v1.5.3"] - types["v1.4.2"] == {"NullPointerException"}
+    assert all("NullPointerException" not in t for v, t in types.items() if v != "v1.5.3")
+    assert all((e.data["exception.type"] is None) == (not e.data["error"]) for e in events)

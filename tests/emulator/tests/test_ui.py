@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from honeycomb_emulator.demo import DEMO_HASHES
+from honeycomb_emulator.demo import VARIANTS
 
 from .conftest import Honeycomb
 from .test_api_queries import P99_AND_ERRORS
@@ -35,9 +35,7 @@ def snapshot_lines(honeycomb: Honeycomb, spec: dict[str, object]) -> dict[str, l
 
 def test_snapshot_draws_one_line_per_breakdown_group(honeycomb: Honeycomb) -> None:
     lines = snapshot_lines(honeycomb, P99_AND_ERRORS)
-    assert set(lines) == {
-        f"rollouts_pod_template_hash={DEMO_HASHES[role]}" for role in ("stable", "bad", "good")
-    }
+    assert set(lines) == {f"rollouts_pod_template_hash={variant.pod_template_hash}" for variant in VARIANTS}
     for xs in lines.values():
         assert len(xs) > 1 and xs == sorted(set(xs)), "each line runs left to right, once per bucket"
 

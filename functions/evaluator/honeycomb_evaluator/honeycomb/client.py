@@ -83,9 +83,11 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultOptions:
-    """How a query result is created: with its time series or without."""
+    """How a query result is created: with its time series or without, and whether the groups
+    beyond the query's limit are summed up (`other_by_aggregate`, to report what was left out)."""
 
     disable_series: bool
+    other_by_aggregate: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class HoneycombClient:
 
     async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
         payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
+        if options.other_by_aggregate:
+            payload["disable_other_by_aggregate"] = False
         call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)
         result = self._parse_result(await self._call(scope, call))
         self.tracker.result_created(query_id, result.id)

@@ -19,6 +19,8 @@ class QueryResult:
     results: list[dict[str, Any]] = field(default_factory=list)
     series: list[dict[str, Any]] = field(default_factory=list)
     query_url: str | None = None
+    # The groups beyond the query's limit summed up (asked for with slices), else None.
+    other: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, body: Any) -> QueryResult:
@@ -37,6 +39,9 @@ class QueryResult:
             for point in (data.get("series") or [])
             if isinstance(point, dict) and isinstance(point.get("data"), dict)
         ]
+        other = data.get("other_by_aggregate")
+        if isinstance(other, dict) and isinstance(other.get("data"), dict):
+            other = other["data"]  # the spec's QueryResultsData shape
         links = body.get("links") if isinstance(body.get("links"), dict) else {}
         assert isinstance(links, dict)
         query_url = links.get("query_url")
@@ -46,6 +51,7 @@ class QueryResult:
             results=results,
             series=series,
             query_url=query_url if _is_web_link(query_url) else None,
+            other=other if isinstance(other, dict) else None,
         )
 
 

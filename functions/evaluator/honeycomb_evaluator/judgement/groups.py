@@ -71,7 +71,7 @@ def read_groups(request: EvaluateRequest, result: QueryResult, calculation: str)
     )
 
 
-def _seconds(time: Any) -> int | None:
+def seconds_of(time: Any) -> int | None:
     """A series point's time (RFC 3339 as Honeycomb sends it, or unix seconds) as unix seconds."""
     if isinstance(time, int | float) and not isinstance(time, bool):
         return int(time)
@@ -96,7 +96,7 @@ def read_buckets(
     """The buckets where both versions have events, oldest first (`keys`: the calculations kept)."""
     points: dict[int, dict[str, Side]] = {}
     for point in result.series:
-        start = _seconds(point.get("time"))
+        start = seconds_of(point.get("time"))
         data = point["data"]
         if start is None:
             continue

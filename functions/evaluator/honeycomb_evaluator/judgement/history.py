@@ -19,7 +19,7 @@ import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from honeycomb_evaluator.digest import digest
 from honeycomb_evaluator.judgement.buckets import Bucket, Side
@@ -29,6 +29,19 @@ if TYPE_CHECKING:
 
 HISTORY_TTL_SECONDS = 24 * 3600  # a rollout's steps may pause for hours between analyses
 MAX_BUCKETS = 720  # 12 hours of minutes: the roster stays well under DynamoDB's 400 KB item
+
+
+class Span(Protocol):
+    """Anything kept per time bucket (a Bucket, or a bucket of every slice)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+S = TypeVar("S", bound=Span)
 
 
 @dataclass(frozen=True)
@@ -68,24 +81,22 @@ class _Spans:
         self.starts: list[int] = []
         self.ends: list[int] = []
 
-    def overlaps(self, bucket: Bucket) -> bool:
+    def overlaps(self, bucket: Span) -> bool:
         i = bisect.bisect_left(self.starts, bucket.end)  # spans starting before this one ends
         return i > 0 and self.ends[i - 1] > bucket.start
 
-    def add(self, bucket: Bucket) -> None:
+    def add(self, bucket: Span) -> None:
         i = bisect.bisect_left(self.starts, bucket.start)
         self.starts.insert(i, bucket.start)
         self.ends.insert(i, bucket.end)
 
 
-def merge(
-    kept: Sequence[Bucket], current: Sequence[Bucket], room: int = MAX_BUCKETS
-) -> tuple[list[Bucket], list[Bucket]]:
+def merge(kept: Sequence[S], current: Sequence[S], room: int = MAX_BUCKETS) -> tuple[list[S], list[S]]:
     """(all buckets oldest first, the new ones): current buckets overlapping none kept, in time
     order, while there is room. Of two records of one span (two looks racing) the first in a
     fixed order wins, so every instance reads the same history."""
     spans = _Spans()
-    merged: list[Bucket] = []
+    merged: list[S] = []
     # Sorted by span; of records of the same span the smallest by their text comes first.
     ordered = sorted(kept, key=lambda b: (b.start, b.end))
     for i in range(len(ordered) - 1):
@@ -96,7 +107,7 @@ def merge(
         if not spans.overlaps(bucket):
             spans.add(bucket)
             merged.append(bucket)
-    new: list[Bucket] = []
+    new: list[S] = []
     for bucket in sorted(current, key=lambda b: b.start):
         if len(merged) + len(new) >= room:
             break

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from honeycomb_evaluator.errors import InvalidRequest
@@ -77,16 +77,18 @@ def inferred_rate(counts: Sequence[float]) -> int:
     return max(divisor, 1)
 
 
-def _unstated(sampling: Sampling, counts: Sequence[float]) -> Sampling:
+def _unstated(sampling: Sampling, counts: Callable[[], Sequence[float]]) -> Sampling:
+    """The sampling stated, or a rate read off the weighted `counts` (listed only then)."""
     if sampling.stated:
         return sampling
-    rate = inferred_rate(counts)
+    rate = inferred_rate(counts())
     return Sampling(rate=float(rate), inferred=True) if rate > 1 else sampling
 
 
-def paired(buckets: Sequence[Bucket], calculation: str, sampling: Sampling) -> Measured:
-    sampling = _unstated(sampling, [s.count for b in buckets for s in (b.canary, b.baseline)])
-    fewest = fewest_events(calculation)
+def paired(buckets: Sequence[Bucket], calculation: str, sampling: Sampling, fewest: int = 1) -> Measured:
+    """`fewest`: stored events a version needs in a bucket, beyond what the calculation needs."""
+    sampling = _unstated(sampling, lambda: [s.count for b in buckets for s in (b.canary, b.baseline)])
+    fewest = max(fewest, fewest_events(calculation))
     log_ratios: list[float] = []
     levels: list[float] = []
     small = nonpositive = 0
@@ -141,12 +143,16 @@ def counts(
     buckets: Sequence[Bucket], calculation: str, sampling: Sampling, keys: tuple[object, object]
 ) -> Measured:
     """Events of interest per version per bucket; `keys` name the versions in errors."""
-    weighted = [s.count for b in buckets for s in (b.canary, b.baseline)]
-    for b in buckets:
-        for s in (b.canary, b.baseline):
-            share = s.values.get(calculation)
-            if share is not None:
-                weighted.append(share * s.count)
+
+    def weighted() -> list[float]:
+        out = [s.count for b in buckets for s in (b.canary, b.baseline)]
+        for b in buckets:
+            for s in (b.canary, b.baseline):
+                share = s.values.get(calculation)
+                if share is not None:
+                    out.append(share * s.count)
+        return out
+
     inferred = _unstated(sampling, weighted)
     counted: list[CountBucket] = []
     missing = 0
@@ -165,14 +171,23 @@ def counts(
         return Measured(CountEvidence(tuple(counted)), missing, why)
     # Not stated: divide out what is left of the over-dispersion after the inferred rate.
     phi = dispersion(counted)
-    scaled = tuple(
-        replace(
-            b,
-            canary_events=b.canary_events / phi,
-            canary_total=b.canary_total / phi,
-            baseline_events=b.baseline_events / phi,
-            baseline_total=b.baseline_total / phi,
+    rate = inferred.rate if inferred.inferred else None
+    return Measured(divided(CountEvidence(tuple(counted)), phi), missing, why, phi, rate)
+
+
+def divided(evidence: CountEvidence, phi: float) -> CountEvidence:
+    """The counts divided by an over-dispersion `phi` (>= 1): as many fewer independent events."""
+    if phi <= 1:
+        return evidence
+    return CountEvidence(
+        tuple(
+            replace(
+                b,
+                canary_events=b.canary_events / phi,
+                canary_total=b.canary_total / phi,
+                baseline_events=b.baseline_events / phi,
+                baseline_total=b.baseline_total / phi,
+            )
+            for b in evidence.buckets
         )
-        for b in counted
     )
-    return Measured(CountEvidence(scaled), missing, why, phi, inferred.rate if inferred.inferred else None)

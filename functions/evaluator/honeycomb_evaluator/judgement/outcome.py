@@ -31,8 +31,9 @@ class MetricOutcome:
     baseline: Group
     classification: Classification
     verdict: Verdict  # final: under Holm for a scorecard
-    adjusted_p_value: float | None  # Holm's, for a scorecard's critical metrics
+    adjusted_p_value: float | None  # Holm's, for a scorecard's critical metrics; a slice's q-value
     notes: Notes
+    adjusted_name: str = "p"  # how the reason names it ("q" for a slice's e-BH q-value)
 
     @property
     def p_value(self) -> float:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from honeycomb_evaluator.errors import InvalidRequest
 from honeycomb_evaluator.judgement.evidence import TestName
+from honeycomb_evaluator.models.limits import MAX_QUERY_LIMIT
 
 if TYPE_CHECKING:
     from honeycomb_evaluator.models.judgement import Compare, JudgeRules
@@ -24,6 +25,10 @@ COUNT = "COUNT"
 # Calculations that grow with a version's share of the traffic: canary against baseline says
 # more about the traffic split than about the canary. `test: none` may still compare them.
 GROUP_SIZE_OPS = frozenset({"COUNT", "SUM", "CONCURRENCY", "COUNT_DISTINCT", "MAX", "MIN", "RATE_SUM"})
+# With slices the one breakdown is version x dimensions, so each row is a cell and a version's
+# (or a slice's) number is added up from its cells: only these calculations add up (AVG weighted
+# by COUNT). A percentile of a union of cells is not in any row.
+ADDITIVE_OPS = frozenset({"COUNT", "SUM", "AVG"})
 # Bucket sizes chosen when the caller sets no granularity: the first one giving at most 1000
 # buckets (Honeycomb's bound), so 1 minute for any window up to 16 hours.
 DEFAULT_GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
@@ -139,6 +144,31 @@ def _refuse_what_cannot_be_compared(request: EvaluateRequest, compare: Compare) 
             )
 
 
+def _refuse_what_cannot_be_sliced(request: EvaluateRequest, judged: tuple[Judged, ...]) -> None:
+    slices = request.slices
+    if slices is None:
+        return
+    for i, calculation in enumerate(request.query.effective_calculations):
+        if calculation.op not in ADDITIVE_OPS:
+            raise InvalidRequest(
+                f"with slices the query breaks down by version x {slices.columns()}, and a version's "
+                f"{calculation.key} cannot be added up from its cells; judge an AVG (e.g. "
+                "AVG(duration_ms) for latency, AVG of IF($error, 1, 0) for errors) or leave slices out",
+                field=f"query.calculations.{i}",
+            )
+    if not any(j.test is not None and j.critical for j in judged):
+        raise InvalidRequest(
+            "slices are judged with the comparison's tests: at least one critical metric needs a test "
+            '(not test: "none")',
+            field="slices",
+        )
+    if request.compare is not None and request.compare.column in slices.columns():
+        raise InvalidRequest(
+            f"{request.compare.column!r} tells the versions apart; it cannot also be a slice dimension",
+            field="slices.dimensions",
+        )
+
+
 def default_granularity(duration: int) -> int:
     for granularity in DEFAULT_GRANULARITIES:
         if granularity * 1000 >= duration:
@@ -150,13 +180,14 @@ def plan_comparison(request: EvaluateRequest, calculation: str | None) -> Compar
     """The comparison query for a request with `compare` (`calculation` as selection chose it;
     None for a scorecard, whose metrics name their own)."""
     # Imported here: the request models are built by now, and importing this module must not build them.
-    from honeycomb_evaluator.models.query import Calculation, Filter
+    from honeycomb_evaluator.models.query import Calculation, Filter, Order
 
     compare = request.compare
     if compare is None:
         raise ValueError("plan_comparison needs a request with compare")
     _refuse_what_cannot_be_compared(request, compare)
     judged = judged_metrics(request, calculation)
+    _refuse_what_cannot_be_sliced(request, judged)
     query = request.query
     calculations = list(query.effective_calculations)
     if COUNT not in query.calculation_keys:
@@ -171,15 +202,20 @@ def plan_comparison(request: EvaluateRequest, calculation: str | None) -> Compar
     granularity = query.granularity
     if tested and granularity is None:
         granularity = default_granularity(query.duration())
-    rewritten = query.model_copy(
-        update={
-            "calculations": calculations,
-            "filters": [*query.filters, in_groups],
-            "filter_combination": None if query.filter_combination == "OR" else query.filter_combination,
-            "breakdowns": [compare.column],
-            "granularity": granularity,
-        }
-    )
+    update: dict[str, object] = {
+        "calculations": calculations,
+        "filters": [*query.filters, in_groups],
+        "filter_combination": None if query.filter_combination == "OR" else query.filter_combination,
+        "breakdowns": [compare.column],
+        "granularity": granularity,
+    }
+    if request.slices is not None:
+        # The largest cells first, as many as Honeycomb returns with series; what is left
+        # beyond the limit is counted (other_by_aggregate) and reported, never dropped silently.
+        update["breakdowns"] = [compare.column, *request.slices.columns()]
+        update["orders"] = [Order(op="COUNT", order="descending")]
+        update["limit"] = MAX_QUERY_LIMIT
+    rewritten = query.model_copy(update=update)
     answer_calculation = calculation if calculation is not None else judged[0].calculation
     return ComparisonPlan(
         rewritten, answer_calculation, judged, request.over_series or granularity is not None

@@ -49,8 +49,8 @@ def shown(value: float | None, calculation: str, as_share: bool) -> str:
     return number(value) + unit_of(calculation)
 
 
-def p_text(p: float) -> str:
-    return f"p={p:.2g}" if p >= 0.0001 else "p<0.0001"
+def p_text(p: float, name: str = "p") -> str:
+    return f"{name}={p:.2g}" if p >= 0.0001 else f"{name}<0.0001"
 
 
 def _interval(c: Classification) -> str:
@@ -63,14 +63,14 @@ def _interval(c: Classification) -> str:
     return f"{times(c.ratio)} ({level} CI {low}-{high}) over {c.buckets:,} {unit}"
 
 
-def _clause(c: Classification, verdict: Verdict, p_value: float) -> str:
+def _clause(c: Classification, verdict: Verdict, p_value: float, name: str = "p") -> str:
     band = c.tests.band
     if c.tests.critical:
         return f"above critical_increase ({times(c.ratio)}): critical"
     if verdict == "high":
-        return f"above the allowed {times(band.allowed_increase)} ({p_text(p_value)})"
+        return f"above the allowed {times(band.allowed_increase)} ({p_text(p_value, name)})"
     if verdict == "low":
-        return f"below the allowed {times(band.allowed_decrease)} ({p_text(p_value)})"
+        return f"below the allowed {times(band.allowed_decrease)} ({p_text(p_value, name)})"
     if verdict == "pass":
         sides = []
         if c.tests.log_e_high is not None:
@@ -116,7 +116,7 @@ def sentence(outcome: MetricOutcome) -> str:
         return f"{head}: no data: no time bucket with events of both versions to test{why}{counts}"
     if c.test is None and (canary.value is None or baseline.value is None):
         return f"{head}: no data{counts}"
-    clause = _clause(c, outcome.verdict, outcome.p_value)
+    clause = _clause(c, outcome.verdict, outcome.p_value, outcome.adjusted_name)
     return f"{head}: {_interval(c)}, {clause}{counts}{_left_out(notes)}"
 
 

@@ -33,6 +33,27 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def ebh_adjusted(p_values: Sequence[float], family: int) -> list[float]:
+    """Benjamini-Hochberg's adjusted p-values (q-values) over a family of `family` hypotheses, of
+    which these are the ones judged (the others count as p = 1), in the input's order.
+
+    Applied to p = 1/e of e-values it is Wang and Ramdas' e-BH: the false discovery rate is at
+    most q under ANY dependence between the hypotheses, where BH on ordinary p-values would need
+    independence (or Benjamini-Yekutieli's log factor). Its first rejection needs p <= q / family,
+    Bonferroni's bound: with anytime-valid p-values, the chance that any look rejects a true
+    hypothesis at all is at most q (docs/canary-judgement.md "Slices").
+    """
+    m = max(family, len(p_values))
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 1.0
+    for rank in reversed(range(len(order))):  # q_(r) = min over k >= r of m p_(k) / k
+        i = order[rank]
+        running = min(running, m * p_values[i] / (rank + 1))
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
 @dataclass(frozen=True)
 class Scored:
     verdict: Verdict

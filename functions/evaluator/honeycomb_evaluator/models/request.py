@@ -18,6 +18,7 @@ from pydantic import (
 
 from honeycomb_evaluator.models.judgement import Compare, Judge, Scorecard
 from honeycomb_evaluator.models.query import STRICT, QuerySpec
+from honeycomb_evaluator.models.slices import Slices
 
 MAX_TIMEOUT_SECONDS = 25.0
 DEFAULT_TIMEOUT_SECONDS = 8.0
@@ -99,6 +100,11 @@ class EvaluateRequest(BaseModel):
         description="Several calculations of the query judged together into one verdict (needs `compare`; "
         "instead of `judge`).",
     )
+    slices: Slices | None = Field(
+        default=None,
+        description="Judge every slice of the traffic too (needs `judge` or `scorecard`): a verdict per "
+        "value of each dimension, the false discoveries controlled, and new error types.",
+    )
     markers: Markers | None = Field(
         default=None,
         description="Honeycomb markers when the canary is first judged and when a verdict fails it "
@@ -121,6 +127,23 @@ class EvaluateRequest(BaseModel):
         if judging is not None and info.field_name == "scorecard" and info.data.get("judge") is not None:
             raise ValueError("use judge (one metric) or scorecard (several), not both")
         return judging
+
+    @field_validator("slices")
+    @classmethod
+    def _slices_need_a_verdict(cls, slices: Slices | None, info: ValidationInfo) -> Slices | None:
+        if slices is None:
+            return None
+        judging = info.data.get("judge") or info.data.get("scorecard")
+        if judging is None:
+            if "judge" in info.data and "scorecard" in info.data:
+                raise ValueError('slices need "judge" or "scorecard": a slice is judged like the whole')
+            return slices  # judge/scorecard failed their own validation and are reported
+        if slices.significance is not None and slices.significance >= judging.significance:
+            raise ValueError(
+                f"slices.significance ({slices.significance}) must be below the verdict's significance "
+                f"({judging.significance}): the slices take their share out of it"
+            )
+        return slices
 
     @field_validator("markers")
     @classmethod

@@ -81,6 +81,72 @@ class MetricOut(BaseModel):
     evidence: EvidenceOut | None
 
 
+class SliceGroupOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    value: float | None
+    count: int
+
+
+class SliceOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    slice: dict[str, Any] = Field(description="The slice's dimensions and values ({} for an error type).")
+    error_type: str | None = Field(description="The error type, for a new-error-type hypothesis.")
+    label: str = Field(description="`user.plan=enterprise, http.route=/api/billing`, or the error type.")
+    metric: str
+    calculation: str
+    verdict: VerdictOut
+    reason: str
+    canary: SliceGroupOut
+    baseline: SliceGroupOut
+    estimate: float | None
+    ratio_ci: list[float | None]
+    q_value: float = Field(description="e-BH's adjusted p-value over the family of slices.")
+    p_value: float
+    mde: float | None
+    buckets: int
+
+
+class NewErrorOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    type: str
+    canary_count: float
+    baseline_count: float
+    critical: bool = Field(description="Seen `critical_count` times in the canary and never in the baseline.")
+    verdict: VerdictOut
+    q_value: float | None
+
+
+class CoverageOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    groups: int = Field(description="Groups (version x cell) Honeycomb returned.")
+    limit: int = Field(description="Honeycomb's most groups a result with series.")
+    truncated: bool = Field(description="Honeycomb had more groups than the limit.")
+    events_beyond_limit: float | None = Field(description="Events in the groups beyond it: not judged.")
+    one_sided_cells: int = Field(description="Cells left out because the cut kept them for one version only.")
+
+
+class SlicesOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    dimensions: list[str]
+    depth: int
+    significance: float = Field(description="q: the false discovery rate over the slices.")
+    family: int = Field(description="Hypotheses the q-values are corrected for.")
+    seen: int = Field(description="Slices in this look's window.")
+    judged: int = Field(description="Slices admitted to the family (kept across looks).")
+    too_small: int = Field(description="Slices with fewer than min_count events in a version.")
+    beyond_max_slices: int
+    regressed: int
+    buckets_seen: int
+    top: list[SliceOut] = Field(description="The regressed slices, else the most significant (at most 10).")
+    new_errors: list[NewErrorOut]
+    coverage: CoverageOut
+
+
 class EvaluateResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -131,6 +197,10 @@ class EvaluateResponse(BaseModel):
     metrics: list[MetricOut] | None = Field(
         default=None, description="With `scorecard`: every metric judged."
     )
+    deciding_slice: str | None = Field(
+        default=None, description="With `slices`: the slice (or new error type) that failed the canary."
+    )
+    slices: SlicesOut | None = Field(default=None, description="With `slices`: where the canary regressed.")
 
 
 class ErrorDetail(BaseModel):

@@ -39,6 +39,7 @@ def encode_result(result: QueryResult) -> Encoded:
             "results": result.results,
             "series": result.series,
             "query_url": result.query_url,
+            **({"other": result.other} if result.other is not None else {}),
         }
     )
 

@@ -23,6 +23,15 @@ Not fused (the meaning could change, or nothing is gained): series requested, `l
 `havings`, existing `breakdowns`, relational fields, `OR` filters, non-string values. Values are
 fused in chunks of at most `MAX_FUSED_VALUES` (sorted, so chunks are the same everywhere), well
 under Honeycomb's 1 000 rows of a result.
+
+Comparisons (judgement/query.py) are fused the same way on their *pair* of versions: a spec
+whose first breakdown is the column of an `in` filter on two string values (canary, stable), with
+its series and, with slices, more breakdowns (hash x dimensions), its COUNT order and its limit.
+The fused query asks `column in [every version of the chunk's pairs]` with the same breakdowns
+and Honeycomb's 1 000 groups; a comparison takes the rows and series points of its own two
+versions, which are exactly its own query's as long as the fused result was not cut at the
+limit. A cut fused result is not used: the comparison runs its own query. `MAX_FUSED_PAIRS`
+canaries share a query (their groups, versions x cells, must fit the limit).
 """
 
 from __future__ import annotations
@@ -44,6 +53,9 @@ from .fingerprint import normalize_spec, spec_columns
 from .local import LocalState
 
 MAX_FUSED_VALUES = 100
+MAX_FUSED_PAIRS = 25  # comparisons per fused query: 50 versions, 20 cells each within 1 000 groups
+FUSED_GROUPS = 1000  # Honeycomb's most groups with series (models/limits.py MAX_QUERY_LIMIT)
+PAIR_SEPARATOR = "\n"
 MAX_CANDIDATES = 3  # equality filters considered per spec (one roster write each)
 PREVIOUS_STEPS = 2  # rosters looked at: a check every 60 s may skip a step now and then
 ROSTER_SETTLE_SECONDS = 5.0  # a step's roster may still get late additions this long after it ended
@@ -64,6 +76,7 @@ class Candidate:
     family: str  # digest of everything but this value and the window
     end: int  # the window's end
     step: int  # Honeycomb's truncation step: windows of this family are one step apart
+    pair: bool = False  # a comparison's two versions (value is both, joined by PAIR_SEPARATOR)
 
     def roster(self, end: int) -> str:
         return f"{self.family}#{end}"
@@ -80,6 +93,8 @@ class FusionPlan:
     def answer(self, fused: Execution) -> Execution | None:
         """The request's own answer out of the fused query's; None if it must run on its own."""
         assert self.candidate is not None
+        if self.candidate.pair:
+            return _pair_answer(fused, self.candidate)
         rows = rows_of(fused.result, self.candidate.column, self.candidate.value)
         if rows is None:
             return None
@@ -87,8 +102,66 @@ class FusionPlan:
         return Execution(result=result, query_id=fused.query_id, served=fused.served, fused=True)
 
 
+def _pair_answer(fused: Execution, candidate: Candidate) -> Execution | None:
+    """A comparison's rows and series points out of the fused result, unless it was cut."""
+    result = fused.result
+    cut = len(result.results) >= FUSED_GROUPS or bool((result.other or {}).get("COUNT"))
+    versions = set(candidate.value.split(PAIR_SEPARATOR))
+    if cut or any(not isinstance(row.get(candidate.column), str) for row in result.results):
+        return None
+    rows = [row for row in result.results if row[candidate.column] in versions]
+    series = [p for p in result.series if p.get("data", {}).get(candidate.column) in versions]
+    own = dataclasses.replace(result, results=rows, series=series)
+    return Execution(result=own, query_id=fused.query_id, served=fused.served)
+
+
+def comparison_candidate(request: ExecutionRequest) -> Candidate | None:
+    """The comparison's pair of versions to fuse on, if `request` is a comparison query that can be."""
+    spec = request.spec
+    start, end = spec.get("start_time"), spec.get("end_time")
+    breakdowns = spec.get("breakdowns") or []
+    filters = spec.get("filters") or []
+    orders = spec.get("orders") or []
+    if (
+        not breakdowns
+        or spec.get("havings")
+        or spec.get("limit") not in (None, FUSED_GROUPS)
+        or any(o != {"op": "COUNT", "order": "descending"} for o in orders)
+        or not isinstance(start, int)
+        or not isinstance(end, int)
+        or spec.get("filter_combination", "AND") != "AND"
+        or uses_relational_fields(spec_columns(spec))
+    ):
+        return None
+    found = [
+        i
+        for i, f in enumerate(filters)
+        if isinstance(f, Mapping)
+        and f.get("column") == breakdowns[0]
+        and f.get("op") == "in"
+        and isinstance(f.get("value"), list)
+        and len(f["value"]) == 2
+        and all(isinstance(v, str) and PAIR_SEPARATOR not in v for v in f["value"])
+    ]
+    if len(found) != 1:
+        return None
+    index = found[0]
+    rest = {k: v for k, v in spec.items() if k not in ("start_time", "end_time", "limit")}
+    rest["filters"] = [f for i, f in enumerate(filters) if i != index]
+    target = request.target
+    family = digest(
+        "pairs", target.key_id, target.api_url, target.environment, request.dataset,
+        normalize_spec(rest), request.options.disable_series, request.options.other_by_aggregate, end - start,
+    )  # fmt: skip
+    pair = PAIR_SEPARATOR.join(sorted(filters[index]["value"]))
+    return Candidate(index, breakdowns[0], pair, family, end, truncation_step(end - start), pair=True)
+
+
 def candidates(request: ExecutionRequest) -> list[Candidate]:
     """The equality filters `request` could be fused on; none when fusing could change its meaning."""
+    comparison = comparison_candidate(request)
+    if comparison is not None:
+        return [comparison]
     spec = request.spec
     start, end = spec.get("start_time"), spec.get("end_time")
     filters = spec.get("filters") or []
@@ -143,7 +216,14 @@ def choose(known: Sequence[tuple[Candidate, frozenset[str]]]) -> tuple[Candidate
 
 def fused_plan(request: ExecutionRequest, candidate: Candidate, values: frozenset[str]) -> FusionPlan:
     """`request` answered from the fused query of its value's chunk of `values`."""
-    spec = fused_spec(request.spec, candidate, chunk_of(values, candidate.value))
+    if candidate.pair:
+        pairs = chunk_of(values, candidate.value, MAX_FUSED_PAIRS)
+        versions = sorted({v for p in pairs for v in p.split(PAIR_SEPARATOR)})
+        filters = list(request.spec["filters"])
+        filters[candidate.index] = {"column": candidate.column, "op": "in", "value": versions}
+        spec = {**request.spec, "filters": filters, "limit": FUSED_GROUPS}
+    else:
+        spec = fused_spec(request.spec, candidate, chunk_of(values, candidate.value))
     return FusionPlan(request, dataclasses.replace(request, spec=spec), candidate)
 
 
@@ -168,11 +248,11 @@ def rows_of(result: QueryResult, column: str, value: str) -> list[dict[str, Any]
     return [{k: v for k, v in row.items() if k != column} for row in result.results if row[column] == value]
 
 
-def chunk_of(values: frozenset[str], value: str) -> list[str]:
-    """The sorted chunk of at most MAX_FUSED_VALUES values that holds `value`."""
+def chunk_of(values: frozenset[str], value: str, size: int = MAX_FUSED_VALUES) -> list[str]:
+    """The sorted chunk of at most `size` values that holds `value`."""
     ordered = sorted(values)
-    start = ordered.index(value) // MAX_FUSED_VALUES * MAX_FUSED_VALUES
-    return ordered[start : start + MAX_FUSED_VALUES]
+    start = ordered.index(value) // size * size
+    return ordered[start : start + size]
 
 
 class Fusion:

@@ -104,3 +104,42 @@ func TestSingleGroupAnswerKeepsItsMetadataOnly(t *testing.T) {
 		t.Fatalf("metadata %v, want %v", m.Metadata, want)
 	}
 }
+
+const slicedAnswer = `{"value": 1.01, "verdict": "high", "critical": false,
+ "reason": "high, decided by slice http.route=/checkout/payment, user.plan=enterprise (errors): canary AVG(is_error) 45.1 % vs baseline 0 %: unbounded (96 % CI 3.36-∞) over 10 buckets, above the allowed 1x (q=0.0018); 51 vs 65 events; whole comparison: inconclusive",
+ "canary": {"key": "2e4f6a8c0", "value": 101.2, "count": 6000},
+ "baseline": {"key": "6f8d9c7b5", "value": 100.1, "count": 6000},
+ "test": "paired", "p_value": 0.5, "estimate": 1.01, "ratio_ci": [0.98, 1.04], "mde": 1.05,
+ "deciding_metric": "latency", "metrics": [{"name": "latency", "verdict": "pass"}, {"name": "errors", "verdict": "inconclusive"}],
+ "deciding_slice": "http.route=/checkout/payment, user.plan=enterprise",
+ "slices": {"judged": 14, "regressed": 2, "significance": 0.015,
+   "top": [{"label": "http.route=/checkout/payment, user.plan=enterprise", "metric": "errors", "verdict": "high",
+            "estimate": null, "q_value": 0.0018, "canary": {"value": 0.451, "count": 51}, "baseline": {"value": 0, "count": 65}}],
+   "new_errors": [{"type": "NullPointerException", "canary_count": 17, "baseline_count": 0, "verdict": "inconclusive"}],
+   "coverage": {"truncated": true, "events_beyond_limit": 1234}},
+ "query_url": "http://ui/q/4", "cached": false}`
+
+// TestSlicedAnswerShowsWhereTheCanaryRegressed: with slices, the Metadata names the deciding
+// slice, the top slices, the new error types and the events past Honeycomb's group limit.
+func TestSlicedAnswerShowsWhereTheCanaryRegressed(t *testing.T) {
+	srv := (&evaluatorStub{}).serve(t, 200, slicedAnswer)
+	cfg := baseConfig(srv.URL)
+	cfg["request"] = json.RawMessage(compareRequest)
+	cfg["result"] = "verdict"
+	m := newProvider().Run(nil, metricWith(t, cfg, `result == "pass"`, `result == "high"`))
+	if m.Phase != v1alpha1.AnalysisPhaseFailed || !strings.HasPrefix(m.Message, "high, decided by slice ") {
+		t.Fatalf("phase %s message %q", m.Phase, m.Message)
+	}
+	want := map[string]string{
+		"deciding_slice":            "http.route=/checkout/payment, user.plan=enterprise",
+		"slices":                    "judged=14 regressed=2 q=0.015",
+		"top_slices":                "http.route=/checkout/payment, user.plan=enterprise errors high unbounded (51 vs 65 events, q=0.0018)",
+		"new_errors":                "NullPointerException (17 vs 0 events, inconclusive)",
+		"events_beyond_group_limit": "1234",
+	}
+	for key, value := range want {
+		if m.Metadata[key] != value {
+			t.Errorf("metadata %s = %q, want %q", key, m.Metadata[key], value)
+		}
+	}
+}

@@ -127,7 +127,43 @@ type evaluation struct {
 	MDE            json.RawMessage `json:"mde"`
 	DecidingMetric *string         `json:"deciding_metric"`
 	Metrics        []metricVerdict `json:"metrics"`
+	// Present when the request has slices: where the canary regressed.
+	DecidingSlice *string      `json:"deciding_slice"`
+	Slices        *slicesBlock `json:"slices"`
 }
+
+// slicesBlock is the part of the answer's `slices` the Metadata shows.
+type slicesBlock struct {
+	Judged    int          `json:"judged"`
+	Regressed int          `json:"regressed"`
+	Q         float64      `json:"significance"`
+	Top       []sliceEntry `json:"top"`
+	NewErrors []newError   `json:"new_errors"`
+	Coverage  struct {
+		Truncated         bool            `json:"truncated"`
+		EventsBeyondLimit json.RawMessage `json:"events_beyond_limit"`
+	} `json:"coverage"`
+}
+
+type sliceEntry struct {
+	Label    string          `json:"label"`
+	Metric   string          `json:"metric"`
+	Verdict  string          `json:"verdict"`
+	Estimate json.RawMessage `json:"estimate"`
+	QValue   json.RawMessage `json:"q_value"`
+	Canary   group           `json:"canary"`
+	Baseline group           `json:"baseline"`
+}
+
+type newError struct {
+	Type          string          `json:"type"`
+	CanaryCount   json.RawMessage `json:"canary_count"`
+	BaselineCount json.RawMessage `json:"baseline_count"`
+	Verdict       string          `json:"verdict"`
+}
+
+// topSlicesShown is how many of the answer's top slices the Metadata keeps.
+const topSlicesShown = 3
 
 // metricVerdict is one metric of a scorecard, as the Metadata shows it.
 type metricVerdict struct {
@@ -254,7 +290,47 @@ func (e evaluation) metadata() map[string]string {
 		}
 		meta["metrics"] = strings.Join(verdicts, " ")
 	}
+	if e.Slices != nil {
+		e.sliceMetadata(meta)
+	}
 	return meta
+}
+
+// sliceMetadata adds where the canary regressed: the deciding slice, the top slices, the new
+// error types, and how many events Honeycomb's group limit left out.
+func (e evaluation) sliceMetadata(meta map[string]string) {
+	s := e.Slices
+	if e.DecidingSlice != nil {
+		meta["deciding_slice"] = *e.DecidingSlice
+	}
+	meta["slices"] = fmt.Sprintf("judged=%d regressed=%d q=%g", s.Judged, s.Regressed, s.Q)
+	var top []string
+	for i, entry := range s.Top {
+		if i == topSlicesShown {
+			break
+		}
+		estimate := "unbounded" // nothing in the baseline to be relative to
+		if text := jsonText(entry.Estimate); text != "null" {
+			estimate = text + "x"
+		}
+		top = append(top, fmt.Sprintf("%s %s %s %s (%s vs %s events, q=%s)", entry.Label, entry.Metric,
+			entry.Verdict, estimate, jsonText(entry.Canary.Count), jsonText(entry.Baseline.Count),
+			jsonText(entry.QValue)))
+	}
+	if len(top) > 0 {
+		meta["top_slices"] = strings.Join(top, "; ")
+	}
+	var named []string
+	for _, n := range s.NewErrors {
+		named = append(named, fmt.Sprintf("%s (%s vs %s events, %s)", n.Type, jsonText(n.CanaryCount),
+			jsonText(n.BaselineCount), n.Verdict))
+	}
+	if len(named) > 0 {
+		meta["new_errors"] = strings.Join(named, "; ")
+	}
+	if s.Coverage.Truncated {
+		meta["events_beyond_group_limit"] = jsonText(s.Coverage.EventsBeyondLimit)
+	}
 }
 
 // bound is one end of the ratio's confidence interval (null: that side is unbounded).

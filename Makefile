@@ -22,11 +22,12 @@ CHART := infra/helm/honeycomb-evaluator
 HELM_RENDERED := $(CURDIR)/.tools/rendered
 
 .PHONY: help setup run emulator serve test unit lint typecheck pytest go-test go-lint validate-manifests \
-        sam-validate sam-build bench calibrate plugin clean helm helm-test image image-debian image-test redis-server fuzz
+        sam-validate sam-build bench calibrate plugin clean helm helm-test image image-debian image-test redis-server fuzz \
+        e2e cluster-tools
 
 # `make help` prints every target that has a `## what it does` comment on its line.
 help: ## this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Quiet: a first `make run` should show the demo, not pages of pip output (errors still print).
 # setuptools reports every editable install with an information-only warning; that one is muted.
@@ -73,7 +74,7 @@ serve: setup ## only the evaluator, on :8080 (SERVE_PORT), against `make emulato
 	export EVALUATOR_ALLOW_ANONYMOUS=$${EVALUATOR_ALLOW_ANONYMOUS:-true}; \
 	exec $(BIN)/honeycomb-evaluator serve --port $(SERVE_PORT)
 
-test: lint typecheck pytest sam-validate go-lint go-test validate-manifests helm-test image-test ## everything CI runs: lint, types, pytest, SAM, Go, manifests, chart, image
+test: lint typecheck pytest sam-validate go-lint go-test validate-manifests helm-test e2e image-test ## everything CI runs: lint, types, pytest, SAM, Go, manifests, chart, control plane, image
 
 lint: setup ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -85,10 +86,11 @@ typecheck: setup ## mypy (strict on the evaluator)
 
 # The fleet simulation (marked slow) starts its own 4 evaluators, moto and the emulator, so it
 # runs alone after the rest instead of competing with them for the 2 cores.
-# tests/helm runs the helm binary; tests/image runs in image-test, after the image is built.
+# tests/helm runs the helm binary; tests/image runs in image-test, after the image is built;
+# tests/cluster runs in e2e, on the control plane it builds.
 pytest: setup redis-server $(HELM) ## the Python tests (the slow fleet simulations last, alone)
-	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image tests
-	$(BIN)/pytest -m slow --ignore=tests/image tests
+	HELM=$(HELM) $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/image --ignore=tests/cluster tests
+	$(BIN)/pytest -m slow --ignore=tests/image --ignore=tests/cluster tests
 
 # The edit-test loop: every test of the code that starts no server and is not slow (tests that
 # start one are marked `servers`; tests/conftest.py refuses an unmarked one). Half a minute.
@@ -140,8 +142,9 @@ fuzz: setup ## the long fuzz run: schemathesis (all phases, 1,000 examples) and 
 	FUZZ_EXAMPLES=1000 FUZZ_PHASES=examples,coverage,fuzzing $(BIN)/pytest -s tests/evaluator/test_fuzz_http.py
 	FUZZ_EXAMPLES=5000 $(BIN)/pytest tests/evaluator/test_fuzz_request.py
 
-bench: setup ## benchmarks; figures go to docs/performance.md
-	$(BIN)/python -m tests.bench
+bench: setup cluster-tools $(HELM) ## benchmarks; figures go to docs/performance.md
+	$(MAKE) -C infra/rollouts-plugin host
+	$(CLUSTER_ENV) $(BIN)/python -m tests.bench
 
 # The full grid takes about 20 minutes of one core; make test runs a few scenarios of it
 # (tests/calibration/test_calibration.py). CALIBRATE_ARGS=--write updates docs/canary-judgement.md.
@@ -174,6 +177,59 @@ helm-test: $(HELM) ## helm lint, helm template and manifest validation of infra/
 	    --output-dir $(HELM_RENDERED)/$$name > /dev/null || exit 1; \
 	done
 	cd tests/argo && go run ./cmd/validate-manifests -root $(HELM_RENDERED)
+
+# --- Local control plane --------------------------------------------------------------------
+# `make e2e` runs tests/cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok's
+# simulated nodes and the Argo Rollouts controller as processes on loopback, with the chart installed
+# by helm and the Rollouts of infra/argo-rollouts judged by the controller (docs/contributing.md,
+# "The control-plane suite"). Every program is built from the Go module proxy, none downloaded:
+# Kubernetes at the k8s.io/kubernetes version that tests/argo/go.mod pins (argo-rollouts' own), in that
+# module with its replace lines; the controller and its kubectl plugin at the pinned argo-rollouts;
+# etcd from tests/argo/cmd/etcd (etcd's server at the version Kubernetes pins); kwok at KWOK_VERSION.
+# They are kept outside the clone, like Go's module cache, in a directory named after the versions,
+# so a fresh clone reuses them and a version bump builds anew.
+CLUSTER_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/honeycomb-evaluator/cluster
+KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" {print $$2; exit}' tests/argo/go.mod)
+ARGO_VERSION := $(shell awk '$$1 == "github.com/argoproj/argo-rollouts" {print $$2; exit}' tests/argo/go.mod)
+KWOK_VERSION := v0.7.0
+CLUSTER_BIN := $(CLUSTER_CACHE)/kubernetes-$(KUBE_VERSION)-argo-rollouts-$(ARGO_VERSION)
+KWOK := $(CLUSTER_CACHE)/kwok-$(KWOK_VERSION)/kwok
+KUBE_SEMVER := $(subst ., ,$(patsubst v%,%,$(KUBE_VERSION)))
+# What `kubectl version` and the API server's /version report, as Kubernetes' own build stamps them;
+# no symbol table or DWARF (-s -w), as Kubernetes releases: a third of the size, same stack traces.
+KUBE_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version, \
+  -X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=$(word 1,$(KUBE_SEMVER)) \
+  -X $(p).gitMinor=$(word 2,$(KUBE_SEMVER)) -X $(p).gitTreeState=clean)
+CLUSTER_PROGRAMS := k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+  github.com/argoproj/argo-rollouts/cmd/rollouts-controller github.com/argoproj/argo-rollouts/cmd/kubectl-argo-rollouts
+
+# Built into a directory of its own and moved into place when complete, so an interrupted build
+# (or another clone building at the same time) never leaves a half set behind.
+$(CLUSTER_BIN)/.built:
+	@echo "Building Kubernetes $(KUBE_VERSION) and Argo Rollouts $(ARGO_VERSION) into $(CLUSTER_BIN) (first run only: minutes)"
+	@mkdir -p $(CLUSTER_CACHE)
+	partial=$$(mktemp -d $(CLUSTER_BIN).partial.XXXX) && \
+	  (cd tests/argo && go build -ldflags "$(KUBE_LDFLAGS)" -o $$partial/ $(CLUSTER_PROGRAMS)) && \
+	  touch $$partial/.built && \
+	  { test -e $@ && rm -rf $$partial || mv $$partial $(CLUSTER_BIN); }
+
+$(CLUSTER_BIN)/etcd: $(CLUSTER_BIN)/.built tests/argo/cmd/etcd/main.go
+	cd tests/argo && go build -ldflags "-s -w" -o $@.partial ./cmd/etcd && mv $@.partial $@
+
+$(KWOK):
+	GOFLAGS= GOBIN=$(dir $@) go install -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+
+cluster-tools: $(CLUSTER_BIN)/.built $(CLUSTER_BIN)/etcd $(KWOK) ## build the control plane's programs (cached outside the clone)
+
+# Where tests/cluster (and bench_cluster) find the programs: tests/cluster/tools.py.
+CLUSTER_ENV = CLUSTER_BIN=$(CLUSTER_BIN) KWOK=$(KWOK) HELM=$(HELM) \
+  ROLLOUTS_PLUGIN=$$($(MAKE) -s --no-print-directory -C infra/rollouts-plugin host-path) \
+  ARGO_ROLLOUTS_DIR=$$(cd tests/argo && go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)
+
+e2e: setup cluster-tools $(HELM) ## the whole path on a local control plane: helm install, Rollouts judged by the Argo controller
+	$(MAKE) -C infra/rollouts-plugin host
+	CLUSTER_REQUIRED=1 $(CLUSTER_ENV) $(BIN)/pytest tests/cluster
 
 # --- OCI image -------------------------------------------------------------------------------
 # `make image` uses docker when an engine answers, else podman, else buildah (installed with apt

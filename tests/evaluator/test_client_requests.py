@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,8 @@ import pytest
 from honeycomb_evaluator.errors import answer_for
 from honeycomb_evaluator.honeycomb.client import USER_AGENT, HoneycombClient, Scope
 from honeycomb_evaluator.target import HoneycombTarget
+
+from tests.support.servers import serve_in_thread
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -58,14 +59,8 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorder() -> Iterator[str]:
     _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)) as url:
+        yield url
 
 
 def test_requests_carry_defaults_and_their_own_key_but_never_cookies(recorder: str) -> None:

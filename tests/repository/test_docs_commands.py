@@ -13,66 +13,23 @@ A block that cannot run here says so in an HTML comment on the line before its f
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.doc_blocks import (
+    REPOSITORY_ROOT,
+    Block,
+    doc_files,
+    link_repository,
+    run_block,
+    shell_blocks,
+)
 from tests.support.servers import Server, start_emulator, start_evaluator
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
-FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*(not-run|run-by):\s*(.*?)\s*-->\s*$")
 MAKE_TARGETS = re.compile(r"^\.PHONY:(.*)$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Block:
-    path: str
-    line: int
-    code: str
-    marker: str | None  # "not-run" or "run-by"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-def doc_files() -> list[Path]:
-    return [REPOSITORY_ROOT / "README.md", *sorted((REPOSITORY_ROOT / "docs").glob("*.md"))]
-
-
-def shell_blocks(path: Path) -> Iterator[Block]:
-    lines = path.read_text().splitlines()
-    index = 0
-    while index < len(lines):
-        fence = FENCE.match(lines[index])
-        if not fence:
-            index += 1
-            continue
-        end = index + 1
-        while end < len(lines) and not re.match(r"^\s*```\s*$", lines[end]):
-            end += 1
-        if fence.group(2) in SHELL_LANGUAGES:
-            indent = len(fence.group(1))
-            code = "\n".join(line[indent:] for line in lines[index + 1 : end])
-            previous = next((line for line in reversed(lines[:index]) if line.strip()), "")
-            marker = MARKER.match(previous)
-            yield Block(
-                path=str(path.relative_to(REPOSITORY_ROOT)),
-                line=index + 1,
-                code=code,
-                marker=marker.group(1) if marker else None,
-                reason=marker.group(2) if marker else "",
-            )
-        index = end + 1
-
 
 ALL_BLOCKS = [block for path in doc_files() for block in shell_blocks(path)]
 RUNNABLE = [block for block in ALL_BLOCKS if block.marker is None]
@@ -110,10 +67,7 @@ def servers() -> Iterator[tuple[Server, Server]]:
 @pytest.fixture
 def scratch(tmp_path: Path) -> Path:
     """A directory that sees the repository's files but keeps whatever a block writes."""
-    for entry in REPOSITORY_ROOT.iterdir():
-        if entry.name != ".git":
-            (tmp_path / entry.name).symlink_to(entry)
-    return tmp_path
+    return link_repository(tmp_path)
 
 
 @pytest.mark.servers
@@ -125,28 +79,3 @@ def test_a_runnable_block_runs_as_copied(block: Block, servers: tuple[Server, Se
     output = run_block(code, scratch)
     assert output.returncode == 0, f"{block} exited {output.returncode}:\n{code}\n---\n{output.text}"
     assert '"error":' not in output.text, f"{block} answered an error:\n{code}\n---\n{output.text}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    returncode: int
-    text: str
-
-
-def run_block(code: str, cwd: Path, timeout: float = 300) -> Outcome:
-    """bash -euo pipefail in a session of its own, so a timeout also stops what the block started."""
-    process = subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", code],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        text, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        text, _ = process.communicate()
-        return Outcome(-1, f"timed out after {timeout} s\n{text}")
-    return Outcome(process.returncode, text)

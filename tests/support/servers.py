@@ -12,9 +12,11 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -184,3 +186,18 @@ def start_redis(databases: int = 16, timeout: float = 15.0) -> Iterator[Server]:
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve_in_thread(server: socketserver.BaseServer) -> Iterator[str]:
+    """An in-process HTTP server bound to loopback, served from a thread until the block exits.
+
+    Yields its base URL, `http://127.0.0.1:PORT`."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[index]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -26,8 +26,8 @@ def test_make_run_script_finishes_without_a_terminal() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "bad canary (v1.5.0)" in out and "8.00%" in out
-    assert "stable (v1.4.2)" in out and "0.50%" in out
+    assert "bad canary (v1.5.0)" in out and "8.00%" in out, out
+    assert "stable (v1.4.2)" in out and "0.50%" in out, out
     assert "curl -s -X POST http://127.0.0.1:" in out
     assert '"value": 0.08' in out
     assert "stopping the servers" in out

@@ -47,6 +47,18 @@ def pinned(body: dict[str, Any]) -> dict[str, Any]:
     return pinned_body
 
 
+def with_room_in_the_minute(seconds: int = 30) -> None:
+    """Wait, if need be, until at least `seconds` remain before the next minute boundary.
+
+    A window pinned at "now" stays current (reused with `max_age_seconds` 0) only until its
+    snapped end plus one 60 s step, i.e. until the next minute boundary: a test whose later
+    requests must still find it current starts early in a minute, not at its 59th second.
+    """
+    into_minute = time.time() % 60
+    if into_minute > 60 - seconds:
+        time.sleep(60 - into_minute + 0.5)
+
+
 def error_rate(hash_value: str, *, time_range: int = 600, **options: Any) -> dict[str, Any]:
     body = evaluation(hash_value, time_range=time_range, **options)
     body["query"]["calculations"] = [{"op": "AVG", "column": "is_error"}]

@@ -58,17 +58,67 @@ class Server:
                 self.process.wait()
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the loopback/any IPv4 sockets listening on `port` (Linux's /proc/net/tcp)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            inodes.add(inode)
+    return inodes
+
+
+def _process_tree(pid: int) -> set[int]:
+    """`pid` and its descendants (a server may run under a wrapper: the image test's unshare)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(after_name[1])
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return tree
+
+
+def _owns_port(pid: int, port: int) -> bool:
+    """Whether process `pid` (or a descendant) holds the socket listening on `port`.
+
+    A health answer alone can come from another server that took the port between free_port()
+    and the bind (or from a user's own server on 8080): the new process then fails to bind and
+    exits a moment later, after the test has started talking to a stranger. Where /proc is not
+    there (macOS, for `make run`) the answer is taken on trust.
+    """
+    if not Path("/proc/net/tcp").exists():
+        return True
+    inodes = _listening_inodes(port)
+    for member in _process_tree(pid):
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{member}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                        return True
+    return False
+
+
 def _wait_ready(server: Server, health_path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last_error = ""
+    port = int(server.url.rsplit(":", 1)[1])
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.output()}")
         try:
             r = httpx.get(server.url + health_path, timeout=1.0)
-            if r.status_code < 500:
+            if r.status_code < 500 and _owns_port(server.process.pid, port):
                 return
-            last_error = f"HTTP {r.status_code}"
+            held = f"port {port} answered, but by another process"
+            last_error = f"HTTP {r.status_code}" if r.status_code >= 500 else held
         except httpx.HTTPError as e:
             last_error = repr(e)
         time.sleep(0.05)

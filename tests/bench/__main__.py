@@ -1,17 +1,25 @@
-"""`make bench`: run every tests/bench/bench_*.py module's main(), or those named on the command line.
+"""`make bench`: every tests/bench/bench_*.py module's main(), or those named on the command line.
 
-Benchmarks print their figures; docs/performance.md records them. They are never run by `make test`.
+Each module runs in a process of its own, started with the environment `make bench` was started
+with: nothing one module sets (environment variables, imported settings, servers) reaches the
+next. A module fails when its main() raises (a benchmark whose traffic did not get the answers
+it meant to measure raises instead of printing figures); the run goes on with the next module and
+ends with status 1 naming the failures. Each module's lines start with the load average, so the
+figures can be read with it. Benchmarks are never run by `make test`.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import pkgutil
+import subprocess
 import sys
 import time
-import traceback
+from pathlib import Path
 
 import tests.bench as bench_package
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _modules(selected: list[str]) -> list[str]:
@@ -22,17 +30,25 @@ def _modules(selected: list[str]) -> list[str]:
     return names
 
 
+def _load() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main() -> int:
-    failures = 0
+    environment = dict(os.environ)  # as make bench was started: the same for every module
+    failures = []
     for name in _modules(sys.argv[1:]):
-        print(f"\n=== {name} ===", flush=True)
+        print(f"\n=== {name} === (load average {_load()})", flush=True)
         started = time.perf_counter()
-        try:
-            importlib.import_module(f"tests.bench.{name}").main()
-        except Exception:
-            failures += 1
-            traceback.print_exc()
-        print(f"--- {name}: {time.perf_counter() - started:.1f}s", flush=True)
+        code = f"import tests.bench.{name} as bench; bench.main()"
+        ran = subprocess.run([sys.executable, "-c", code], env=environment, cwd=ROOT, check=False)
+        outcome = "ok" if ran.returncode == 0 else f"FAILED (exit status {ran.returncode})"
+        if ran.returncode != 0:
+            failures.append(name)
+        took = time.perf_counter() - started
+        print(f"--- {name}: {took:.1f}s, {outcome}; load average {_load()}", flush=True)
+    if failures:
+        print(f"\nfailed: {', '.join(failures)}", flush=True)
     return 1 if failures else 0
 
 

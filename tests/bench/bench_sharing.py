@@ -1,15 +1,21 @@
-"""Shared service: N concurrent identical evaluations, and the cost of a cache hit.
+"""Shared service: N simultaneous identical evaluations, the memory a waiting request costs, a cache hit.
 
-1. N = 1, 10, 50, 200 concurrent identical requests (a new query each round, `max_age_seconds`
-   0, so only in-flight sharing applies) against `honeycomb-evaluator serve` and the emulator
-   (result ready after 500 ms): Honeycomb calls made, by kind, and client-side p50/p99 latency.
-   Once with one evaluator (memory backend), once with two evaluators sharing a DynamoDB table
-   on moto, once with two sharing a redis-server (requests alternate between them); for Redis,
-   the commands it ran per evaluation (INFO commandstats).
-2. A cache-hit evaluation in-process: the whole ASGI app (auth, validation, selection, JSON)
+1. N = 1, 10, 50, 200, 2,000 identical requests sent at once, each on its own connection (a raw
+   asyncio client: tests/support/rawhttp.py), a new window each round and `max_age_seconds` 0, so
+   only in-flight sharing applies, against `honeycomb-evaluator serve` with its shipped limits and
+   the emulator (result ready 500 ms after creation): Honeycomb calls made by kind, client-side
+   p50/p99 latency. Once with one evaluator (memory backend), once with two sharing a DynamoDB
+   table on moto, once with two sharing a redis-server (requests split between them); for Redis,
+   the commands it ran per evaluation (INFO commandstats). A round in which a request is not
+   answered 200, or that creates other than one query result, fails the benchmark.
+2. The memory of a waiting request: a fresh evaluator (one warm-up evaluation), then 2,000
+   identical requests at once while the emulator takes 4 s to complete the result; the growth of
+   the evaluator's RSS (sampled every 20 ms) over the 2,000 (docs/operations.md sizes the request
+   cap with it).
+3. A cache-hit evaluation in-process: the whole ASGI app (auth, validation, selection, JSON)
    through httpx's ASGI transport, `Evaluator.evaluate` alone, and `SharedExecutor.execute` alone.
 
-Run: `.venv/bin/python -m tests.bench.bench_sharing` (or `make bench`).
+Run: `.venv/bin/python -m tests.bench sharing` (or `make bench`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import statistics
 import tempfile
 import time
@@ -25,13 +30,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.support.aws import create_state_table
 from tests.support.evaluations import VERSIONS, emulator_stats, evaluation, reset_emulator, write_registry
+from tests.support.rawhttp import Answer, burst, request_bytes
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
 
-SIZES = (1, 10, 50, 200)
+SIZES = (1, 10, 50, 200, 2000)
+MEMORY_BURST = 2000
 HIT_ROUNDS = 2000
 
 
@@ -40,19 +45,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _burst(servers: list[Server], body: dict[str, Any], n: int, token: str) -> list[tuple[int, float]]:
+async def _timed_burst(
+    servers: list[Server], body: dict[str, Any], n: int, token: str
+) -> list[tuple[int, float]]:
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def one(i: int) -> tuple[int, float]:
-            started = time.perf_counter()
-            answer = await client.post(
-                servers[i % len(servers)].url + "/v1/evaluate", json=body, headers=headers
-            )
-            return answer.status_code, (time.perf_counter() - started) * 1000
+    async def one_server(index: int, count: int) -> list[tuple[int, float]]:
+        url = servers[index].url
+        started = time.perf_counter()
+        answers = await burst(url, [request_bytes(url + "/v1/evaluate", body, headers)] * count)
+        # Each answer's latency: the burst's start to its own end (read as it completes).
+        return [(a.status, a.elapsed_ms(started)) if isinstance(a, Answer) else (0, 0.0) for a in answers]
 
-        return list(await asyncio.gather(*(one(i) for i in range(n))))
+    shares = [n // len(servers) + (1 if i < n % len(servers) else 0) for i in range(len(servers))]
+    parts = await asyncio.gather(*(one_server(i, k) for i, k in enumerate(shares) if k))
+    return [answer for part in parts for answer in part]
 
 
 def concurrent_rounds(label: str, emulator: Server, servers: list[Server], token: str, offset: int) -> None:
@@ -61,9 +68,9 @@ def concurrent_rounds(label: str, emulator: Server, servers: list[Server], token
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for i, n in enumerate(SIZES):
         # A window of its own per round: nothing is cached from an earlier round.
-        body = evaluation(VERSIONS["bad"], time_range=600 + 60 * (offset + i))
+        body = evaluation(VERSIONS["bad"], time_range=600 + 60 * (offset + i), timeout_seconds=20)
         reset_emulator(emulator.url)
-        answers = asyncio.run(_burst(servers, body, n, token))
+        answers = asyncio.run(_timed_burst(servers, body, n, token))
         stats = emulator_stats(emulator.url)["requests"]
         latencies = [ms for _, ms in answers]
         failures = sum(status != 200 for status, _ in answers)
@@ -71,7 +78,11 @@ def concurrent_rounds(label: str, emulator: Server, servers: list[Server], token
         queries = stats.get("POST /1/queries/{dataset}", 0)
         polls = stats.get("GET /1/query_results/{dataset}/{id}", 0)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-        print(f"| {n} | {results} | {queries} | {polls} | {p50:.0f} | {p99:.0f} | {failures} |")
+        print(f"| {n} | {results} | {queries} | {polls} | {p50:.0f} | {p99:.0f} | {failures} |", flush=True)
+        if failures or results != 1:
+            raise RuntimeError(
+                f"{label}, N = {n}: {failures} answers not 200, {results} query results created"
+            )
 
 
 def redis_rounds(emulator: Server, env: dict[str, str], token: str) -> None:
@@ -91,25 +102,63 @@ def redis_rounds(emulator: Server, env: dict[str, str], token: str) -> None:
     print(f"Redis commands for these {len(SIZES)} rounds ({sum(SIZES)} evaluations): {ran}")
 
 
-def cache_hits(emulator: Server, registry: Path, token: str) -> None:
-    os.environ.update(
-        {
-            "HONEYCOMB_API_KEY": emulator.extra["api_key"],
-            "HONEYCOMB_API_URL": emulator.url,
-            "EVALUATOR_CALLERS_FILE": str(registry),
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def waiting_request_memory(env: dict[str, str], token: str) -> None:
+    """RSS growth of a fresh evaluator while 2,000 requests wait for one execution."""
+    with start_emulator("--demo", "--result-delay-ms", "4000", "--rate-limit-per-minute", "1000") as emulator:
+        own = {**env, "HONEYCOMB_API_URL": emulator.url}
+        with start_evaluator(own) as evaluator:
+            pid = evaluator.process.pid
+            warm = evaluation(VERSIONS["good"], time_range=660)
+            asyncio.run(_timed_burst([evaluator], warm, 1, token))
+            before = rss_kib(pid)
+            body = evaluation(VERSIONS["bad"], time_range=600, timeout_seconds=20)
+
+            async def sampled() -> tuple[list[tuple[int, float]], int]:
+                task = asyncio.ensure_future(_timed_burst([evaluator], body, MEMORY_BURST, token))
+                peak = before
+                while not task.done():
+                    peak = max(peak, rss_kib(pid))
+                    await asyncio.sleep(0.02)
+                return task.result(), peak
+
+            answers, peak = asyncio.run(sampled())
+            created = emulator_stats(emulator.url)["query_results_created"]
+    failures = sum(status != 200 for status, _ in answers)
+    if failures or created != 2:  # the warm-up's and the burst's
+        raise RuntimeError(
+            f"memory burst: {failures} answers not 200, {created - 1} query results for the burst"
+        )
+    print(
+        f"\nmemory of waiting requests: RSS {before} KiB before, {peak} KiB at the peak of {MEMORY_BURST} "
+        f"identical requests waiting together: {(peak - before) / MEMORY_BURST:.1f} KiB a waiting request"
     )
+
+
+def cache_hits(emulator: Server, registry: Path, token: str) -> None:
+    import httpx
     from honeycomb_evaluator.app import create_app
     from honeycomb_evaluator.honeycomb.client import ResultOptions
     from honeycomb_evaluator.models.request import EvaluateRequest
     from honeycomb_evaluator.observability import logger
     from honeycomb_evaluator.record import EvaluationRecord
+    from honeycomb_evaluator.settings import Settings
     from honeycomb_evaluator.sharing.execution import ExecutionRequest
     from honeycomb_evaluator.window import resolve_window
 
     logger.setLevel("WARNING")
-    app = create_app()
+    settings = Settings.from_env(
+        {
+            "HONEYCOMB_API_KEY": emulator.extra["api_key"],
+            "HONEYCOMB_API_URL": emulator.url,
+            "EVALUATOR_CALLERS_FILE": str(registry),
+        }
+    )
+    app = create_app(settings)
     body = evaluation(VERSIONS["good"], max_age_seconds=600)
     # An absolute window, so the rounds never cross into the next minute's window.
     end = int(time.time()) // 60 * 60
@@ -190,6 +239,7 @@ def main() -> None:
                     )
             redis_rounds(emulator, env, token)
             cache_hits(emulator, registry, token)
+        waiting_request_memory(env, token)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,34 @@ class Soak:
             )
         self.samples.append((time.monotonic() - started, *self.process_figures()))
 
+    def problems(self) -> list[str]:
+        """What says the traffic did not get the answers the soak is meant to measure."""
+        stats = httpx.get(f"{self.emulator.url}/_emulator/stats", timeout=10).json()
+        found = []
+        by_kind: dict[str, Counter[str]] = {}
+        for outcome, count in self.statuses.items():
+            kind, answer = outcome.split(": ", 1)
+            by_kind.setdefault(kind, Counter())[answer] += count
+            if answer.startswith("500"):
+                found.append(f"{count} x {outcome}")
+        # The mix asks for more query results than the budget allows (that is part of what it
+        # soaks), so many answers are 503 rate_limited; but every kind must be answered too.
+        for kind in ("repeated", "large", "distinct"):
+            answers = by_kind.get(kind, Counter())
+            ok, total = answers.get("200", 0), sum(answers.values())
+            if total == 0 or ok < 0.05 * total:
+                found.append(f"{kind}: {ok} of {total} answered 200")
+        bad = by_kind.get("bad", Counter())
+        if not bad or any(not answer.startswith("4") for answer in bad):
+            found.append(f"bad input not refused with a 4xx: {dict(bad)}")
+        if not stats["query_results_created"]:
+            found.append("no query result was created")
+        if stats["rate_limited"]:
+            found.append(f"{stats['rate_limited']} upstream 429s")
+        if "Traceback" in self.evaluator.output():
+            found.append("the evaluator's log has a traceback:\n" + self.evaluator.output()[-3000:])
+        return found
+
     def report(self) -> None:
         stats = httpx.get(f"{self.emulator.url}/_emulator/stats", timeout=10).json()
         first = self.samples[0]
@@ -242,8 +270,11 @@ def main() -> None:
             soak = Soak(evaluator, emulator)
             asyncio.run(soak.run())
             soak.report()
-            if "Traceback" in evaluator.output():
-                print("evaluator log has a traceback:\n" + evaluator.output()[-3000:])
+            problems = soak.problems()
+    if problems:
+        raise RuntimeError(
+            "the soak's traffic did not get the answers it was meant to: " + "; ".join(problems)
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import resource
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -238,9 +241,44 @@ def _healthz_after_timeouts(server: Server) -> bool:
 def test_limits_are_read_with_the_settings_rules() -> None:
     server = Settings.from_env(LIMITS).server
     assert server.header_timeout_seconds == 1 and server.max_concurrent_requests == 2
-    assert Settings.from_env({}).server.max_connections == 256
+    defaults = Settings.from_env({}).server
+    assert (defaults.max_connections, defaults.max_concurrent_requests) == (4096, 2048)
+    assert defaults.max_concurrent_executions == 64
+    assert (
+        Settings.from_env({"EVALUATOR_MAX_CONCURRENT_EXECUTIONS": "3"}).server.max_concurrent_executions == 3
+    )
     assert Settings.from_env({"EVALUATOR_RESULT_CACHE_BYTES": "1048576"}).result_cache_bytes == 2**20
     with pytest.raises(ConfigError, match="EVALUATOR_MAX_CONNECTIONS"):
         Settings.from_env({"EVALUATOR_MAX_CONNECTIONS": "0"})
     with pytest.raises(ConfigError, match="EVALUATOR_BODY_TIMEOUT_SECONDS"):
         Settings.from_env({"EVALUATOR_BODY_TIMEOUT_SECONDS": "soon"})
+
+
+DESCRIPTORS_CHECK = """
+import resource, sys
+from honeycomb_evaluator.serving import OTHER_DESCRIPTORS, with_descriptors
+from honeycomb_evaluator.settings import ServerSettings
+soft, hard = (int(n) for n in sys.argv[1:])
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+kept = with_descriptors(ServerSettings(max_connections=1000))
+print(kept.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0], OTHER_DESCRIPTORS)
+"""
+
+
+@pytest.mark.parametrize(("soft", "hard"), [(256, 4096), (256, 600)])
+def test_serve_raises_its_open_file_limit_or_serves_fewer_connections(soft: int, hard: int) -> None:
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < hard:
+        pytest.skip(f"this machine's hard open-file limit is below {hard}")
+    ran = subprocess.run(
+        [sys.executable, "-c", DESCRIPTORS_CHECK, str(soft), str(hard)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    connections, limit, other = (int(n) for n in ran.stdout.split())
+    if hard >= 1000 + other:
+        assert (connections, limit) == (1000, 1000 + other)  # raised: every connection fits
+        assert ran.stderr == ""
+    else:
+        assert (connections, limit) == (hard - other, hard)  # as many as the hard limit allows
+        assert "EVALUATOR_MAX_CONNECTIONS=1000 needs" in ran.stderr

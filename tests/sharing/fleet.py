@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import sys
 import time
@@ -20,7 +19,14 @@ from typing import Any
 
 import httpx
 
-from tests.support.evaluations import VERSIONS, emulator_stats, error_rate, evaluation, write_registry
+from tests.support.evaluations import (
+    VERSIONS,
+    emulator_stats,
+    error_rate,
+    evaluation,
+    served_counts,
+    write_registry,
+)
 from tests.support.servers import Server, start_emulator
 from tests.support.shared_state import evaluators_sharing_state, shared_state
 
@@ -171,11 +177,7 @@ def simulate(
             drive(servers, tokens, plan(clusters, rollouts, seed=5), intervals=intervals, every_s=every_s)
         )
         stats = emulator_stats(emulator.url)
-        for server in servers:
-            for line in server.output().splitlines():
-                if '"CallerEvaluations"' in line:
-                    record = json.loads(line)
-                    report.served[f"{record.get('served')}/{record.get('status')}"] += 1
+        report.served = served_counts(servers)
     report.created = int(stats["query_results_created"])
     report.honeycomb_429 = int(stats["rate_limited"])
     return report

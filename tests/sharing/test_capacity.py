@@ -1,10 +1,13 @@
-"""Fleet capacity (issue 12): 100 canaries x 2 metrics a minute on one key at 10 runs a minute.
+"""Fleet capacity (issues 12, 21, 24): 100 canaries on one key, in real-time minutes.
 
-4 evaluators on one DynamoDB table (moto), 20 clusters, the emulator enforcing 10 creations per
-(compressed) minute; see tests/sharing/capacity.py. The first minute is the fleet's cold start:
-no canary was checked before, so each check is a query of its own and most are refused (503 with
-Retry-After, which Argo retries). From then on each metric's checks are answered by one fused
-query: every check gets a value, and Honeycomb never answers 429.
+4 evaluators on one DynamoDB table (moto), 20 clusters, the emulator holding the key to 10
+creations in any 60 s, three real-time minutes; see tests/sharing/capacity.py. With 2 metrics a
+canary, the first minute is the fleet's start (no canary checked before): its checks are fused
+too (the family's open query), so every check of every minute is answered, a value or null for
+the silent canaries, and Honeycomb never answers 429. With a sliced comparison a canary (issue
+21), comparisons are fused on their pairs of versions once a settled step lists them: every
+comparison is answered from the third minute. `make bench` runs
+100 and 1,000 canaries on every backend.
 """
 
 from __future__ import annotations
@@ -18,28 +21,25 @@ from tests.sharing.capacity import Plan, simulate
 
 @pytest.mark.slow
 @pytest.mark.servers
-def test_a_hundred_canaries_on_one_key_are_all_answered_once_the_fleet_is_warm(tmp_path: Path) -> None:
-    report = simulate(tmp_path, Plan(canaries=100, minutes=3))
+def test_a_hundred_canaries_on_one_key_are_all_answered_from_the_first_minute(tmp_path: Path) -> None:
+    report = simulate(tmp_path, Plan(canaries=100, backend="dynamodb", minutes=3))
     print("\n".join(report.lines()))
-    for minute in report.minutes:
-        assert minute.asked == 200
-        # The emulator refuses an 11th creation in any rolling minute: no 429, never more than 10.
-        # (A minute's `runs` also counts its stragglers, finished after the next minute began.)
-        assert minute.honeycomb_429 == 0, report.lines()
-    warm = report.minutes[-1]
-    assert warm.valued == warm.asked, report.lines()
-    assert warm.runs <= 4, report.lines()  # two metrics: one fused query each (and a straggler)
+    assert report.problems() == [], report.lines()
+    assert all(m.empty == 10 for m in report.minutes), report.lines()  # the 5 silent canaries' checks
+    assert max(m.runs for m in report.minutes[1:]) <= 4, (
+        report.lines()
+    )  # one query per metric (+ a new window)
 
 
 @pytest.mark.slow
 @pytest.mark.servers
-def test_a_hundred_sliced_comparisons_share_a_few_queries_once_the_fleet_is_warm(tmp_path: Path) -> None:
+def test_a_hundred_sliced_comparisons_share_a_few_queries_from_their_third_minute(tmp_path: Path) -> None:
     """With slices on: each canary's comparison against its own stable version, sliced by route and
-    plan (hash x dimensions), once a minute; 25 canaries' comparisons share one fused query."""
-    report = simulate(tmp_path, Plan(canaries=100, minutes=3, sliced=True))
+    plan (hash x dimensions), once a minute; 25 canaries' comparisons share one fused query. No
+    upstream 429 in any minute; every comparison answered from the third (`Report.problems`)."""
+    report = simulate(tmp_path, Plan(canaries=100, backend="dynamodb", minutes=3, sliced=True))
     print("\n".join(report.lines()))
-    for minute in report.minutes:
-        assert minute.asked == 100 and minute.honeycomb_429 == 0, report.lines()
+    assert report.problems() == [], report.lines()
     warm = report.minutes[-1]
-    assert warm.answered == warm.asked, report.lines()
-    assert warm.runs <= 5, report.lines()  # 100 / 25 fused queries (and a straggler)
+    # 100 / 25 fused queries a window step, and a minute at its own seconds spans two steps.
+    assert warm.runs <= 8, report.lines()

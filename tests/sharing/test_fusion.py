@@ -1,9 +1,10 @@
-"""Query fusion (issue 12): a fused answer is exactly the unfused answer, against the real emulator.
+"""Query fusion (issues 12, 24): a fused answer is exactly the unfused answer, against the real emulator.
 
 Two executors on the same emulator: one fuses, one never does. For generated canary queries
 (calculations, extra filters, values that have data and values that have none) every value's
 rows from the fused executor equal the rows of its own query, and the fused executor creates one
-query result per query family instead of one per value.
+query result per query family instead of one per value: the family's open query, or, when that
+was cut at the row limit, chunks of the values known.
 """
 
 from __future__ import annotations
@@ -11,22 +12,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from honeycomb_evaluator.budget import RateBudget
 from honeycomb_evaluator.honeycomb.client import HoneycombClient, ResultOptions
 from honeycomb_evaluator.settings import BudgetSettings
+from honeycomb_evaluator.sharing import fusion_plan
 from honeycomb_evaluator.sharing.execution import ExecutionRequest
 from honeycomb_evaluator.sharing.executor import SharedExecutor
-from honeycomb_evaluator.sharing.fusion import candidates
+from honeycomb_evaluator.sharing.fusion_plan import candidates
 from honeycomb_evaluator.state.memory import MemoryStore
 from honeycomb_evaluator.target import HoneycombTarget
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.evaluations import VERSIONS, created, reset_emulator
+from tests.support.evaluations import VERSIONS, created, emulator_query, reset_emulator
 from tests.support.servers import DEFAULT_EMULATOR_KEY, Server, start_emulator
 
 pytestmark = pytest.mark.servers
@@ -88,65 +90,129 @@ async def remember_checked(fusing: SharedExecutor, requests: list[ExecutionReque
             await fusing.machinery.store.add_to_roster(earlier, [candidate.value], 600)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    calculations=st.sampled_from(CALCULATIONS),
-    extra=st.sampled_from(EXTRA_FILTERS),
-    values=st.lists(
-        st.sampled_from([*VERSIONS.values(), "no-such-hash", "f00d"]), min_size=2, max_size=6, unique=True
-    ),
-)
-def test_a_fused_answer_equals_the_unfused_answer(
+Work = Callable[[SharedExecutor, SharedExecutor], Awaitable[None]]
+
+
+def with_executors(work: Work) -> None:
+    """Run `work(fusing, alone)`: two executors on one client, one fusing and one never."""
+
+    async def run() -> None:
+        client = HoneycombClient()
+        try:
+            await work(executor(client, fuse=True), executor(client, fuse=False))
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def assert_fused_equals_unfused(
     emulator: Server, calculations: list[dict[str, Any]], extra: list[dict[str, Any]], values: list[str]
 ) -> None:
     end = int(time.time()) // 60 * 60 - 60 * len(values)  # a settled window of its own
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
-        try:
-            requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
-            await remember_checked(fusing, requests)
-            before = created(emulator.url)
-            fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
-            assert created(emulator.url) - before == 1  # one query for every value
-            for req, answer in zip(requests, fused, strict=True):
-                own = await alone.execute(req)
-                assert answer.result.results == own.result.results, req.spec["filters"]
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, alone: SharedExecutor) -> None:
+        requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
+        await remember_checked(fusing, requests)
+        before = created(emulator.url)
+        fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
+        assert created(emulator.url) - before == 1  # one query for every value
+        for req, answer in zip(requests, fused, strict=True):
+            own = await alone.execute(req)
+            assert answer.result.results == own.result.results, req.spec["filters"]
 
-    asyncio.run(run())
+    with_executors(work)
 
 
-def test_a_value_not_checked_before_runs_its_own_query_and_is_fused_from_the_next_step(
-    emulator: Server,
+VALUES = st.lists(
+    st.sampled_from([*VERSIONS.values(), "no-such-hash", "f00d"]), min_size=2, max_size=6, unique=True
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calculations=st.sampled_from(CALCULATIONS), extra=st.sampled_from(EXTRA_FILTERS), values=VALUES)
+def test_a_fused_answer_equals_the_unfused_answer(
+    emulator: Server, calculations: list[dict[str, Any]], extra: list[dict[str, Any]], values: list[str]
 ) -> None:
+    assert_fused_equals_unfused(emulator, calculations, extra, values)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calculations=st.sampled_from(CALCULATIONS), extra=st.sampled_from(EXTRA_FILTERS), values=VALUES)
+def test_when_the_open_query_is_cut_known_values_are_fused_in_chunks(
+    emulator: Server,
+    calculations: list[dict[str, Any]],
+    extra: list[dict[str, Any]],
+    values: list[str],
+) -> None:
+    end = int(time.time()) // 60 * 60 - 7200 - 60 * len(values)
+
+    async def work(fusing: SharedExecutor, alone: SharedExecutor) -> None:
+        requests = [request(emulator, spec_for(calculations, extra, v, end)) for v in values]
+        await remember_checked(fusing, requests)
+        answers = [await fusing.execute(r) for r in requests]  # one by one: cut, then chunks
+        for req, answer in zip(requests, answers, strict=True):
+            own = await alone.execute(req)
+            assert answer.result.results == own.result.results, req.spec["filters"]
+
+    # Row limits of one row per chunk value, so the demo's few groups already fill an open result.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fusion_plan, "FUSED_ROW_LIMIT", 2)
+        patch.setattr(fusion_plan, "MAX_FUSED_VALUES", 2)
+        with_executors(work)
+
+
+def test_a_new_value_beside_known_ones_is_answered_by_the_open_query_at_once(emulator: Server) -> None:
     end = int(time.time()) // 60 * 60 - 3600
     calculations = CALCULATIONS[0]
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing = executor(client, fuse=True)
-        try:
-            reset_emulator(emulator.url)
-            known = [request(emulator, spec_for(calculations, [], v, end)) for v in ("a1", "a2")]
-            await remember_checked(fusing, known)
-            new = request(emulator, spec_for(calculations, [], VERSIONS["bad"], end))
-            await asyncio.gather(*(fusing.execute(r) for r in [*known, new]))
-            assert created(emulator.url) == 2  # the fused query of a1, a2 and the new value's own
-            # One step later all three are known: one fused query answers them.
-            later = [
-                dataclasses.replace(r, spec={**r.spec, "start_time": end - 540, "end_time": end + 60})
-                for r in [*known, new]
-            ]
-            answers = await asyncio.gather(*(fusing.execute(r) for r in later))
-            assert created(emulator.url) == 3
-            assert answers[2].result.results and answers[0].result.results == []
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        known = [request(emulator, spec_for(calculations, [], v, end)) for v in ("a1", "a2")]
+        await remember_checked(fusing, known)
+        new = request(emulator, spec_for(calculations, [], VERSIONS["bad"], end))
+        answers = await asyncio.gather(*(fusing.execute(r) for r in [*known, new]))
+        assert created(emulator.url) == 1  # one open query: the new canary's first check too
+        assert answers[2].result.results and answers[0].result.results == []
+        spec = emulator_query(emulator.url, "checkout", answers[2].query_id)
+        assert spec["breakdowns"] == [HASH] and "filters" not in spec
+        # One step later: one query again.
+        later = [
+            dataclasses.replace(r, spec={**r.spec, "start_time": end - 540, "end_time": end + 60})
+            for r in [*known, new]
+        ]
+        await asyncio.gather(*(fusing.execute(r) for r in later))
+        assert created(emulator.url) == 2
 
-    asyncio.run(run())
+    with_executors(work)
+
+
+def test_a_fleet_starting_together_is_fused_from_its_first_checks(emulator: Server) -> None:
+    end = int(time.time()) // 60 * 60 - 5400
+
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        # Nothing was checked before: no roster knows any of them.
+        fleet = [
+            request(emulator, spec_for(CALCULATIONS[1], [], v, end)) for v in [*VERSIONS.values(), "f00d"]
+        ]
+        await asyncio.gather(*(fusing.execute(r) for r in fleet))
+        assert created(emulator.url) == 1
+
+    with_executors(work)
+
+
+def test_a_lone_canary_runs_its_own_query(emulator: Server) -> None:
+    end = int(time.time()) // 60 * 60 - 4800
+
+    async def work(fusing: SharedExecutor, _: SharedExecutor) -> None:
+        reset_emulator(emulator.url)
+        answer = await fusing.execute(request(emulator, spec_for(CALCULATIONS[0], [], VERSIONS["bad"], end)))
+        assert created(emulator.url) == 1
+        spec = emulator_query(emulator.url, "checkout", answer.query_id)
+        assert "breakdowns" not in spec and spec["filters"][0]["value"] == VERSIONS["bad"]
+
+    with_executors(work)
 
 
 def comparison_request(emulator: Server, canary: str, end: int, slices: list[str] | None) -> ExecutionRequest:
@@ -196,21 +262,16 @@ def test_comparisons_that_differ_only_in_their_hashes_share_one_query(
     end = int(time.time()) // 60 * 60 - 60 * minutes_ago  # a settled window of each case's own
     canaries = [VERSIONS["bad"], VERSIONS["good"], "2e4f6a8c0", "no-such-hash"]
 
-    async def run() -> None:
-        client = HoneycombClient()
-        fusing, alone = executor(client, fuse=True), executor(client, fuse=False)
-        try:
-            requests = [comparison_request(emulator, c, end, slices) for c in canaries]
-            assert all(candidates(r) and candidates(r)[0].pair for r in requests)
-            await remember_checked(fusing, requests)
-            before = created(emulator.url)
-            fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
-            assert created(emulator.url) - before == fused_runs
-            for req, answer in zip(requests, fused, strict=True):
-                own = await alone.execute(req)
-                assert _sorted(answer.result.results) == _sorted(own.result.results)
-                assert _sorted(answer.result.series) == _sorted(own.result.series)
-        finally:
-            await client.aclose()
+    async def work(fusing: SharedExecutor, alone: SharedExecutor) -> None:
+        requests = [comparison_request(emulator, c, end, slices) for c in canaries]
+        assert all(candidates(r) and candidates(r)[0].pair for r in requests)
+        await remember_checked(fusing, requests)
+        before = created(emulator.url)
+        fused = await asyncio.gather(*(fusing.execute(r) for r in requests))
+        assert created(emulator.url) - before == fused_runs
+        for req, answer in zip(requests, fused, strict=True):
+            own = await alone.execute(req)
+            assert _sorted(answer.result.results) == _sorted(own.result.results)
+            assert _sorted(answer.result.series) == _sorted(own.result.series)
 
-    asyncio.run(run())
+    with_executors(work)

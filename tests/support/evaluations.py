@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from honeycomb_emulator.demo import DEMO_HASHES
 from honeycomb_evaluator.callers.registry import hash_token
+
+from tests.support.servers import Server
 
 VERSIONS = DEMO_HASHES  # pod-template hashes by role: stable, bad, good, none (no events)
 
@@ -100,9 +104,29 @@ def reset_emulator(emulator_url: str) -> None:
     httpx.post(emulator_url + "/_emulator/reset", timeout=10).raise_for_status()
 
 
+def emulator_query(emulator_url: str, dataset: str, query_id: str) -> dict[str, Any]:
+    """The spec of a query the evaluator created (Honeycomb's `GET /1/queries/{dataset}/{id}`)."""
+    headers = {"X-Honeycomb-Team": "emulator-key"}
+    answer = httpx.get(f"{emulator_url}/1/queries/{dataset}/{query_id}", headers=headers, timeout=10)
+    answer.raise_for_status()
+    spec: dict[str, Any] = answer.json()
+    return spec
+
+
 def created(emulator_url: str) -> int:
     return int(emulator_stats(emulator_url)["query_results_created"])
 
 
 def rate_limited(emulator_url: str) -> int:
     return int(emulator_stats(emulator_url)["rate_limited"])
+
+
+def served_counts(servers: Iterable[Server]) -> Counter[str]:
+    """How the evaluators answered (`served`/`status`), from each request's metrics document."""
+    counts: Counter[str] = Counter()
+    for server in servers:
+        for line in server.output().splitlines():
+            if '"CallerEvaluations"' in line:
+                record = json.loads(line)
+                counts[f"{record.get('served')}/{record.get('status')}"] += 1
+    return counts

@@ -166,11 +166,11 @@ def start_emulator(*flags: str, env: Mapping[str, str] | None = None) -> Iterato
 
 
 @contextlib.contextmanager
-def start_moto() -> Iterator[Server]:
+def start_moto(env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """moto in server mode: a real HTTP endpoint for Secrets Manager and DynamoDB."""
     port = free_port()
     argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    with start_process(argv, port, "/moto-api/", timeout=60.0) as server:
+    with start_process(argv, port, "/moto-api/", env=env, timeout=60.0) as server:
         yield server
 
 

@@ -43,6 +43,10 @@ class BoundedCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, key: object) -> bool:
+        """A live entry is held for `key` (one not past its retention)."""
+        return isinstance(key, str) and self.get(key) is not None
+
     @property
     def bytes(self) -> int:
         return self._bytes

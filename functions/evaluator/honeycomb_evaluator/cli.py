@@ -23,12 +23,12 @@ from typing import Any
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from honeycomb_evaluator.serving import ConcurrencyLimit, protocol_for
+    from honeycomb_evaluator.serving import ConcurrencyLimit, protocol_for, with_descriptors
     from honeycomb_evaluator.settings import Settings
     from honeycomb_evaluator.telemetry.serve import ObservedApp, served_app
 
     settings = Settings.from_env()
-    limits = settings.server
+    limits = with_descriptors(settings.server)
     observed: ObservedApp = served_app(settings)
     # Metrics and spans outermost, so the cap's own refusals (503 overloaded) are seen too.
     observed.app = ConcurrencyLimit(observed.app, limits.max_concurrent_requests)
@@ -42,6 +42,9 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="off",
         # Read timeouts, the connection cap and requests per connection (serving.py).
         http=protocol_for(limits),
+        # Connections a burst opens at once wait in the kernel's queue until accepted (the kernel
+        # caps it at net.core.somaxconn).
+        backlog=max(2048, limits.max_connections),
         # Callers keep connections alive between measurements. With uvicorn's 5 s default the
         # server closes idle ones just as a client (httpx also expires them at 5 s) may be sending
         # on them, and that request is lost. Outlast common clients' idle timeouts (Go's default

@@ -64,6 +64,11 @@ class Service:
         """What this process's cache of completed results holds now (for the metrics)."""
         return self.local.results.bytes
 
+    @property
+    def executions_in_progress(self) -> int:
+        """Executions running in this process now (for the metrics)."""
+        return self.evaluator.executor.executions_in_progress
+
 
 def build_store(state: StateSettings, result_cache_bytes: int = RESULT_CACHE_BYTES) -> StateStore:
     """The configured state backend; each is imported only where it is used (boto3, redis)."""
@@ -87,7 +92,10 @@ def build_service(
 ) -> Service:
     store = store or build_store(settings.state, settings.result_cache_bytes)
     client = client or HoneycombClient()
-    local = LocalState(result_cache_bytes=settings.result_cache_bytes)
+    local = LocalState(
+        result_cache_bytes=settings.result_cache_bytes,
+        max_executions=settings.server.max_concurrent_executions,
+    )
     executor = SharedExecutor(client, store, RateBudget(store, settings.budget), local)
     keys = key_source(settings.honeycomb)
     markers = MarkerWriter(client, store, settings.telemetry)

@@ -10,7 +10,13 @@ the evaluator faces clients itself, so (settings.py `ServerSettings`, docs/opera
 - Past `max_connections` open connections, an idle keep-alive connection is closed to make room;
   when none is idle the new connection gets a 503 and is closed.
 - Past `max_concurrent_requests` requests in progress, a request gets a 503 `overloaded` at once
-  (`/healthz`, `/readyz` and `/metrics` are exempt, so probes do not restart a busy pod).
+  (`/healthz`, `/readyz` and `/metrics` are exempt, so probes do not restart a busy pod). The
+  cap bounds memory: a request waiting for an execution another one started costs ~30 KiB
+  (docs/operations.md); the work itself is bounded per execution (`max_concurrent_executions`,
+  sharing/executor.py).
+- The process may open as many files as `max_connections` needs: its soft limit is raised up to
+  the hard one at start (as Go programs do); where the hard limit is lower, the connection cap is
+  lowered to fit and a warning says so.
 
 Every refusal is the documented JSON error, with `Connection: close` where the connection ends.
 uvicorn's own pure-Python HTTP/1.1 protocol (h11) is extended rather than replaced.
@@ -19,6 +25,9 @@ uvicorn's own pure-Python HTTP/1.1 protocol (h11) is extended rather than replac
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import resource
 from typing import Any
 
 import h11
@@ -46,6 +55,32 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # After the body timeout the app, if it is reading the body, answers 408 itself; this long after
 # that the connection is closed whatever the app is doing with it.
 BODY_GRACE_SECONDS = 2.0
+# Descriptors the process needs besides its clients' connections: Honeycomb's connection pool
+# (100), the state store's, logs, the interpreter's own files.
+OTHER_DESCRIPTORS = 160
+
+log = logging.getLogger(__name__)
+
+
+def with_descriptors(limits: ServerSettings) -> ServerSettings:
+    """`limits` this process can keep: its open-file limit raised for `max_connections` (up to the
+    hard limit), or, if the hard limit is lower, the connection cap lowered to fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = limits.max_connections + OTHER_DESCRIPTORS
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return limits
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if raised > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    if raised >= wanted:
+        return limits
+    fits = max(1, raised - OTHER_DESCRIPTORS)
+    log.warning(
+        "EVALUATOR_MAX_CONNECTIONS=%d needs %d open files, and this process may open %d: "
+        "serving at most %d connections",
+        limits.max_connections, wanted, raised, fits,
+    )  # fmt: skip
+    return dataclasses.replace(limits, max_connections=fits)
 
 
 def raw_error(error: EvaluatorError) -> bytes:

@@ -94,8 +94,11 @@ class ServerSettings:
     body_timeout_seconds: float = 10.0  # from the last header to the last byte of the body
     keepalive_timeout_seconds: float = 120.0  # an idle connection between requests
     keepalive_max_requests: int = 1000  # then the connection is closed (Connection: close)
-    max_connections: int = 256
-    max_concurrent_requests: int = 64
+    # A request waiting on an execution another request started costs memory only (~30 KiB:
+    # docs/operations.md "Admission"); these bound that memory. Work is bounded per execution.
+    max_connections: int = 4096
+    max_concurrent_requests: int = 2048
+    max_concurrent_executions: int = 64  # flights doing Honeycomb work (sharing/executor.py)
 
 
 @dataclass(frozen=True)
@@ -228,8 +231,9 @@ def _server(read: _Reader) -> ServerSettings:
         body_timeout_seconds=seconds("EVALUATOR_BODY_TIMEOUT_SECONDS", 10),
         keepalive_timeout_seconds=seconds("EVALUATOR_KEEPALIVE_TIMEOUT_SECONDS", 120),
         keepalive_max_requests=count("EVALUATOR_KEEPALIVE_MAX_REQUESTS", 1000),
-        max_connections=count("EVALUATOR_MAX_CONNECTIONS", 256),
-        max_concurrent_requests=count("EVALUATOR_MAX_CONCURRENT_REQUESTS", 64),
+        max_connections=count("EVALUATOR_MAX_CONNECTIONS", 4096),
+        max_concurrent_requests=count("EVALUATOR_MAX_CONCURRENT_REQUESTS", 2048),
+        max_concurrent_executions=count("EVALUATOR_MAX_CONCURRENT_EXECUTIONS", 64),
     )
 
 

@@ -332,8 +332,9 @@ func withSecretValueIn(secrets map[string]map[string][]byte, secret, key, value 
 }
 
 // TestMetricsShareOneHoneycombQuery: all single-group templates send the same query and differ
-// only in `select`, so measuring every metric of every Rollout for one canary costs one
-// Honeycomb query result (the rate budget that matters: 10 per minute per key). The
+// only in `select`, so measuring every metric of every Rollout for one canary costs at most one
+// Honeycomb query result (the rate budget that matters: 10 per minute per key); none when the
+// checks of other canaries this minute already ran their family's open query (query fusion). The
 // canary-vs-stable templates share one comparison query of their own: TestJudgedMetricsShareOneQuery.
 func TestMetricsShareOneHoneycombQuery(t *testing.T) {
 	before := queryResultsCreated(t, healthy)
@@ -347,8 +348,8 @@ func TestMetricsShareOneHoneycombQuery(t *testing.T) {
 			t.Fatalf("%s on the stable hash: phase %s (message %q)", m.name, got.Phase, got.Message)
 		}
 	}
-	if created := queryResultsCreated(t, healthy) - before; created != 1 {
-		t.Fatalf("%d measurements created %v Honeycomb query results, want 1", len(all), created)
+	if created := queryResultsCreated(t, healthy) - before; created > 1 {
+		t.Fatalf("%d measurements created %v Honeycomb query results, want at most 1", len(all), created)
 	}
 }
 
@@ -425,7 +426,9 @@ func TestErrorWhenHoneycombIsSlowThenResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinWindow(t, run, thisMinute()) // both tries ask for the same window
+	// Both tries ask for the same window, of a length no other test asks for: otherwise an open
+	// query of the family that another test's canaries ran this minute answers this new canary.
+	pinWidenedWindow(t, run, thisMinute(), time.Minute)
 	createdBefore := queryResultsCreated(t, healthy)
 	expectError(t, measure(t, run, m.metric, infra.secrets), "received non 2xx response code: 504")
 

@@ -14,6 +14,14 @@ import (
 // have to wait for the start of a minute.
 func pinWindow(t testing.TB, run *v1alpha1.AnalysisRun, end time.Time) {
 	t.Helper()
+	pinWidenedWindow(t, run, end, 0)
+}
+
+// pinWidenedWindow is pinWindow with each window `wider` longer: a query family of its own (the
+// evaluator fuses checks of one family and window into one open query, so a canary whose query
+// must not be answered by another test's would otherwise share it).
+func pinWidenedWindow(t testing.TB, run *v1alpha1.AnalysisRun, end time.Time, wider time.Duration) {
+	t.Helper()
 	for i := range run.Spec.Metrics {
 		web := run.Spec.Metrics[i].Provider.Web
 		if web == nil || len(web.JSONBody) == 0 {
@@ -29,7 +37,7 @@ func pinWindow(t testing.TB, run *v1alpha1.AnalysisRun, end time.Time) {
 			continue
 		}
 		delete(query, "time_range")
-		query["start_time"] = end.Unix() - int64(length)
+		query["start_time"] = end.Unix() - int64(length) - int64(wider.Seconds())
 		query["end_time"] = end.Unix()
 		pinned, err := json.Marshal(body)
 		if err != nil {

@@ -83,10 +83,15 @@ class Scope:
 
 @dataclass(frozen=True)
 class ResultOptions:
-    """How a query result is created: with its time series or without, and whether the groups
-    beyond the query's limit are summed up (`other_by_aggregate`, to report what was left out)."""
+    """How a query result is created: with its time series or without, how many rows, and whether
+    the groups beyond the query's limit are summed up (`other_by_aggregate`, to report what was
+    left out).
+
+    `limit` (rows, up to 10 000) counts only without series; None leaves Honeycomb's default.
+    """
 
     disable_series: bool
+    limit: int | None = None
     other_by_aggregate: bool = False
 
 
@@ -176,6 +181,8 @@ class HoneycombClient:
 
     async def create_query_result(self, scope: Scope, query_id: str, options: ResultOptions) -> QueryResult:
         payload: dict[str, Any] = {"query_id": query_id, "disable_series": options.disable_series}
+        if options.limit is not None:
+            payload["limit"] = options.limit
         if options.other_by_aggregate:
             payload["disable_other_by_aggregate"] = False
         call = _Call("POST", f"/1/query_results/{scope.dataset_path}", payload, idempotent=False)

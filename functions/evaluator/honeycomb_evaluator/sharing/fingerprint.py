@@ -94,9 +94,9 @@ def fingerprint(
     """`spec` has an absolute `start_time`/`end_time` (window.py snapped them)."""
     normalized = normalize_spec(spec)
     spec_key = digest("spec", target.key_id, target.api_url, target.environment, dataset, normalized)
-    # None stands where a result row limit was once digested: keys stay those of earlier
-    # versions, which share the store with this one during a rolling deploy.
+    # No row limit (None) digests as it did before limits were asked for: keys stay those of
+    # earlier versions, which share the store with this one during a rolling deploy.
     # Asking for the groups beyond the limit changes the answer's shape, not its rows.
     other = ("other_by_aggregate",) if options.other_by_aggregate else ()
-    execution_key = digest("execution", spec_key, options.disable_series, None, *other)
+    execution_key = digest("execution", spec_key, options.disable_series, options.limit, *other)
     return Fingerprint(spec_key=spec_key, execution_key=execution_key, key_id=target.key_id)

@@ -1,4 +1,5 @@
-"""What one evaluator process knows and is: its clocks, its name in claims, what it remembers.
+"""What one evaluator process knows and is: its clocks, its name in claims, how many executions
+it runs at once, what it remembers.
 
 The executor, its flights (run.py) and fusion share one `LocalState`; nothing in it is shared
 with other instances (that is the state store's job). A flight gets it with the parts every
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from honeycomb_evaluator.state.base import StateStore
 
 QUERY_ID_TTL_SECONDS = 24 * 3600.0
+# Executions (flights) this process runs at once: each reads the store, calls Honeycomb and polls.
+# Requests that join one, or are answered from a cache, are not counted (settings.py).
+MAX_EXECUTIONS = 64
 RESULT_RETENTION_SECONDS = 86400.0  # the longest max_age_seconds the API accepts
 
 
@@ -34,11 +38,13 @@ class LocalState:
         self,
         *,
         result_cache_bytes: int = RESULT_CACHE_BYTES,
+        max_executions: int = MAX_EXECUTIONS,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.wall = wall_clock  # shared with other instances through the store's records
         self.monotonic = monotonic  # deadlines
+        self.max_executions = max_executions
         # Completed results by execution key, with their query id. Bounded in bytes too: one
         # breakdown result with series can hold close to a megabyte.
         self.results: BoundedCache[tuple[str, QueryResult]] = BoundedCache(

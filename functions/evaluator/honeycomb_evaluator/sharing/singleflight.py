@@ -44,6 +44,13 @@ class SingleFlight(Generic[T]):
         self._clock = clock
         self._running: dict[str, tuple[Flight, asyncio.Task[T]]] = {}
 
+    def __len__(self) -> int:
+        """Pieces of work running now."""
+        return len(self._running)
+
+    def running(self, key: str) -> bool:
+        return key in self._running
+
     async def do(
         self, key: str, work: Callable[[Flight], Awaitable[T]], *, deadline: float, member: Any = None
     ) -> tuple[T, bool]:

@@ -41,11 +41,15 @@ STATE_OPERATIONS = tuple(
 
 
 class _LiveGauges(Collector):
-    """Gauges computed at scrape time: the query budget's tokens and the result cache's bytes."""
+    """Gauges computed at scrape time: the query budget's tokens, the result cache's bytes and
+    the executions running."""
 
-    def __init__(self, budget: RateBudget, cache_bytes: Callable[[], int]) -> None:
+    def __init__(
+        self, budget: RateBudget, cache_bytes: Callable[[], int], executions: Callable[[], int]
+    ) -> None:
         self.budget = budget
         self.cache_bytes = cache_bytes
+        self.executions = executions
 
     def collect(self) -> Iterator[Metric]:
         free = GaugeMetricFamily(
@@ -70,6 +74,13 @@ class _LiveGauges(Collector):
         )
         cache.add_metric([], self.cache_bytes())
         yield cache
+        running = GaugeMetricFamily(
+            f"{PREFIX}_executions_in_progress",
+            "Executions (distinct queries read, created or polled) running in this instance now "
+            "(EVALUATOR_MAX_CONCURRENT_EXECUTIONS); requests joining them are not counted.",
+        )
+        running.add_metric([], self.executions())
+        yield running
 
 
 class PrometheusMetrics:
@@ -145,9 +156,12 @@ class PrometheusMetrics:
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(f"{PREFIX}_{name}", documentation, labels, registry=self.registry)
 
-    def watch(self, budget: RateBudget, cache_bytes: Callable[[], int]) -> None:
-        """Show the budget's tokens and the result cache's bytes (read at each scrape)."""
-        self.registry.register(_LiveGauges(budget, cache_bytes))
+    def watch(
+        self, budget: RateBudget, cache_bytes: Callable[[], int], executions: Callable[[], int]
+    ) -> None:
+        """Show the budget's tokens, the result cache's bytes and the executions running (read at
+        each scrape)."""
+        self.registry.register(_LiveGauges(budget, cache_bytes, executions))
 
     def count_state_error(self, backend: str, operation: str) -> None:
         self.state_errors.labels(backend, operation).inc()

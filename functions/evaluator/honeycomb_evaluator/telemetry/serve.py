@@ -79,7 +79,9 @@ def served_app(settings: Settings) -> Any:
         service = build_service(
             settings, store=cast(StateStore, CountingStore(store, metrics.count_state_error))
         )
-        metrics.watch(service.budget, lambda: service.result_cache_bytes)
+        metrics.watch(
+            service.budget, lambda: service.result_cache_bytes, lambda: service.executions_in_progress
+        )
         service.observers.append(metrics.observe)
     else:
         service = build_service(settings, store=store)

@@ -145,6 +145,8 @@ def build_app(settings: Settings, store: Store) -> Starlette:
         },
     )
     app.state.emulator = state
+    if feeder is not None:
+        state.catch_up = feeder.catch_up
     app.add_middleware(FaultMiddleware, book=state.faults, on_applied=state.stats.fault_applied)
     app.add_middleware(StatsMiddleware, state=state, routes=ROUTES)
     return app

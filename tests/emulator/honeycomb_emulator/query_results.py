@@ -121,6 +121,7 @@ async def create_result(request: Request) -> JSONResponse:
     )
 
     def run() -> dict[str, Any]:
+        state.catch_up()
         return run_query(
             state.store,
             slug,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,8 @@ class EmulatorState:
         self.slos: dict[str, SloRecord] = {}
         self.burn_alerts: dict[str, BurnAlert] = {}
         self.markers: dict[str, MarkerRecord] = {}
+        # Brings generated data (the demo's) up to now before a query runs; nothing without it.
+        self.catch_up: Callable[[], None] = lambda: None
 
     def remember_result(self, record: ResultRecord) -> None:
         with self.lock:

@@ -147,6 +147,34 @@ def test_a_token_given_back_frees_its_slot_on_every_backend(store: StateStore) -
     run(main())
 
 
+def test_a_token_answered_late_is_dated_from_the_answer_on_every_backend(store: StateStore) -> None:
+    """RateBudget.restamp: a creation answered after half the margin keeps its slot out from then."""
+    from honeycomb_evaluator.budget import RateBudget
+    from honeycomb_evaluator.callers.registry import Caller
+    from honeycomb_evaluator.errors import RateLimited
+    from honeycomb_evaluator.settings import BudgetSettings
+
+    now = [2_000_000.0]
+    settings = BudgetSettings(per_window=1, headroom=0)  # one token, out for 62 s
+    budget = RateBudget(store, settings, wall_clock=lambda: now[0])
+    caller = Caller(name="a", via="token")
+
+    async def main() -> None:
+        token = await budget.acquire("key", caller, relational=False, deadline=float("inf"))
+        now[0] += 0.5  # answered quickly: nothing to do
+        await budget.restamp(token)
+        now[0] += 4.5  # ... or 5 s after the token was taken (a slow store, a busy process)
+        await budget.restamp(token)
+        now[0] = token.granted_at + settings.token_lifetime + 1  # free by the first date
+        with pytest.raises(RateLimited):  # but still out: it counts from the answer
+            await budget.acquire("key", caller, relational=False, deadline=0.0)
+        now[0] = token.granted_at + 5 + settings.token_lifetime
+        again = await budget.acquire("key", caller, relational=False, deadline=0.0)
+        assert again.previous is not None and again.previous.granted_at == token.granted_at + 5
+
+    run(main())
+
+
 def test_rosters_are_sets_that_grow_and_expire(store: StateStore) -> None:
     async def main() -> None:
         assert await store.read_roster("family#60") == frozenset()

@@ -65,6 +65,7 @@ class Token:
     index: int
     granted_at: float
     previous: Slot | None
+    wanted_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ class RateBudget:
                 taken = await self._store.take_slot(bucket, grant)
                 if taken:
                     previous = next((s for s in slots if s.index == allowed.index), None)
-                    return Token(bucket, charged, allowed.index, now, previous)
+                    return Token(bucket, charged, allowed.index, now, previous, grant.wanted_by)
                 continue  # another instance took that slot first: look again
             soonest = max(min(p.wait_seconds for p, _ in permits), reserve_wait)
             # A little jitter so the instances waiting for the same slot do not all wake at once.
@@ -288,6 +289,28 @@ class RateBudget:
                 f"the Honeycomb query budget for this key is spent; a token frees up in {wait:.0f} s",
                 retry_after_seconds=max(1.0, math.ceil(wait)),
             )
+
+    async def restamp(self, token: Token) -> None:
+        """Date a spent token from now, when Honeycomb has answered its creation, if that was late.
+
+        A token's lifetime counts from when it was taken, but Honeycomb counts the creation when
+        the request reaches it. When reading the bucket, taking the slot (a slow state store) and
+        sending the request took longer than half the margin, the slot reused one lifetime later
+        could be Honeycomb's 11th creation in its 60 s: the fleet simulation on DynamoDB once got
+        that 429 under load. Dating the token from the answer bounds Honeycomb's count from above.
+        """
+        now = self._wall()
+        if now - token.granted_at <= self.settings.margin_seconds / 2:
+            return
+        later = SlotGrant(
+            index=token.index,
+            seen_granted_at=token.granted_at,
+            caller=token.caller.name,
+            now=now,
+            ttl_seconds=self.settings.token_lifetime * 2,
+            wanted_by=token.wanted_by,
+        )
+        await self._store.take_slot(token.bucket, later)  # a slot changed meanwhile stays as it is
 
     async def give_back(self, token: Token) -> bool:
         """Undo `token` (Honeycomb created nothing with it); False if the slot changed meanwhile.

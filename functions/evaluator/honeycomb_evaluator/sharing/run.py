@@ -222,6 +222,7 @@ class ExecutionRun:
                 await self.budget.exhaust(self.fp.key_id, relational=relational)
                 log.warning("Honeycomb answered 429 despite the budget; budget exhausted for a window")
             raise
+        await self.budget.restamp(token)
         await self.store.set_pending(
             self.key, claim, query_id=self.query_id, result_id=created.id, created_at=self.local.wall()
         )

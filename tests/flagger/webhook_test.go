@@ -238,8 +238,13 @@ func TestAnUndecidedCheckKeepsItsReasonInFlaggersLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = healthy.post("DELETE", "/_emulator/faults", nil) }()
-	webhook := demoWebhook(t, "0000000001") // a query no other test ran, so nothing is cached
-	request := strings.Replace((*webhook.Metadata)["request"], `"time_range": 600}`, `"time_range": 600}, "timeout_seconds": 2`, 1)
+	// A query no other test ran, in a family of its own: with another window length no result
+	// is cached and no fused query of the demo family's first checks can answer it.
+	webhook := demoWebhook(t, "0000000001")
+	request := strings.Replace((*webhook.Metadata)["request"], `"time_range": 600}`, `"time_range": 660}, "timeout_seconds": 2`, 1)
+	if request == (*webhook.Metadata)["request"] {
+		t.Fatal("the demo webhook's request no longer ends with its time_range")
+	}
 	(*webhook.Metadata)["request"] = request
 	body := readFailure(t, callAs(canary, "default", webhook))
 	if body.Error.Code != "timeout" || body.Error.Message == "" {

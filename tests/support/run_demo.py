@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,30 @@ def show(label: str, answer: httpx.Response, unit: str) -> None:
     print(f"  {label:<22} {shown:<16} {'cached' if body['cached'] else 'ran'} in {body['elapsed_ms']:.0f} ms")
 
 
+def evaluate(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    """POST one evaluation; when the key's query budget is spent, wait as told and ask once more.
+
+    The demo needs 6 of the key's 10 query runs a minute, 7 when it starts just before a minute
+    boundary (its first query is then asked again in the new window), and a comparison with company
+    leaves 3 tokens free for the rest of a fleet: that run's last comparison is told to come back.
+    """
+    answer = client.post("/v1/evaluate", json=body)
+    wait = answer.json().get("error", {}).get("retry_after_seconds") if answer.status_code == 503 else None
+    if wait is None:
+        return answer
+    spent = "the key's 10 query runs a minute are spent"
+    print(f"\n  ({spent}: waiting {wait:.0f} s, as Argo's next look would)")
+    time.sleep(wait)
+    return client.post("/v1/evaluate", json=body)
+
+
 def demo(evaluator: Server, dataset: str) -> None:
     with httpx.Client(base_url=evaluator.url, timeout=30) as client:
         print("\nLast 10 minutes, per rollouts_pod_template_hash (one Honeycomb query, cached for 60 s):")
         for calculation, unit in ((ERROR_RATE, "%"), (P99, "ms")):
             print(f"\n{calculation}:")
             for label, version, pod_hash in CANARIES:
-                answer = client.post("/v1/evaluate", json=canary_request(dataset, calculation, pod_hash))
+                answer = evaluate(client, canary_request(dataset, calculation, pod_hash))
                 show(f"{label} ({version})", answer, unit)
 
 
@@ -151,7 +169,7 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
     with httpx.Client(base_url=evaluator.url, timeout=30) as client:
         for label, version, pod_hash in CANARIES[1:]:
             print(f"\n{label} ({version}) vs stable:")
-            answer = client.post("/v1/evaluate", json=judged_request(JUDGED_TEMPLATE, dataset, pod_hash))
+            answer = evaluate(client, judged_request(JUDGED_TEMPLATE, dataset, pod_hash))
             body = answer.json()
             if answer.status_code != 200:
                 print(f"  HTTP {answer.status_code}: {body.get('error', {}).get('message')}")
@@ -170,8 +188,8 @@ def judgement_demo(evaluator: Server, dataset: str) -> None:
 
 # The slices template (a background analysis: it only ever fails a canary) and the canaries whose
 # slices it is there for: one regressed in one slice, one throwing a new error type. (Two, with the
-# queries above, stay within the key's 10 runs a minute: a comparison of a family others were
-# asked of runs only while 3 tokens stay free for their fused query.)
+# queries above, stay within the key's 10 runs a minute but for the minute-boundary case `evaluate`
+# waits out: a comparison of a family others were asked of runs only while 3 tokens stay free.)
 SLICED_TEMPLATE = "analysistemplate-canary-slices.yaml"
 SLICED_CANARIES = [
     ("slice-regressed canary", "v1.5.2", DEMO_HASHES["slice"]),
@@ -184,7 +202,7 @@ def slices_demo(evaluator: Server, dataset: str) -> None:
     print("(the slices template, a background analysis that can only fail a canary; one query each):")
     with httpx.Client(base_url=evaluator.url, timeout=30) as client:
         for label, version, pod_hash in SLICED_CANARIES:
-            answer = client.post("/v1/evaluate", json=judged_request(SLICED_TEMPLATE, dataset, pod_hash))
+            answer = evaluate(client, judged_request(SLICED_TEMPLATE, dataset, pod_hash))
             body = answer.json()
             print(f"\n{label} ({version}) vs stable:")
             if answer.status_code != 200:
@@ -230,7 +248,8 @@ def main() -> int:
         judgement_demo(evaluator, dataset)
         slices_demo(evaluator, dataset)
         request = canary_request(dataset, ERROR_RATE, CANARIES[1][2])
-        answer = httpx.post(f"{evaluator.url}/v1/evaluate", json=request, timeout=30).json()
+        with httpx.Client(base_url=evaluator.url, timeout=30) as client:
+            answer = evaluate(client, request).json()
         print("\nOne full answer (the bad canary's error rate); an Argo web metric reads {$.value}:")
         print(json.dumps(answer, indent=2))
         body = json.dumps(request, separators=(",", ":"))

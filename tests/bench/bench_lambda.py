@@ -9,9 +9,7 @@ default 500 ms until a query result completes; moto stands in for Secrets Manage
 
 from __future__ import annotations
 
-import collections
 import importlib
-import json
 import os
 import shutil
 import statistics
@@ -23,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.aws import recorded_operations
 from tests.support.servers import DEFAULT_EMULATOR_KEY, aws_env, start_emulator, start_moto
 
 artifact = importlib.import_module("tests.lambda.artifact")
@@ -96,14 +95,6 @@ def _top_imports(task: Path, sdk: Path, env: dict[str, str]) -> str:
     return ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in sorted(rows, reverse=True)[:6])
 
 
-def _recorded_calls(moto_url: str) -> collections.Counter[str]:
-    """AWS operations moto recorded (its recorder), by X-Amz-Target, e.g. DynamoDB_20120810.GetItem."""
-    httpx.post(moto_url + "/moto-api/recorder/stop-recording")
-    lines = httpx.get(moto_url + "/moto-api/recorder/download-recording").text.splitlines()
-    targets = (json.loads(line)["headers"].get("X-Amz-Target", "other") for line in lines if line.strip())
-    return collections.Counter(target.split(".")[-1] for target in targets)
-
-
 def report_runtime(work: Path) -> None:
     task, sdk = artifact.build(work / "local", for_lambda=False), artifact.runtime_sdk(work / "sdk")
     # moto's recorder writes to ./moto_recording unless told otherwise; keep it out of the repo.
@@ -124,7 +115,7 @@ def report_runtime(work: Path) -> None:
         httpx.post(moto.url + "/moto-api/recorder/reset-recording")
         httpx.post(moto.url + "/moto-api/recorder/start-recording")
         run = artifact.invoke(task, sdk, [event] * EVALUATIONS, env)
-        calls = _recorded_calls(moto.url)
+        calls = recorded_operations(moto.url)
         assert all(r["statusCode"] == 200 for r in run.responses), run.responses
     first, warm = run.wall_ms[0], statistics.median(run.wall_ms[1:])
     print(

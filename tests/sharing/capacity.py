@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import copy
 import functools
-import json
 import random
 import sys
 import time
@@ -41,6 +40,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.aws import recorded_operations
 from tests.support.evaluations import emulator_stats, served_counts, write_registry
 from tests.support.rawhttp import Pool
 from tests.support.servers import Server, aws_env, start_emulator, start_evaluator, start_moto, start_redis
@@ -294,7 +294,7 @@ def shared_store(plan: Plan, workdir: Path) -> Iterator[tuple[dict[str, str], Ca
             state = DynamoDBState(aws_env(moto.url))
             env = state.fresh()
             httpx.post(moto.url + "/moto-api/recorder/start-recording").raise_for_status()
-            yield env, lambda: _recorded_calls(moto.url)
+            yield env, lambda: recorded_operations(moto.url)
         return
     with start_redis(databases=REDIS_DATABASES) as server:
         env = RedisState(server).fresh()
@@ -304,21 +304,6 @@ def shared_store(plan: Plan, workdir: Path) -> Iterator[tuple[dict[str, str], Ca
             yield env, lambda: _redis_commands(client)
         finally:
             client.close()
-
-
-def _recorded_calls(moto_url: str) -> Counter[str]:
-    """DynamoDB calls moto recorded so far, by operation (X-Amz-Target), e.g. GetItem."""
-    recorder = moto_url + "/moto-api/recorder/"
-    httpx.post(recorder + "stop-recording").raise_for_status()  # no call half-written meanwhile
-    try:
-        answer = httpx.get(recorder + "download-recording", timeout=60)
-    finally:
-        httpx.post(recorder + "start-recording").raise_for_status()
-    if answer.status_code != 200:  # nothing recorded yet: moto has no recording file to send
-        return Counter()
-    lines = answer.text.splitlines()
-    targets = (json.loads(line)["headers"].get("X-Amz-Target", "other") for line in lines if line.strip())
-    return Counter(target.split(".")[-1] for target in targets)
 
 
 def _redis_commands(client: Any) -> Counter[str]:

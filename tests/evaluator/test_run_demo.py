@@ -12,20 +12,25 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.servers
-def test_make_run_script_finishes_without_a_terminal() -> None:
+def run_demo(*flags: str, **settings: str) -> str:
+    """make run's script without a terminal, against the emulator (no key of the caller's)."""
     env = {k: v for k, v in os.environ.items() if k not in ("HONEYCOMB_API_KEY", "HONEYCOMB_API_URL")}
     done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "support" / "run_demo.py")],
+        [sys.executable, str(REPO / "tests" / "support" / "run_demo.py"), *flags],
         cwd=REPO,
-        env=env,
+        env=env | settings,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    return done.stdout
+
+
+@pytest.mark.servers
+def test_make_run_script_finishes_without_a_terminal() -> None:
+    out = run_demo()
     assert "bad canary (v1.5.0)" in out and "8.00%" in out, out
     assert "stable (v1.4.2)" in out and "0.50%" in out, out
     assert "curl -s -X POST http://127.0.0.1:" in out
@@ -49,19 +54,7 @@ def test_make_run_waits_for_a_token_when_the_budget_is_spent() -> None:
     # A budget of 6 runs in 25 s (headroom 1; longer than a request waits for a token) cannot hold
     # the demo's 6-7 runs at once: the demo is told to come back (as in a run that starts just
     # before a minute boundary) and waits, instead of printing a 503 where a verdict belongs.
-    env = {k: v for k, v in os.environ.items() if k not in ("HONEYCOMB_API_KEY", "HONEYCOMB_API_URL")}
-    env |= {"EVALUATOR_RATE_LIMIT_PER_MINUTE": "6", "EVALUATOR_RATE_WINDOW_SECONDS": "25"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "support" / "run_demo.py"), "--once"],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    out = run_demo("--once", EVALUATOR_RATE_LIMIT_PER_MINUTE="6", EVALUATOR_RATE_WINDOW_SECONDS="25")
     assert "query runs a minute are spent: waiting" in out, out
     assert "HTTP 503" not in out, out
     assert "new error type NullPointerException: " in out, out
